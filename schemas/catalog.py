@@ -1,0 +1,48 @@
+"""Which service an identifier names, and which team a service belongs to.
+
+Built from the optional TOML file at `METRICSYNC_CONFIG`:
+
+    [services.payments]
+    aliases = ["acme/payments-api", "payments-deploy"]   # repo full names, job names, alert labels
+    team = "checkout"
+
+Service ids are lower-case. An identifier with no alias is its own service id (lower-cased).
+"""
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class ServiceEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    aliases: list[str] = Field(default_factory=list)
+    team: str | None = None
+
+
+class ServiceCatalog(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    services: dict[str, ServiceEntry] = Field(default_factory=dict)
+
+    _index: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        for name, entry in self.services.items():
+            self._index[name.lower()] = name.lower()
+            for alias in entry.aliases:
+                self._index[alias.strip().lower()] = name.lower()
+
+    def resolve(self, identifier: str) -> str:
+        """The service id an identifier (repo full name, job name, alert label) stands for."""
+        key = identifier.strip().lower()
+        return self._index.get(key, key)
+
+    def team_of(self, service: str) -> str | None:
+        entry = self.services.get(service)
+        return entry.team if entry else None
+
+    def team_services(self, team: str) -> frozenset[str]:
+        return frozenset(name.lower() for name, entry in self.services.items() if entry.team == team)
+
+    def teams(self) -> frozenset[str]:
+        return frozenset(entry.team for entry in self.services.values() if entry.team)

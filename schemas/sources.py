@@ -1,0 +1,16 @@
+"""The senders MetricSync accepts webhooks from."""
+
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    GITHUB = "github"
+    JENKINS = "jenkins"
+    ALERTMANAGER = "alertmanager"
+
+
+# GitHub event types (X-GitHub-Event) the normalizer maps to unified events. Any other type is
+# stored raw and answered `ignored`; `ping` is answered 200 and not stored.
+GITHUB_MAPPED_EVENTS: frozenset[str] = frozenset(
+    {"push", "deployment_status", "pull_request", "issues", "workflow_run"}
+)

@@ -1,0 +1,26 @@
+"""Ports: what the core needs from the outside world, as Protocols. Adapters live in metricsync/."""
+
+from typing import Protocol
+
+from schemas.raw import RawDelivery
+
+
+class SinkUnavailable(Exception):
+    """The sink cannot take a delivery now (store or broker down and no spool room): answer 503."""
+
+    def __init__(self, reason: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DeliverySink(Protocol):
+    """Where ingest puts an accepted delivery. `submit` returns only once the delivery is durable
+    (SQLite commit, broker ack or fsync'd spool): True when new, False when its delivery_id was seen
+    before (a duplicate, which changes nothing). Raises SinkUnavailable when it cannot store."""
+
+    async def submit(self, delivery: RawDelivery) -> bool: ...
+
+    async def check_ready(self) -> str | None:
+        """None when the backing store answers, else a one-line reason."""
+        ...

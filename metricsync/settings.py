@@ -1,0 +1,127 @@
+"""All of MetricSync's settings: read once from the environment (prefix METRICSYNC_) at the entry
+point, then passed down. Each package gets its own small config object built here."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from metricsync.durations import parse_duration
+from metricsync.errors import ConfigError
+from schemas.catalog import ServiceCatalog
+
+if TYPE_CHECKING:
+    from ingest.config import IngestConfig
+    from metrics_worker.engine import EngineConfig
+    from normalizer.rules import MappingRules
+
+MIB = 1024 * 1024
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METRICSYNC_", extra="ignore", frozen=True)
+
+    # serving (embedded mode and the HTTP services)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./metricsync-data")
+    log_level: str = "INFO"
+
+    # ingest: verification and limits
+    github_secret: SecretStr | None = None
+    github_allow_sha1: bool = False
+    jenkins_token: SecretStr | None = None
+    alertmanager_token: SecretStr | None = None
+    allow_unsigned: bool = False
+    max_body_bytes: int = Field(default=25 * MIB, gt=0)
+
+    # read API
+    api_token: SecretStr | None = None
+
+    # mapping rules
+    config: Path | None = None  # TOML: service aliases and teams
+    production_pattern: str = r"(?i)^(prod|production)([-_.].*)?$"
+    jenkins_service_parameter: str = "SERVICE"
+    jenkins_environment_parameters: Annotated[list[str], NoDecode] = ["ENVIRONMENT", "ENV", "DEPLOY_ENV"]
+    jenkins_production_job_pattern: str = r"(?i)prod"
+    jenkins_deploy_pattern: str = r"(?i)deploy"
+    jenkins_rollback_pattern: str = r"(?i)rollback"
+    alert_service_labels: Annotated[list[str], NoDecode] = ["service", "app", "job"]
+    alert_environment_labels: Annotated[list[str], NoDecode] = ["environment", "env"]
+    alert_match: str = 'severity=~"critical|page"'
+    incident_label: str = "incident"
+
+    # metric rules
+    attribution_window: timedelta = timedelta(hours=72)
+
+    _split = field_validator(
+        "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"
+    )(_split_list)
+
+    @field_validator("attribution_window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value, name="METRICSYNC_ATTRIBUTION_WINDOW")
+
+    # --- per-package configuration -------------------------------------------------------------
+
+    def catalog(self) -> ServiceCatalog:
+        if self.config is None:
+            return ServiceCatalog()
+        try:
+            data = tomllib.loads(self.config.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"METRICSYNC_CONFIG={self.config} does not exist") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"METRICSYNC_CONFIG={self.config} is not valid TOML: {e}") from e
+        try:
+            return ServiceCatalog.model_validate({"services": data.get("services", {})})
+        except ValueError as e:
+            raise ConfigError(f"METRICSYNC_CONFIG={self.config}: {e}") from e
+
+    def ingest_config(self) -> IngestConfig:
+        from ingest.config import IngestConfig
+
+        return IngestConfig(
+            github_secret=self.github_secret,
+            github_allow_sha1=self.github_allow_sha1,
+            jenkins_token=self.jenkins_token,
+            alertmanager_token=self.alertmanager_token,
+            allow_unsigned=self.allow_unsigned,
+            max_body_bytes=self.max_body_bytes,
+        )
+
+    def mapping_rules(self) -> MappingRules:
+        from normalizer.rules import MappingRules
+
+        return MappingRules(
+            production_pattern=self.production_pattern,
+            jenkins_service_parameter=self.jenkins_service_parameter,
+            jenkins_environment_parameters=tuple(self.jenkins_environment_parameters),
+            jenkins_production_job_pattern=self.jenkins_production_job_pattern,
+            jenkins_deploy_pattern=self.jenkins_deploy_pattern,
+            jenkins_rollback_pattern=self.jenkins_rollback_pattern,
+            alert_service_labels=tuple(self.alert_service_labels),
+            alert_environment_labels=tuple(self.alert_environment_labels),
+            alert_match=self.alert_match,
+            incident_label=self.incident_label,
+            catalog=self.catalog(),
+        )
+
+    def engine_config(self) -> EngineConfig:
+        from metrics_worker.engine import EngineConfig
+
+        window = self.attribution_window if self.attribution_window > timedelta(0) else None
+        return EngineConfig(attribution_window=window)

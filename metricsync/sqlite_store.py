@@ -1,0 +1,338 @@
+"""Embedded mode's store: one SQLite file (WAL) holding the immutable raw log, the unified events,
+dead letters and processing cursors.
+
+Writes of raw deliveries are group-committed: concurrent `put_raw` calls share one transaction and
+one fsync (synchronous=FULL), so every caller returns only after its delivery is durable while
+throughput does not pay one fsync per webhook. All SQLite work runs on two dedicated threads (one
+writer, one reader); the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+
+from metricsync.errors import StoreError
+from schemas.events import UnifiedEvent, event_from_json, event_to_json
+from schemas.raw import RawDelivery
+from schemas.sources import Source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    key TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    service TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event_time TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_service_time ON events (service, event_time);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    raw_seq INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+NORMALIZER_CURSOR = "normalizer"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRaw:
+    seq: int
+    delivery: RawDelivery
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    raw_seq: int
+    delivery_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    raw_deliveries: int
+    last_raw_seq: int
+    normalized_through: int
+    events: int
+    dead_letters: int
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def _raw_row(row: tuple[int, str, str, str, str, str, str, bytes]) -> StoredRaw:
+    seq, delivery_id, source, event_type, key, received_at, headers, body = row
+    return StoredRaw(
+        seq=seq,
+        delivery=RawDelivery(
+            delivery_id=delivery_id,
+            source=Source(source),
+            event_type=event_type,
+            key=key,
+            received_at=datetime.fromisoformat(received_at),
+            headers=orjson.loads(headers),
+            body=bytes(body),
+        ),
+    )
+
+
+class SqliteStore:
+    """The embedded store. Open with `await SqliteStore.open(path)`, close with `await store.close()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._pending: list[tuple[RawDelivery, asyncio.Future[bool]]] = []
+        self._flush_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        store = cls(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        store._wconn = await loop.run_in_executor(store._writer, store._open_writer)
+        store._rconn = await loop.run_in_executor(store._reader, _connect, path, "NORMAL")
+        return store
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = _connect(self.path, "FULL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    async def close(self) -> None:
+        if self._flush_task is not None:
+            await self._flush_task
+        loop = asyncio.get_running_loop()
+        if self._wconn is not None:
+            await loop.run_in_executor(self._writer, self._wconn.close)
+        if self._rconn is not None:
+            await loop.run_in_executor(self._reader, self._rconn.close)
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+
+    # --- raw log ---------------------------------------------------------------------------------
+
+    async def put_raw(self, delivery: RawDelivery) -> bool:
+        """Store a delivery durably. True if new, False if its delivery_id was stored before."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, future))
+        if self._flush_task is None:
+            self._flush_task = asyncio.create_task(self._flush_pending())
+        return await future
+
+    async def _flush_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await loop.run_in_executor(
+                        self._writer, self._insert_raw_batch, [d for d, _ in batch]
+                    )
+                except sqlite3.Error as e:
+                    error = StoreError(f"cannot store deliveries in {self.path}: {e}")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), is_new in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(is_new)
+        finally:
+            self._flush_task = None
+
+    def _insert_raw_batch(self, deliveries: Sequence[RawDelivery]) -> list[bool]:
+        conn = self._require(self._wconn)
+        results: list[bool] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for d in deliveries:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO raw_deliveries"
+                    " (delivery_id, source, event_type, key, received_at, headers, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        d.delivery_id,
+                        d.source.value,
+                        d.event_type,
+                        d.key,
+                        d.received_at.isoformat(),
+                        orjson.dumps(d.headers),
+                        d.body,
+                    ),
+                )
+                results.append(cursor.rowcount == 1)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
+
+    async def raw_after(self, seq: int, limit: int) -> list[StoredRaw]:
+        """Raw deliveries with seq > `seq`, oldest first."""
+        return await self._read(self._raw_after, seq, limit)
+
+    def _raw_after(self, seq: int, limit: int) -> list[StoredRaw]:
+        rows = (
+            self._require(self._rconn)
+            .execute(
+                "SELECT seq, delivery_id, source, event_type, key, received_at, headers, body"
+                " FROM raw_deliveries WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            )
+            .fetchall()
+        )
+        return [_raw_row(row) for row in rows]
+
+    # --- events and cursors ----------------------------------------------------------------------
+
+    async def commit_normalized(
+        self, through_seq: int, events: Iterable[UnifiedEvent], dead: Iterable[DeadLetter]
+    ) -> list[UnifiedEvent]:
+        """In one transaction: store events (ignoring ids seen before), dead letters, and move the
+        normalizer cursor to `through_seq`. Returns the events that were new."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._commit_normalized, through_seq, list(events), list(dead)
+        )
+
+    def _commit_normalized(
+        self, through_seq: int, events: list[UnifiedEvent], dead: list[DeadLetter]
+    ) -> list[UnifiedEvent]:
+        conn = self._require(self._wconn)
+        new: list[UnifiedEvent] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (event.id, event.service, event.kind, event.event_time.isoformat(), event_to_json(event)),
+                )
+                if cursor.rowcount == 1:
+                    new.append(event)
+            conn.executemany(
+                "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
+                [(d.raw_seq, d.delivery_id, d.error) for d in dead],
+            )
+            conn.execute(
+                "INSERT INTO cursors (name, position) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                (NORMALIZER_CURSOR, through_seq),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return new
+
+    async def cursor(self, name: str = NORMALIZER_CURSOR) -> int:
+        return await self._read(self._cursor, name)
+
+    def _cursor(self, name: str) -> int:
+        row = self._require(self._rconn).execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
+        """Stored events with seq > `seq` in storage order, and the last seq returned."""
+        return await self._read(self._events_after, seq, limit)
+
+    def _events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
+        rows = (
+            self._require(self._rconn)
+            .execute("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+            .fetchall()
+        )
+        if not rows:
+            return seq, []
+        return int(rows[-1][0]), [event_from_json(payload) for _, payload in rows]
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        return await self._read(self._dead_letters, limit)
+
+    def _dead_letters(self, limit: int) -> list[DeadLetter]:
+        rows = (
+            self._require(self._rconn)
+            .execute("SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
+
+    async def reset_derived(self) -> None:
+        """Forget everything derived from the raw log (events, dead letters, cursors): for rebuild."""
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._reset_derived)
+
+    def _reset_derived(self) -> None:
+        conn = self._require(self._wconn)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM events")
+        conn.execute("DELETE FROM dead_letters")
+        conn.execute("DELETE FROM cursors")
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
+        conn.execute("COMMIT")
+
+    async def counts(self) -> StoreCounts:
+        return await self._read(self._counts)
+
+    def _counts(self) -> StoreCounts:
+        conn = self._require(self._rconn)
+        raw_count, last_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
+        (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
+        (dead,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+        return StoreCounts(int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead))
+
+    async def ping(self) -> str | None:
+        try:
+            await self._read(self._select_one)
+        except (sqlite3.Error, StoreError) as e:
+            return f"SQLite store {self.path} does not answer: {e}"
+        return None
+
+    def _select_one(self) -> None:
+        self._require(self._rconn).execute("SELECT 1").fetchone()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    @staticmethod
+    def _require(conn: sqlite3.Connection | None) -> sqlite3.Connection:
+        if conn is None:
+            raise StoreError("the SQLite store is not open")
+        return conn

@@ -30,11 +30,11 @@ class Subscription:
     def deliver(self, message: BusMessage) -> None:
         self._queue.put_nowait(message)
 
-    async def get_batch(self, max_messages: int, timeout: float | None = None) -> list[BusMessage]:
-        """Wait (up to `timeout` seconds; None = forever) for at least one message, then take up to
-        `max_messages` without waiting further. An empty list means the timeout passed."""
+    async def get_batch(self, max_messages: int, wait_seconds: float | None = None) -> list[BusMessage]:
+        """Wait (up to `wait_seconds`; None = forever) for at least one message, then take up to
+        `max_messages` without waiting further. An empty list means the wait ran out."""
         try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
+            first = await asyncio.wait_for(self._queue.get(), wait_seconds)
         except TimeoutError:
             return []
         batch = [first]

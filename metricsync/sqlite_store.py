@@ -265,7 +265,11 @@ class SqliteStore:
         return await self._read(self._cursor, name)
 
     def _cursor(self, name: str) -> int:
-        row = self._require(self._rconn).execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
+        row = (
+            self._require(self._rconn)
+            .execute("SELECT position FROM cursors WHERE name = ?", (name,))
+            .fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
@@ -288,7 +292,9 @@ class SqliteStore:
     def _dead_letters(self, limit: int) -> list[DeadLetter]:
         rows = (
             self._require(self._rconn)
-            .execute("SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,))
+            .execute(
+                "SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,)
+            )
             .fetchall()
         )
         return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
@@ -311,10 +317,14 @@ class SqliteStore:
 
     def _counts(self) -> StoreCounts:
         conn = self._require(self._rconn)
-        raw_count, last_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
+        raw_count, last_seq = conn.execute(
+            "SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries"
+        ).fetchone()
         (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
         (dead,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
-        return StoreCounts(int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead))
+        return StoreCounts(
+            int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead)
+        )
 
     async def ping(self) -> str | None:
         try:

@@ -25,7 +25,6 @@ class DeploymentStatus(StrEnum):
         return self is not DeploymentStatus.IN_PROGRESS
 
 
-
 RANK_REPORTED = 3  # the tool reported the finish (GitHub status time, Jenkins COMPLETED start+duration)
 RANK_FINALIZED = 2  # Jenkins FINALIZED / legacy FINISHED: time of finalisation, a little late
 RANK_RECEIVED = 1  # nothing better: the time the delivery reached us
@@ -129,7 +128,9 @@ UnifiedEvent = Annotated[
     Field(discriminator="kind"),
 ]
 
-EventKind = Literal["change", "pr_merged", "deployment", "incident_opened", "incident_resolved", "pipeline_run"]
+EventKind = Literal[
+    "change", "pr_merged", "deployment", "incident_opened", "incident_resolved", "pipeline_run"
+]
 
 CDEVENTS_TYPE: dict[str, str] = {
     "change": "dev.metricsync.change.pushed",  # CDEvents has no type for a pushed commit

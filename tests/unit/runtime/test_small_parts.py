@@ -44,12 +44,13 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in repr(settings)
 
 
-def test_catalog_file_errors_name_the_file(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    missing = f"{tmp_path}/nope.toml"
-    with pytest.raises(ConfigError, match="does not exist"):
-        Settings(config=missing).catalog()  # type: ignore[arg-type]
+def test_catalog_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml does not exist"):
+        Settings(config=tmp_path / "nope.toml").catalog()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[services\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        Settings(config=bad).catalog()
 
 
 def test_catalog_file_maps_aliases_and_teams(tmp_path: Path) -> None:

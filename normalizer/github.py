@@ -1,0 +1,210 @@
+"""GitHub webhooks -> unified events. Routed on the `X-GitHub-Event` header (`delivery.event_type`),
+then on the body's `action`: the event name is never in the body.
+
+    push               branch push  -> one ChangePushed per commit (tags, deletions: nothing)
+    pull_request       closed+merged -> PullRequestMerged
+    deployment_status  -> Deployment (success/failure/error terminal, any other state in_progress)
+    workflow_run       completed -> PipelineRunFinished
+    issues             labelled `incident` -> IncidentOpened (+ IncidentResolved when closed)
+    anything else      -> nothing
+"""
+
+import re
+from collections.abc import Callable
+
+from normalizer.envelope import envelope
+from normalizer.incidents import IncidentFacts, incident_events
+from normalizer.payload import Fields, load_object
+from normalizer.rules import MappingRules
+from normalizer.scm import branch_of
+from schemas.events import (
+    ChangePushed,
+    Deployment,
+    DeploymentStatus,
+    PipelineRunFinished,
+    PullRequestMerged,
+    UnifiedEvent,
+)
+from schemas.ids import stable_id
+from schemas.raw import RawDelivery
+
+_Handler = Callable[[Fields, RawDelivery, MappingRules], list[UnifiedEvent]]
+
+_TERMINAL_STATES = {
+    "success": DeploymentStatus.SUCCESS,
+    "failure": DeploymentStatus.FAILURE,
+    "error": DeploymentStatus.ERROR,
+}
+# workflow_run conclusions -> PipelineRunFinished.outcome; others keep GitHub's word
+_OUTCOMES = {"timed_out": "failure", "startup_failure": "failure"}
+# Google Four Keys' convention: a line "root cause: <sha>" in an incident issue's body
+_ROOT_CAUSE = re.compile(r"^[ \t]*root cause:[ \t]*([0-9a-f]{7,40})\b", re.IGNORECASE | re.MULTILINE)
+
+
+def map_github(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    handler = _HANDLERS.get(delivery.event_type)
+    if handler is None:
+        return []
+    return handler(load_object(delivery), delivery, rules)
+
+
+def _push(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    ref = body.req_str("ref")
+    branch = branch_of(ref)
+    if branch is None or body.opt_bool("deleted"):
+        return []  # tag push, other ref, or branch deletion: no new change
+    repo = body.req_obj("repository")
+    full_name = repo.req_str("full_name")
+    before, after = body.req_str("before"), body.req_str("after")
+    push_id = stable_id("push", repo.req_id("id") if repo.has("id") else full_name, ref, before, after)
+    service = rules.service(full_name)
+    events: list[UnifiedEvent] = []
+    for position, commit in enumerate(body.obj_list("commits")):
+        sha = commit.req_str("id")
+        commit_time = commit.req_time_strict("timestamp")  # author-local offset -> UTC
+        distinct = commit.opt_bool("distinct")
+        events.append(
+            ChangePushed(
+                **envelope(
+                    delivery,
+                    event_id=stable_id("change", push_id, sha),
+                    service=service,
+                    event_time=commit_time,
+                ),
+                repo=full_name.lower(),
+                branch=branch,
+                sha=sha,
+                commit_time=commit_time,
+                push_id=push_id,
+                push_before=before,
+                push_after=after,
+                position=position,
+                distinct=True if distinct is None else distinct,
+            )
+        )
+    return events
+
+
+def _pull_request(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    if body.req_str("action") != "closed":
+        return []
+    pr = body.req_obj("pull_request")
+    merged = pr.opt_bool("merged")
+    if not (pr.has("merged_at") if merged is None else merged):
+        return []  # closed without merging (merge_commit_sha may still be set: a test merge)
+    merged_at = pr.req_time_strict("merged_at")
+    full_name = body.req_obj("repository").req_str("full_name")
+    head = pr.opt_obj("head")
+    return [
+        PullRequestMerged(
+            **envelope(
+                delivery,
+                event_id=stable_id("pr_merged", pr.req_id("id")),
+                service=rules.service(full_name),
+                event_time=merged_at,
+            ),
+            repo=full_name.lower(),
+            number=pr.req_int("number"),
+            base_branch=pr.req_obj("base").req_str("ref"),
+            head_sha=head.opt_str("sha") if head else None,
+            merge_sha=pr.opt_str("merge_commit_sha"),
+            merged_at=merged_at,
+        )
+    ]
+
+
+def _deployment_status(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    status = body.req_obj("deployment_status")
+    deployment = body.req_obj("deployment")  # the status has no sha of its own
+    state = status.req_str("state").lower()
+    reported_at = status.req_time_strict("created_at")
+    terminal = _TERMINAL_STATES.get(state)  # unknown states are non-terminal
+    environment = deployment.req_str("environment")
+    deployment_id = f"github:{deployment.req_id('id')}"
+    reasons = (deployment.opt_str("task"), deployment.opt_str("description"))
+    full_name = body.req_obj("repository").req_str("full_name")
+    return [
+        Deployment(
+            **envelope(
+                delivery,
+                event_id=stable_id("deployment", deployment_id, status.req_id("id")),
+                service=rules.service(full_name),
+                event_time=reported_at,
+            ),
+            deployment_id=deployment_id,
+            environment=environment,
+            production=rules.is_production(environment),
+            sha=deployment.opt_str("sha"),
+            status=terminal or DeploymentStatus.IN_PROGRESS,
+            started_at=deployment.opt_time("created_at"),
+            finished_at=reported_at if terminal else None,
+            rollback=any(rules.is_rollback(text) for text in reasons if text),
+            url=status.opt_str("log_url") or status.opt_str("target_url") or None,
+        )
+    ]
+
+
+def _workflow_run(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    if body.req_str("action") != "completed":
+        return []
+    run = body.req_obj("workflow_run")
+    conclusion = run.req_str("conclusion").lower()
+    # a re-run keeps the id and increments run_attempt: each attempt is a run of its own
+    run_id = f"github:{run.req_id('id')}/attempts/{run.opt_int('run_attempt') or 1}"
+    finished_at = run.req_time_strict("updated_at")  # no completed_at: updated_at is the end
+    full_name = body.req_obj("repository").req_str("full_name")
+    return [
+        PipelineRunFinished(
+            **envelope(
+                delivery,
+                event_id=stable_id("pipeline_run", run_id),
+                service=rules.service(full_name),
+                event_time=finished_at,
+            ),
+            # `name` can be empty; the workflow file path is stable
+            pipeline=run.opt_str("path") or run.opt_str("name") or run.req_id("workflow_id"),
+            run_id=run_id,
+            outcome=_OUTCOMES.get(conclusion, conclusion),
+            started_at=run.opt_time("run_started_at"),
+            finished_at=finished_at,
+            sha=run.opt_str("head_sha"),
+            url=run.opt_str("html_url"),
+        )
+    ]
+
+
+def _issues(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    issue = body.req_obj("issue")
+    labels = [label.req_str("name") for label in issue.obj_list("labels", required=False)]
+    if not any(rules.is_incident_label(name) for name in labels):
+        return []
+    closed = issue.opt_str("state") == "closed" or body.opt_str("action") == "closed"
+    resolved_at = issue.req_time_strict("closed_at") if closed else None
+    cause = _ROOT_CAUSE.search(issue.opt_str("body") or "")
+    facts = IncidentFacts(
+        incident_id=f"github-issue:{issue.req_id('id')}",
+        environment="production",  # an incident issue is about production; no field says otherwise
+        production=True,
+        severity=None,
+        started_at=issue.req_time_strict("created_at"),
+        cause_deployment_id=None,
+        cause_sha=cause.group(1).lower() if cause else None,
+        title=issue.opt_str("title"),
+        url=issue.opt_str("html_url"),
+    )
+    service = rules.service(body.req_obj("repository").req_str("full_name"))
+    # an issue can be closed, reopened and closed again: each closing time is its own resolution
+    key = resolved_at.isoformat() if resolved_at else None
+    return incident_events(
+        delivery, service=service, facts=facts, resolved_at=resolved_at, resolution_key=key
+    )
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "push": _push,
+    "pull_request": _pull_request,
+    "deployment_status": _deployment_status,
+    "workflow_run": _workflow_run,
+    "issues": _issues,
+}
+MAPPED_EVENTS: frozenset[str] = frozenset(_HANDLERS)

@@ -1,0 +1,63 @@
+"""Timestamps as senders write them, to aware UTC datetimes.
+
+RFC 3339 with any offset and up to nanoseconds (Go writes 9 fractional digits, which
+`datetime.fromisoformat` of Python 3.11 rejects: the fraction is truncated to microseconds),
+Go's zero time (`0001-01-01T00:00:00Z`, Alertmanager's "not resolved yet"), and epoch
+milliseconds (Jenkins `build.timestamp`). Every function raises ValueError on bad input.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>\d{2}))"
+)
+_MIN_EPOCH_MS = 1  # Jenkins writes 0 for "unknown" (QUEUED without an executor)
+_MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 timestamp (offset required) as an aware UTC datetime, truncated to microseconds."""
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not an RFC 3339 timestamp with a UTC offset: {text!r}")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
+    if match.group("utc"):
+        tz = UTC
+    else:
+        offset = timedelta(hours=int(match.group("oh")), minutes=int(match.group("om")))
+        tz = timezone(-offset if match.group("sign") == "-" else offset)
+    try:
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"not a valid date and time: {text!r} ({e})") from e
+
+
+def parse_time_or_zero(text: str) -> datetime | None:
+    """Like parse_time, but Go's zero time (year 1: "not set") gives None."""
+    if text.strip().startswith("0001-01-01"):
+        return None
+    return parse_time(text)
+
+
+def from_epoch_ms(millis: int) -> datetime | None:
+    """Epoch milliseconds as an aware UTC datetime; 0 (Jenkins' "unknown") gives None."""
+    if millis < _MIN_EPOCH_MS:
+        return None
+    if millis > _MAX_EPOCH_MS:
+        raise ValueError(f"epoch milliseconds out of range: {millis}")
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is taken to be UTC already (receive times we stamped)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """A UTC RFC 3339 text with microseconds: `2020-02-06T00:17:58.432911Z` (a stable id part)."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -62,6 +62,97 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulation(args.url, plan, settings, out=sys.stderr)
 
 
+def _serve_app(settings: Settings, app: object) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from metricsync.kafka import create_topics
+    from metricsync.mongo_store import MongoStore
+
+    settings = _settings(args)
+
+    async def init() -> None:
+        created = await create_topics(settings)
+        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        try:
+            await store.init()
+        finally:
+            await store.close()
+        print(
+            f"topics created: {', '.join(created) or 'none (all existed)'}; "
+            f"mongo database {settings.mongo_db}: events collection "
+            f"{'time-series' if store.events_timeseries else 'ordinary (server has no time-series)'}",
+            file=sys.stderr,
+        )
+
+    asyncio.run(init())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from metricsync.distributed import create_ingest_service_app
+
+    settings = _settings(args)
+    _serve_app(settings, create_ingest_service_app(settings, with_api=args.with_api))
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from metricsync.distributed import create_api_app
+
+    settings = _settings(args)
+    _serve_app(settings, create_api_app(settings))
+    return 0
+
+
+def cmd_normalizer(args: argparse.Namespace) -> int:
+    from metricsync.distributed import run_consumer_service
+    from metricsync.mongo_store import MongoStore
+    from metricsync.normalizer_service import NormalizerService
+
+    settings = _settings(args)
+
+    async def run() -> None:
+        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        try:
+            service = NormalizerService(settings, store, settings.mapping_rules())
+            await run_consumer_service(service, "normalizer", burst=args.burst)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from metricsync.app import utc_now
+    from metricsync.distributed import run_consumer_service
+    from metricsync.mongo_store import MongoStore
+    from metricsync.worker_service import WorkerService
+
+    settings = _settings(args)
+
+    async def run() -> None:
+        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        try:
+            await run_consumer_service(WorkerService(settings, store, utc_now), "worker", burst=args.burst)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metricsync", description="Streaming DORA metrics from webhooks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--services", type=int, default=3, help="number of services (default 3)")
     simulate.add_argument("--seed", type=int, default=7, help="random seed (same seed, same webhooks)")
     simulate.set_defaults(func=cmd_simulate)
+
+    init = sub.add_parser(
+        "init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)"
+    )
+    init.set_defaults(func=cmd_init)
+    ingest = sub.add_parser("ingest", help="distributed: the webhook endpoint, publishing to Kafka")
+    ingest.add_argument("--host", help="listen address (METRICSYNC_HOST)")
+    ingest.add_argument("--port", type=int, help="listen port (METRICSYNC_PORT)")
+    ingest.add_argument("--with-api", action="store_true", help="also serve the read API from MongoDB")
+    ingest.set_defaults(func=cmd_ingest)
+    api = sub.add_parser("api", help="distributed: the read API, served from MongoDB")
+    api.add_argument("--host", help="listen address (METRICSYNC_HOST)")
+    api.add_argument("--port", type=int, help="listen port (METRICSYNC_PORT)")
+    api.set_defaults(func=cmd_api)
+    for name, func, what in (
+        ("normalizer", cmd_normalizer, "raw topic -> unified events in MongoDB and on the events topic"),
+        ("worker", cmd_worker, "events topic -> metric state in MongoDB -> snapshots on the metrics topic"),
+    ):
+        service = sub.add_parser(name, help=f"distributed: {what}")
+        service.add_argument("--burst", action="store_true", help="exit once caught up (tests, backfills)")
+        service.set_defaults(func=func)
     return parser
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from metricsync.durations import parse_duration
@@ -65,14 +65,35 @@ class Settings(BaseSettings):
     # metric rules
     attribution_window: timedelta = timedelta(hours=72)
 
+    # distributed mode: Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    raw_topic: str = "metricsync.raw"
+    events_topic: str = "metricsync.events"
+    metrics_topic: str = "metricsync.metrics"
+    dead_letter_topic: str = "metricsync.dead-letter"
+    raw_partitions: int = Field(default=8, ge=1)
+    events_partitions: int = Field(default=8, ge=1)
+    metrics_partitions: int = Field(default=8, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    normalizer_group: str = "metricsync-normalizer"
+    worker_group: str = "metricsync-worker"
+    kafka_compression: str = "gzip"  # gzip is built in; lz4/zstd need aiokafka's extras
+    kafka_send_timeout: timedelta = timedelta(seconds=2)
+    spool_dir: Path = Path("./metricsync-spool")
+    spool_max_bytes: int = Field(default=256 * MIB, gt=0)
+
+    # distributed mode: MongoDB
+    mongo_uri: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "metricsync"
+
     _split = field_validator(
         "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"
     )(_split_list)
 
-    @field_validator("attribution_window", mode="before")
+    @field_validator("attribution_window", "kafka_send_timeout", mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value, name="METRICSYNC_ATTRIBUTION_WINDOW")
+    def _duration(cls, value: Any, info: ValidationInfo) -> timedelta:
+        return parse_duration(value, name=f"METRICSYNC_{(info.field_name or '').upper()}")
 
     # --- per-package configuration -------------------------------------------------------------
 

@@ -1,0 +1,297 @@
+"""Distributed mode's store on the MongoDB wire protocol (MongoDB, or FerretDB in tests).
+
+Used as a document store only, so it runs on both: upserts by `_id`, indexed finds, no
+transactions, no change streams, no `$group` beyond `$sum`. Collections (names are settings):
+
+- raw_deliveries   `_id` = delivery id; the immutable log `metricsync rebuild` re-derives from.
+- events           unified events; a time-series collection (timeField `event_time`, metaField
+                   `meta` = {service, source, kind, environment}) where the server supports it
+                   (MongoDB >= 5.0), else an ordinary one with the same index.
+- event_ids        `_id` = event id: the dedup key (time-series collections take no unique index).
+- service_state    `_id` = service: the worker's metric state of one service (orjson bytes, not a
+                   nested document: FerretDB stores no nested arrays) with the partition and offset
+                   of the last event applied, and `rev`, bumped on every write.
+- dead_letters     `_id` = delivery id: what the normalizer could not map, with the error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from bson import Binary
+from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
+
+from schemas.events import UnifiedEvent, event_from_json, event_to_json
+from schemas.raw import RawDelivery
+from schemas.sources import Source
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Collections:
+    raw: str = "raw_deliveries"
+    events: str = "events"
+    event_ids: str = "event_ids"
+    state: str = "service_state"
+    dead: str = "dead_letters"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    service: str
+    state: dict[str, Any]
+    partition: int
+    offset: int
+    rev: int
+
+
+def _new_indices(docs_count: int, error: BulkWriteError) -> list[int]:
+    """Indices of an unordered insert_many that went in; duplicates are expected, others are not."""
+    failed: set[int] = set()
+    for write_error in error.details.get("writeErrors", []):
+        if write_error.get("code") != DUPLICATE_KEY:
+            raise error
+        failed.add(int(write_error["index"]))
+    return [i for i in range(docs_count) if i not in failed]
+
+
+class MongoStore:
+    def __init__(self, client: AsyncMongoClient[Doc], database: str, names: Collections = Collections()) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[database]
+        self.names = names
+        self.events_timeseries: bool | None = None
+
+    @classmethod
+    def connect(cls, uri: str, database: str, names: Collections = Collections()) -> MongoStore:
+        client: AsyncMongoClient[Doc] = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        return cls(client, database, names)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ping(self) -> str | None:
+        try:
+            await self.db.command("ping")
+        except PyMongoError as e:
+            return f"MongoDB does not answer: {e}"
+        return None
+
+    # --- init ------------------------------------------------------------------------------------
+
+    async def init(self) -> None:
+        """Create collections and indexes; safe to run twice. Logs whether events are time-series."""
+        existing = set(await self.db.list_collection_names())
+        if self.names.events in existing:
+            info = await self.db.command("listCollections", filter={"name": self.names.events})
+            batch = info["cursor"]["firstBatch"]
+            self.events_timeseries = bool(batch) and batch[0].get("type") == "timeseries"
+        else:
+            try:
+                await self.db.create_collection(
+                    self.names.events,
+                    timeseries={"timeField": "event_time", "metaField": "meta", "granularity": "minutes"},
+                )
+                self.events_timeseries = True
+            except OperationFailure as e:
+                log.info("events collection: time-series not supported by this server (%s); using ordinary", e.code)
+                await self._ensure_collection(self.names.events)
+                self.events_timeseries = False
+            except CollectionInvalid:
+                self.events_timeseries = False
+        for name in (self.names.raw, self.names.event_ids, self.names.state, self.names.dead):
+            if name not in existing:
+                await self._ensure_collection(name)
+        await self.db[self.names.events].create_index([("meta.service", 1), ("event_time", 1)])
+        await self.db[self.names.raw].create_index([("received_at", 1)])
+        log.info("mongo collections ready database=%s events_timeseries=%s", self.db.name, self.events_timeseries)
+
+    async def _ensure_collection(self, name: str) -> None:
+        try:
+            await self.db.create_collection(name)
+        except CollectionInvalid:
+            pass  # created concurrently
+        except OperationFailure as e:
+            if e.code != 48:  # NamespaceExists
+                raise
+
+    async def _timeseries(self) -> bool:
+        if self.events_timeseries is None:
+            info = await self.db.command("listCollections", filter={"name": self.names.events})
+            batch = info["cursor"]["firstBatch"]
+            self.events_timeseries = bool(batch) and batch[0].get("type") == "timeseries"
+        return self.events_timeseries
+
+    # --- raw log ---------------------------------------------------------------------------------
+
+    async def put_raw_many(self, deliveries: Sequence[RawDelivery]) -> int:
+        """Keep deliveries in the raw log; ones already kept are left as they are. Returns new count."""
+        if not deliveries:
+            return 0
+        docs = [
+            {
+                "_id": d.delivery_id,
+                "source": d.source.value,
+                "event_type": d.event_type,
+                "key": d.key,
+                "received_at": d.received_at,
+                "headers": d.headers,
+                "body": Binary(d.body),
+            }
+            for d in deliveries
+        ]
+        try:
+            result = await self.db[self.names.raw].insert_many(docs, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as e:
+            return len(_new_indices(len(docs), e))
+
+
+    async def raw_batch(self, after_id: str | None, limit: int) -> list[RawDelivery]:
+        """Raw deliveries ordered by `_id`, after `after_id` (for rebuild's paging)."""
+        query: Doc = {} if after_id is None else {"_id": {"$gt": after_id}}
+        cursor = self.db[self.names.raw].find(query).sort("_id", 1).limit(limit)
+        return [
+            RawDelivery(
+                delivery_id=doc["_id"],
+                source=Source(doc["source"]),
+                event_type=doc["event_type"],
+                key=doc["key"],
+                received_at=_utc(doc["received_at"]),
+                headers=doc.get("headers", {}),
+                body=bytes(doc["body"]),
+            )
+            async for doc in cursor
+        ]
+
+    async def raw_count(self) -> int:
+        return await self.db[self.names.raw].count_documents({})
+
+    # --- events ----------------------------------------------------------------------------------
+
+    async def put_events(self, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
+        """Store events not stored before; returns those that were new. Dedup is on `event_ids`."""
+        if not events:
+            return []
+        unique: dict[str, UnifiedEvent] = {e.id: e for e in events}
+        seen = {
+            doc["_id"]
+            async for doc in self.db[self.names.event_ids].find({"_id": {"$in": list(unique)}}, {"_id": 1})
+        }
+        new = [e for e in unique.values() if e.id not in seen]
+        if not new:
+            return []
+        timeseries = await self._timeseries()
+        docs = [self._event_doc(e, timeseries) for e in new]
+        try:
+            await self.db[self.names.events].insert_many(docs, ordered=False)
+        except BulkWriteError as e:  # ordinary collection, replay after a crash: already there
+            _new_indices(len(docs), e)
+        try:
+            await self.db[self.names.event_ids].insert_many([{"_id": e.id} for e in new], ordered=False)
+        except BulkWriteError as e:
+            _new_indices(len(new), e)
+        return new
+
+    @staticmethod
+    def _event_doc(event: UnifiedEvent, timeseries: bool) -> Doc:
+        doc: Doc = {
+            "event_time": event.event_time,
+            "meta": {
+                "service": event.service,
+                "source": event.source.value,
+                "kind": event.kind,
+                "environment": getattr(event, "environment", None),
+            },
+            "event_id": event.id,
+            "payload": Binary(event_to_json(event)),
+        }
+        if not timeseries:
+            doc["_id"] = event.id
+        return doc
+
+    async def events_for(self, service: str, limit: int = 0) -> list[UnifiedEvent]:
+        cursor = self.db[self.names.events].find({"meta.service": service}).sort("event_time", 1)
+        if limit:
+            cursor = cursor.limit(limit)
+        out: dict[str, UnifiedEvent] = {}
+        async for doc in cursor:
+            out.setdefault(doc["event_id"], event_from_json(bytes(doc["payload"])))
+        return list(out.values())
+
+    async def event_count(self) -> int:
+        return await self.db[self.names.event_ids].count_documents({})
+
+    # --- worker state ----------------------------------------------------------------------------
+
+    async def load_states(self, services: Iterable[str] | None = None) -> list[StoredState]:
+        query: Doc = {} if services is None else {"_id": {"$in": list(services)}}
+        return [
+            StoredState(
+                service=doc["_id"],
+                state=orjson.loads(bytes(doc["state"])),
+                partition=int(doc["partition"]),
+                offset=int(doc["offset"]),
+                rev=int(doc["rev"]),
+            )
+            async for doc in self.db[self.names.state].find(query)
+        ]
+
+    async def state_revisions(self) -> dict[str, int]:
+        return {doc["_id"]: int(doc["rev"]) async for doc in self.db[self.names.state].find({}, {"rev": 1})}
+
+    async def save_states(self, states: Sequence[tuple[str, dict[str, Any], int, int]]) -> None:
+        """Write (service, state, partition, offset) documents; one writer per service (the worker
+        owning its partition), so a plain replace is safe without transactions."""
+        if not states:
+            return
+        now = datetime.now(UTC)
+        ops = [
+            UpdateOne(
+                {"_id": service},
+                {
+                    "$set": {
+                        "state": Binary(orjson.dumps(state)),
+                        "partition": partition,
+                        "offset": offset,
+                        "updated_at": now,
+                    },
+                    "$inc": {"rev": 1},
+                },
+                upsert=True,
+            )
+            for service, state, partition, offset in states
+        ]
+        await self.db[self.names.state].bulk_write(ops, ordered=False)
+
+    # --- dead letters ----------------------------------------------------------------------------
+
+    async def put_dead_letters(self, letters: Sequence[Doc]) -> None:
+        if not letters:
+            return
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in letters]
+        await self.db[self.names.dead].bulk_write(ops, ordered=False)
+
+    async def dead_letter_count(self) -> int:
+        return await self.db[self.names.dead].count_documents({})
+
+    # --- rebuild ---------------------------------------------------------------------------------
+
+    async def reset_derived(self) -> None:
+        for name in (self.names.events, self.names.event_ids, self.names.state, self.names.dead):
+            await self.db[name].delete_many({})
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

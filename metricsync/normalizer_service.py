@@ -1,0 +1,161 @@
+"""`metricsync normalizer`: raw topic -> unified events in MongoDB and on the events topic.
+
+Per batch of one partition: decode records, keep every raw delivery in MongoDB (the immutable log
+rebuild re-derives from), map with the pure mappers, store new events (dedup by event id), publish
+the batch's events keyed by service (a redelivered batch publishes them again: the worker skips
+events it has applied), send what cannot be mapped to the dead-letter topic with its error, and
+only then commit the partition's offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from metricsync.codec import CodecError, decode_raw
+from metricsync.kafka import make_consumer, make_producer
+from metricsync.mongo_store import MongoStore
+from metricsync.settings import Settings
+from normalizer.errors import UnmappableDelivery
+from normalizer.mapping import map_delivery
+from normalizer.rules import MappingRules
+from schemas.events import UnifiedEvent, event_to_json
+from schemas.raw import RawDelivery
+
+log = logging.getLogger(__name__)
+
+
+class NormalizerService:
+    def __init__(self, settings: Settings, store: MongoStore, rules: MappingRules) -> None:
+        self.settings = settings
+        self.store = store
+        self.rules = rules
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.processed = 0
+        self.dead = 0
+
+    async def start(self) -> None:
+        self.producer = make_producer(self.settings)
+        await self.producer.start()
+        self.consumer = make_consumer(self.settings, self.settings.normalizer_group)
+        self.consumer.subscribe([self.settings.raw_topic])
+        await self.consumer.start()
+        log.info(
+            "normalizer started topic=%s group=%s", self.settings.raw_topic, self.settings.normalizer_group
+        )
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def run(self, stop: asyncio.Event, burst: bool = False) -> None:
+        """Process until `stop` is set (or, with burst, until a poll comes back empty)."""
+        consumer = self._consumer()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            if not batches and burst:
+                return
+            for tp, records in batches.items():
+                await self.process(tp, records)
+
+    async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        deliveries: list[RawDelivery] = []
+        dead: list[dict[str, Any]] = []
+        for record in records:
+            try:
+                deliveries.append(decode_raw(record.key, record.value, record.headers))
+            except CodecError as e:
+                dead.append(_dead_letter(tp, record, None, str(e)))
+        await self.store.put_raw_many(deliveries)
+        events: list[UnifiedEvent] = []
+        for record_delivery in deliveries:
+            try:
+                events.extend(map_delivery(record_delivery, self.rules))
+            except UnmappableDelivery as e:
+                dead.append(_dead_letter(tp, None, record_delivery, str(e)))
+            except Exception as e:  # a mapper bug: dead-letter it, keep the partition moving
+                log.exception("mapper failed delivery_id=%s", record_delivery.delivery_id)
+                dead.append(_dead_letter(tp, None, record_delivery, f"mapper error: {type(e).__name__}: {e}"))
+        new = await self.store.put_events(events)
+        producer = self._producer()
+        futures = [
+            await producer.send(self.settings.events_topic, value=event_to_json(e), key=e.service.encode())
+            for e in events
+        ]
+        for letter in dead:
+            futures.append(
+                await producer.send(
+                    self.settings.dead_letter_topic, value=orjson.dumps(letter), key=letter["_id"].encode()
+                )
+            )
+        await asyncio.gather(*futures)
+        await self.store.put_dead_letters(dead)
+        await self._consumer().commit({tp: records[-1].offset + 1})
+        self.processed += len(records)
+        self.dead += len(dead)
+        log.debug(
+            "normalized topic=%s partition=%d offset=%d records=%d events=%d new=%d dead=%d ms=%.1f",
+            tp.topic,
+            tp.partition,
+            records[-1].offset,
+            len(records),
+            len(events),
+            len(new),
+            len(dead),
+            (time.perf_counter() - started) * 1000,
+        )
+        for letter in dead:
+            log.warning(
+                "dead letter partition=%d delivery_id=%s error=%s",
+                tp.partition,
+                letter["_id"],
+                letter["error"],
+            )
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            raise RuntimeError("normalizer not started")
+        return self.consumer
+
+    def _producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            raise RuntimeError("normalizer not started")
+        return self.producer
+
+
+def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:
+    if delivery is not None:
+        return {
+            "_id": delivery.delivery_id,
+            "source": delivery.source.value,
+            "event_type": delivery.event_type,
+            "error": error,
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "received_at": delivery.received_at.isoformat(),
+            "body_b64": base64.b64encode(delivery.body).decode(),
+            "at": datetime.now(UTC).isoformat(),
+        }
+    return {
+        "_id": f"{tp.topic}/{tp.partition}/{record.offset}",
+        "source": None,
+        "event_type": None,
+        "error": error,
+        "topic": tp.topic,
+        "partition": tp.partition,
+        "offset": record.offset,
+        "body_b64": base64.b64encode(record.value or b"").decode(),
+        "at": datetime.now(UTC).isoformat(),
+    }

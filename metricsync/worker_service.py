@@ -1,0 +1,156 @@
+"""`metricsync worker`: events topic -> incremental metric state in MongoDB -> snapshots on the metrics topic.
+
+The events topic is keyed by service, so each service lives on one partition and one worker owns
+it. The worker keeps the state of the services it has seen on its partitions in one MetricEngine;
+after each batch it writes the state of every service the batch touched together with the offset
+of the last event applied (one document per service: no transaction needed), then commits the
+Kafka offset, then publishes a snapshot per changed service. A replay after a crash or a
+rebalance finds events at or below the stored offset and skips them: nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from pydantic import ValidationError
+
+from metrics_worker.engine import MetricEngine
+from metricsync.kafka import make_consumer, make_producer
+from metricsync.mongo_store import MongoStore
+from metricsync.reports import service_snapshot
+from metricsync.settings import Settings
+from schemas.events import UnifiedEvent, event_from_json
+
+log = logging.getLogger(__name__)
+
+
+class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: WorkerService) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        if revoked:
+            log.info("partitions revoked %s", sorted(tp.partition for tp in revoked))
+        self.worker.reset()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        log.info("partitions assigned %s", sorted(tp.partition for tp in assigned))
+        self.worker.reset()
+
+
+class WorkerService:
+    def __init__(self, settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.engine = MetricEngine(settings.engine_config())
+        self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.events_applied = 0
+        self.events_skipped = 0
+
+    def reset(self) -> None:
+        """Forget all state (it is in MongoDB); reload services as their events arrive."""
+        self.engine = MetricEngine(self.settings.engine_config())
+        self.applied.clear()
+
+    async def start(self) -> None:
+        self.producer = make_producer(self.settings)
+        await self.producer.start()
+        self.consumer = make_consumer(self.settings, self.settings.worker_group)
+        self.consumer.subscribe([self.settings.events_topic], listener=_ResetOnRebalance(self))
+        await self.consumer.start()
+        log.info("worker started topic=%s group=%s", self.settings.events_topic, self.settings.worker_group)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def run(self, stop: asyncio.Event, burst: bool = False) -> None:
+        consumer = self._consumer()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            if not batches and burst:
+                return
+            for tp, records in batches.items():
+                await self.process(tp, records)
+
+    async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        decoded: list[tuple[int, UnifiedEvent]] = []
+        for record in records:
+            try:
+                decoded.append((record.offset, event_from_json(record.value)))
+            except (ValidationError, ValueError) as e:
+                log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
+        await self._load([e.service for _, e in decoded if e.service not in self.applied])
+        to_apply: list[UnifiedEvent] = []
+        last: dict[str, int] = {}
+        for offset, event in decoded:
+            partition, applied_offset = self.applied.get(event.service, (tp.partition, -1))
+            if partition == tp.partition and offset <= applied_offset:
+                self.events_skipped += 1
+                continue
+            to_apply.append(event)
+            last[event.service] = offset
+        changed = self.engine.apply_many(to_apply)
+        await self.store.save_states(
+            [
+                (service, self.engine.export_service(service), tp.partition, offset)
+                for service, offset in last.items()
+            ]
+        )
+        for service, offset in last.items():
+            self.applied[service] = (tp.partition, offset)
+        await self._consumer().commit({tp: records[-1].offset + 1})
+        self.events_applied += len(to_apply)
+        await self._publish(changed)
+        log.debug(
+            "applied partition=%d offset=%d events=%d skipped=%d services=%d ms=%.1f",
+            tp.partition,
+            records[-1].offset,
+            len(to_apply),
+            len(decoded) - len(to_apply),
+            len(last),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _load(self, services: list[str]) -> None:
+        wanted = sorted(set(services))
+        if not wanted:
+            return
+        for stored in await self.store.load_states(wanted):
+            self.engine.import_service(stored.service, stored.state)
+            self.applied[stored.service] = (stored.partition, stored.offset)
+
+    async def _publish(self, services: frozenset[str]) -> None:
+        if not services:
+            return
+        producer = self._producer()
+        as_of = self.clock()
+        futures = [
+            await producer.send(
+                self.settings.metrics_topic, value=service_snapshot(self.engine, s, as_of), key=s.encode()
+            )
+            for s in sorted(services)
+        ]
+        await asyncio.gather(*futures)
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            raise RuntimeError("worker not started")
+        return self.consumer
+
+    def _producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            raise RuntimeError("worker not started")
+        return self.producer

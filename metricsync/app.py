@@ -67,9 +67,7 @@ def verification_summary(settings: Settings) -> str:
         if secret is not None:
             parts.append(f"{name}=on")
         else:
-            parts.append(
-                f"{name}={'OFF (METRICSYNC_ALLOW_UNSIGNED=true)' if settings.allow_unsigned else 'rejecting'}"
-            )
+            parts.append(f"{name}={'OFF (METRICSYNC_ALLOW_UNSIGNED=true)' if settings.allow_unsigned else 'rejecting'}")
     return " ".join(parts)
 
 

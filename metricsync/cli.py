@@ -126,7 +126,7 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
         store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
         try:
             service = NormalizerService(settings, store, settings.mapping_rules())
-            await run_consumer_service(service, "normalizer", burst=args.burst)
+            await run_consumer_service(service, "normalizer", args.burst, settings.heartbeat_file)
         finally:
             await store.close()
 
@@ -145,7 +145,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     async def run() -> None:
         store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
         try:
-            await run_consumer_service(WorkerService(settings, store, utc_now), "worker", burst=args.burst)
+            worker = WorkerService(settings, store, utc_now)
+            await run_consumer_service(worker, "worker", args.burst, settings.heartbeat_file)
         finally:
             await store.close()
 
@@ -153,13 +154,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    path = args.file or settings.heartbeat_file
+    if path is None:
+        print("metricsync healthcheck: set METRICSYNC_HEARTBEAT_FILE or pass --file", file=sys.stderr)
+        return 2
+    try:
+        age = time.time() - Path(path).stat().st_mtime
+    except FileNotFoundError:
+        print(f"unhealthy: no heartbeat at {path}", file=sys.stderr)
+        return 1
+    if age > args.max_age:
+        print(f"unhealthy: last heartbeat {age:.0f}s ago (max {args.max_age}s)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metricsync", description="Streaming DORA metrics from webhooks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser(
-        "serve", help="embedded mode: ingest, normalizer, worker and read API in one process"
-    )
+    serve = sub.add_parser("serve", help="embedded mode: ingest, normalizer, worker and read API in one process")
     serve.add_argument("--host", help="listen address (METRICSYNC_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (METRICSYNC_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
@@ -176,9 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=7, help="random seed (same seed, same webhooks)")
     simulate.set_defaults(func=cmd_simulate)
 
-    init = sub.add_parser(
-        "init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)"
-    )
+    init = sub.add_parser("init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)")
     init.set_defaults(func=cmd_init)
     ingest = sub.add_parser("ingest", help="distributed: the webhook endpoint, publishing to Kafka")
     ingest.add_argument("--host", help="listen address (METRICSYNC_HOST)")
@@ -196,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
         service = sub.add_parser(name, help=f"distributed: {what}")
         service.add_argument("--burst", action="store_true", help="exit once caught up (tests, backfills)")
         service.set_defaults(func=func)
+    health = sub.add_parser("healthcheck", help="exit 0 if a consumer service's heartbeat file is fresh")
+    health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
+    health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
+    health.set_defaults(func=cmd_healthcheck)
     return parser
 
 

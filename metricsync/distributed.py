@@ -6,13 +6,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ingest.app import create_ingest_routes
 from metrics_worker.engine import MetricEngine
@@ -64,9 +68,7 @@ def api_routes(settings: Settings, store: MongoStore, clock: Callable[[], dateti
     return api.routes()
 
 
-def create_ingest_service_app(
-    settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
-) -> Starlette:
+def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now) -> Starlette:
     sink = KafkaSink(settings, Spool(settings.spool_dir, settings.spool_max_bytes))
     store = MongoStore.connect(settings.mongo_uri, settings.mongo_db) if with_api else None
     routes = create_ingest_routes(settings.ingest_config(), sink, clock)
@@ -103,10 +105,22 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         finally:
             await store.close()
 
-    return Starlette(routes=api_routes(settings, store, clock), lifespan=lifespan)
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        problem = await store.ping()
+        if problem:
+            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    return Starlette(routes=routes + api_routes(settings, store, clock), lifespan=lifespan)
 
 
 class ConsumerService(Protocol):
+    last_poll: float  # time.monotonic() of the last poll that returned (heartbeat)
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -114,8 +128,20 @@ class ConsumerService(Protocol):
     async def run(self, stop: asyncio.Event, burst: bool = False) -> None: ...
 
 
+async def _heartbeat(service: ConsumerService, path: Path, stale_after: float = 60.0) -> None:
+    """Touch `path` every 5 s while the service keeps polling; `metricsync healthcheck` reads it."""
+    while True:
+        if time.monotonic() - service.last_poll < stale_after:
+            await asyncio.to_thread(path.touch)
+        await asyncio.sleep(5)
+
+
 async def run_consumer_service(
-    service: ConsumerService, name: str, burst: bool, drain_seconds: float = 25.0
+    service: ConsumerService,
+    name: str,
+    burst: bool,
+    heartbeat_file: Path | None = None,
+    drain_seconds: float = 25.0,
 ) -> None:
     """Run a consumer service until SIGTERM/SIGINT (or caught up, with burst); on a signal the
     batch in hand finishes (its offsets are committed) within `drain_seconds`, then it stops."""
@@ -125,6 +151,7 @@ async def run_consumer_service(
         loop.add_signal_handler(sig, stop.set)
     await service.start()
     runner = asyncio.create_task(service.run(stop, burst=burst), name=name)
+    beat = asyncio.create_task(_heartbeat(service, heartbeat_file)) if heartbeat_file else None
     try:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -142,6 +169,8 @@ async def run_consumer_service(
                     drain_seconds,
                 )
     finally:
+        if beat is not None:
+            beat.cancel()
         if not runner.done():
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):

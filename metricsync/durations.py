@@ -16,8 +16,6 @@ def parse_duration(text: str | int | float | timedelta, *, name: str) -> timedel
         return timedelta(seconds=float(text))
     match = _PATTERN.match(text)
     if match is None:
-        raise ConfigError(
-            f"{name}={text!r} is not a duration; write e.g. 72h, 3d, 90m or a number of seconds"
-        )
+        raise ConfigError(f"{name}={text!r} is not a duration; write e.g. 72h, 3d, 90m or a number of seconds")
     value, unit = match.groups()
     return timedelta(seconds=float(value) * _UNITS[(unit or "s").lower()])

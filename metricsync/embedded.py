@@ -65,9 +65,7 @@ def normalize_rows(rows: list[StoredRaw], rules: MappingRules) -> NormalizeResul
                 row.delivery.delivery_id,
                 row.seq,
             )
-            dead.append(
-                DeadLetter(row.seq, row.delivery.delivery_id, f"mapper error: {type(e).__name__}: {e}")
-            )
+            dead.append(DeadLetter(row.seq, row.delivery.delivery_id, f"mapper error: {type(e).__name__}: {e}"))
     return NormalizeResult(events, dead)
 
 

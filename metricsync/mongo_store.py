@@ -157,7 +157,6 @@ class MongoStore:
         except BulkWriteError as e:
             return len(_new_indices(len(docs), e))
 
-
     async def raw_batch(self, after_id: str | None, limit: int) -> list[RawDelivery]:
         """Raw deliveries ordered by `_id`, after `after_id` (for rebuild's paging)."""
         query: Doc = {} if after_id is None else {"_id": {"$gt": after_id}}
@@ -186,8 +185,7 @@ class MongoStore:
             return []
         unique: dict[str, UnifiedEvent] = {e.id: e for e in events}
         seen = {
-            doc["_id"]
-            async for doc in self.db[self.names.event_ids].find({"_id": {"$in": list(unique)}}, {"_id": 1})
+            doc["_id"] async for doc in self.db[self.names.event_ids].find({"_id": {"$in": list(unique)}}, {"_id": 1})
         }
         new = [e for e in unique.values() if e.id not in seen]
         if not new:

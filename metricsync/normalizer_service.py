@@ -39,6 +39,7 @@ class NormalizerService:
         self.store = store
         self.rules = rules
         self.consumer: AIOKafkaConsumer | None = None
+        self.last_poll = time.monotonic()
         self.producer: AIOKafkaProducer | None = None
         self.processed = 0
         self.dead = 0
@@ -49,9 +50,7 @@ class NormalizerService:
         self.consumer = make_consumer(self.settings, self.settings.normalizer_group)
         self.consumer.subscribe([self.settings.raw_topic])
         await self.consumer.start()
-        log.info(
-            "normalizer started topic=%s group=%s", self.settings.raw_topic, self.settings.normalizer_group
-        )
+        log.info("normalizer started topic=%s group=%s", self.settings.raw_topic, self.settings.normalizer_group)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -64,6 +63,7 @@ class NormalizerService:
         consumer = self._consumer()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            self.last_poll = time.monotonic()
             if not batches and burst:
                 return
             for tp, records in batches.items():

@@ -81,9 +81,7 @@ class ReadApi:
             Route("/api/v1/status", self._guard(self.status), methods=["GET"]),
         ]
 
-    def _guard(
-        self, handler: Callable[[Request], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
+    def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
             if self.api_token is not None:
                 header = request.headers.get("authorization", "")
@@ -120,9 +118,7 @@ class ReadApi:
         if team:
             members = self.catalog.team_services(team)
             if not members:
-                raise BadQueryError(
-                    "unknown_team", f"team '{team}' is not in the config file (METRICSYNC_CONFIG)", 404
-                )
+                raise BadQueryError("unknown_team", f"team '{team}' is not in the config file (METRICSYNC_CONFIG)", 404)
             return sorted(members), None, team, environment
         return None, None, None, environment
 
@@ -131,9 +127,7 @@ class ReadApi:
         end = parse_time("to", params["to"]) if params.get("to") else self.clock()
         start = parse_time("from", params["from"]) if params.get("from") else end - default
         if start >= end:
-            raise BadQueryError(
-                "bad_window", f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})"
-            )
+            raise BadQueryError("bad_window", f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})")
         return start, end
 
     # --- handlers --------------------------------------------------------------------------------
@@ -158,15 +152,11 @@ class ReadApi:
         start, end = self._window(request)
         interval = request.query_params.get("interval", "day")
         if interval not in INTERVALS:
-            raise BadQueryError(
-                "bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {interval!r}"
-            )
+            raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {interval!r}")
         if interval == "day" and (end - start).days > MAX_SERIES_BUCKETS:
-            raise BadQueryError(
-                "window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month"
-            )
+            raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(services)
-        points = engine.series(services, environment, start, end, interval)  # type: ignore[arg-type]
+        points = engine.series(services, environment, start, end, interval)
         body: dict[str, Any] = {
             "scope": {
                 "service": service,

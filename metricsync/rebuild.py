@@ -24,9 +24,7 @@ async def rebuild_embedded(settings: Settings, out: TextIO) -> int:
             print(f"rebuilding from {total} raw deliveries in {settings.data_dir}", file=out)
             await store.reset_derived()
             engine = MetricEngine(settings.engine_config())
-            pipeline = EmbeddedPipeline(
-                store, MemoryBus(), settings.mapping_rules(), engine, lambda: datetime.now(UTC)
-            )
+            pipeline = EmbeddedPipeline(store, MemoryBus(), settings.mapping_rules(), engine, lambda: datetime.now(UTC))
             started = time.perf_counter()
             last_print = 0.0
 

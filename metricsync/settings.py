@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     kafka_send_timeout: timedelta = timedelta(seconds=2)
     spool_dir: Path = Path("./metricsync-spool")
     spool_max_bytes: int = Field(default=256 * MIB, gt=0)
+    heartbeat_file: Path | None = None  # consumer services touch it while polling (liveness probes)
 
     # distributed mode: MongoDB
     mongo_uri: str = "mongodb://127.0.0.1:27017/"

@@ -87,14 +87,10 @@ class _Builder:
             t += timedelta(minutes=self.rng.randint(3, 15))
             sha = _sha(self.rng)
             entry = copy.deepcopy(self.push_tpl["commits"][0])
-            entry.update(
-                id=sha, tree_id=_sha(self.rng), timestamp=t.astimezone(UTC).isoformat(), message="Work"
-            )
+            entry.update(id=sha, tree_id=_sha(self.rng), timestamp=t.astimezone(UTC).isoformat(), message="Work")
             entry["url"] = f"https://github.com/{repo}/commit/{sha}"
             entries.append(entry)
-        body.update(
-            before=before, after=sha, commits=entries, head_commit=entries[-1], created=before == "0" * 40
-        )
+        body.update(before=before, after=sha, commits=entries, head_commit=entries[-1], created=before == "0" * 40)
         body["ref"] = "refs/heads/main"
         body["compare"] = f"https://github.com/{repo}/compare/{before[:12]}...{sha[:12]}"
         body["repository"].update(full_name=repo, name=repo.split("/")[1], pushed_at=int(at.timestamp()))
@@ -236,9 +232,7 @@ def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
                     back = at + timedelta(minutes=rng.randint(20, 90))
                     if back < now:
                         hooks.extend(
-                            builder.jenkins_build(
-                                repo, f"{name}-rollback-prod", deployed[-2], back, "SUCCESS"
-                            )
+                            builder.jenkins_build(repo, f"{name}-rollback-prod", deployed[-2], back, "SUCCESS")
                         )
                         deployed.append(deployed[-2])
     hooks.sort(key=lambda h: h.at)
@@ -271,9 +265,7 @@ def run_simulation(url: str, plan: SimulationPlan, settings: Settings, out: Text
     conn_cls = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(target.hostname, target.port, timeout=30)
     prefix = target.path.rstrip("/")
-    print(
-        f"simulating {plan.services} services over {plan.days} days: {len(hooks)} webhooks to {url}", file=out
-    )
+    print(f"simulating {plan.services} services over {plan.days} days: {len(hooks)} webhooks to {url}", file=out)
     counts: dict[int, int] = {}
     started = time.perf_counter()
     for n, hook in enumerate(hooks, 1):
@@ -285,9 +277,7 @@ def run_simulation(url: str, plan: SimulationPlan, settings: Settings, out: Text
             raise MetricSyncError(f"cannot reach MetricSync at {url}: {e}") from e
         counts[response.status] = counts.get(response.status, 0) + 1
         if response.status >= 400:
-            print(
-                f"  {hook.path} answered {response.status}: {detail.decode(errors='replace')[:200]}", file=out
-            )
+            print(f"  {hook.path} answered {response.status}: {detail.decode(errors='replace')[:200]}", file=out)
             if response.status == 401:
                 print("  set the same METRICSYNC_*_SECRET/TOKEN here as on the server", file=out)
                 return 1

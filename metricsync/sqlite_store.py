@@ -162,9 +162,7 @@ class SqliteStore:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    results = await loop.run_in_executor(
-                        self._writer, self._insert_raw_batch, [d for d, _ in batch]
-                    )
+                    results = await loop.run_in_executor(self._writer, self._insert_raw_batch, [d for d, _ in batch])
                 except sqlite3.Error as e:
                     error = StoreError(f"cannot store deliveries in {self.path}: {e}")
                     for _, future in batch:
@@ -240,8 +238,7 @@ class SqliteStore:
         try:
             for event in events:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload) VALUES (?, ?, ?, ?, ?)",
                     (event.id, event.service, event.kind, event.event_time.isoformat(), event_to_json(event)),
                 )
                 if cursor.rowcount == 1:
@@ -265,11 +262,7 @@ class SqliteStore:
         return await self._read(self._cursor, name)
 
     def _cursor(self, name: str) -> int:
-        row = (
-            self._require(self._rconn)
-            .execute("SELECT position FROM cursors WHERE name = ?", (name,))
-            .fetchone()
-        )
+        row = self._require(self._rconn).execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
     async def events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
@@ -292,9 +285,7 @@ class SqliteStore:
     def _dead_letters(self, limit: int) -> list[DeadLetter]:
         rows = (
             self._require(self._rconn)
-            .execute(
-                "SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,)
-            )
+            .execute("SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,))
             .fetchall()
         )
         return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
@@ -317,14 +308,10 @@ class SqliteStore:
 
     def _counts(self) -> StoreCounts:
         conn = self._require(self._rconn)
-        raw_count, last_seq = conn.execute(
-            "SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries"
-        ).fetchone()
+        raw_count, last_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
         (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
         (dead,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
-        return StoreCounts(
-            int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead)
-        )
+        return StoreCounts(int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead))
 
     async def ping(self) -> str | None:
         try:

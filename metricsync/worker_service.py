@@ -52,6 +52,7 @@ class WorkerService:
         self.engine = MetricEngine(settings.engine_config())
         self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
         self.consumer: AIOKafkaConsumer | None = None
+        self.last_poll = time.monotonic()
         self.producer: AIOKafkaProducer | None = None
         self.events_applied = 0
         self.events_skipped = 0
@@ -79,6 +80,7 @@ class WorkerService:
         consumer = self._consumer()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            self.last_poll = time.monotonic()
             if not batches and burst:
                 return
             for tp, records in batches.items():
@@ -104,10 +106,7 @@ class WorkerService:
             last[event.service] = offset
         changed = self.engine.apply_many(to_apply)
         await self.store.save_states(
-            [
-                (service, self.engine.export_service(service), tp.partition, offset)
-                for service, offset in last.items()
-            ]
+            [(service, self.engine.export_service(service), tp.partition, offset) for service, offset in last.items()]
         )
         for service, offset in last.items():
             self.applied[service] = (tp.partition, offset)

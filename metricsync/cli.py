@@ -48,9 +48,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from metricsync.rebuild import rebuild_embedded
+    from metricsync.rebuild import rebuild_distributed, rebuild_embedded
 
     settings = _settings(args)
+    if args.distributed:
+        return asyncio.run(rebuild_distributed(settings, out=sys.stderr))
     return asyncio.run(rebuild_embedded(settings, out=sys.stderr))
 
 
@@ -183,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rebuild = sub.add_parser("rebuild", help="re-derive events and metrics from the stored raw deliveries")
     rebuild.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    rebuild.add_argument(
+        "--distributed",
+        action="store_true",
+        help="rebuild MongoDB state from its raw log (stop normalizers and workers first)",
+    )
     rebuild.set_defaults(func=cmd_rebuild)
 
     simulate = sub.add_parser("simulate", help="send realistic signed webhooks for a made-up team")

@@ -50,3 +50,84 @@ async def rebuild_embedded(settings: Settings, out: TextIO) -> int:
         finally:
             await store.close()
     return 0
+
+
+async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
+    """Re-derive events and metric state in MongoDB from its raw log, with today's rules.
+
+    Stop the normalizers and workers first. Each service's state is stored with the current end
+    offset of its events-topic partition, so workers resume after what was already published, and
+    a fresh snapshot per service goes to the metrics topic."""
+    from aiokafka import TopicPartition
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from metricsync.kafka import make_consumer, make_producer
+    from metricsync.mongo_store import MongoStore
+    from metricsync.reports import service_snapshot
+    from normalizer.errors import UnmappableDelivery
+    from normalizer.mapping import map_delivery
+
+    store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+    consumer = make_consumer(settings, group=f"{settings.worker_group}-rebuild")
+    producer = make_producer(settings)
+    try:
+        await store.init()
+        total = await store.raw_count()
+        print(f"rebuilding from {total} raw deliveries in MongoDB database {settings.mongo_db}", file=out)
+        await store.reset_derived()
+        rules = settings.mapping_rules()
+        engine = MetricEngine(settings.engine_config())
+        started = time.perf_counter()
+        done, events_total, dead_total, after = 0, 0, 0, None
+        while True:
+            batch = await store.raw_batch(after, 2000)
+            if not batch:
+                break
+            after = batch[-1].delivery_id
+            events = []
+            dead = []
+            for delivery in batch:
+                try:
+                    events.extend(map_delivery(delivery, rules))
+                except UnmappableDelivery as e:
+                    dead.append({"_id": delivery.delivery_id, "error": str(e), "source": delivery.source.value})
+            await store.put_events(events)
+            await store.put_dead_letters(dead)
+            engine.apply_many(events)
+            done += len(batch)
+            events_total += len(events)
+            dead_total += len(dead)
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            print(
+                f"  {done}/{total} deliveries, {events_total} events ({rate:,.0f} deliveries/s)", file=out, flush=True
+            )
+
+        await consumer.start()
+        await producer.start()
+        partitions = sorted(await consumer.partitions_for_topic(settings.events_topic) or {0})
+        ends = await consumer.end_offsets([TopicPartition(settings.events_topic, p) for p in partitions])
+        partitioner = DefaultPartitioner()
+        states = []
+        services = [s.service for s in engine.services()]
+        for service in services:
+            partition = partitioner(service.encode(), partitions, partitions)
+            offset = ends[TopicPartition(settings.events_topic, partition)] - 1
+            states.append((service, engine.export_service(service), partition, offset))
+        await store.save_states(states)
+        as_of = datetime.now(UTC)
+        futures = [
+            await producer.send(settings.metrics_topic, value=service_snapshot(engine, s, as_of), key=s.encode())
+            for s in services
+        ]
+        for future in futures:
+            await future
+        elapsed = time.perf_counter() - started
+        print(
+            f"done: {events_total} events, {dead_total} dead letters, {len(services)} services in {elapsed:.2f}s",
+            file=out,
+        )
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await store.close()
+    return 0

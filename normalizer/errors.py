@@ -18,9 +18,7 @@ class UnmappableDelivery(NormalizerError, ValueError):
     wrong type, an unparseable timestamp. The runtime sends it to the dead-letter store; nothing of
     it is lost, so it can be replayed once the cause is fixed."""
 
-    def __init__(
-        self, *, source: str, delivery_id: str, event_type: str, field: str | None, reason: str
-    ) -> None:
+    def __init__(self, *, source: str, delivery_id: str, event_type: str, field: str | None, reason: str) -> None:
         where = f" field '{field}'" if field else ""
         super().__init__(f"{source} delivery '{delivery_id}' ({event_type}):{where} {reason}")
         self.source = source

@@ -195,9 +195,7 @@ def _issues(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[Un
     service = rules.service(body.req_obj("repository").req_str("full_name"))
     # an issue can be closed, reopened and closed again: each closing time is its own resolution
     key = resolved_at.isoformat() if resolved_at else None
-    return incident_events(
-        delivery, service=service, facts=facts, resolved_at=resolved_at, resolution_key=key
-    )
+    return incident_events(delivery, service=service, facts=facts, resolved_at=resolved_at, resolution_key=key)
 
 
 _HANDLERS: dict[str, _Handler] = {

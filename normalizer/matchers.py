@@ -38,9 +38,7 @@ class Matcher:
             try:
                 regex = re.compile(value, re.DOTALL)
             except re.error as e:
-                raise ConfigError(
-                    f"matcher {name}{op}{_quote(value)}: invalid regular expression: {e}"
-                ) from e
+                raise ConfigError(f"matcher {name}{op}{_quote(value)}: invalid regular expression: {e}") from e
         return cls(name, op, value, regex)
 
     def matches(self, labels: Mapping[str, str]) -> bool:

@@ -59,8 +59,7 @@ class MappingRules(BaseModel):
                     if isinstance(cause, ConfigError):
                         raise cause from e
                 problems = "; ".join(
-                    f"{'.'.join(str(part) for part in err['loc']) or 'rules'}: {err['msg']}"
-                    for err in e.errors()
+                    f"{'.'.join(str(part) for part in err['loc']) or 'rules'}: {err['msg']}" for err in e.errors()
                 )
                 raise ConfigError(f"Invalid mapping rules: {problems}") from e
 

@@ -4,7 +4,6 @@ import re
 from urllib.parse import unquote, urlsplit
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?P<path>[^/].*)$")  # git@github.com:org/repo.git
-_ZERO_SHA = re.compile(r"^0+$")
 
 
 def repo_from_git_url(url: str) -> str | None:
@@ -31,8 +30,3 @@ def branch_of(ref: str) -> str | None:
     """The branch a ref names (`refs/heads/main` -> `main`); None for tags and other refs."""
     prefix = "refs/heads/"
     return ref[len(prefix) :] if ref.startswith(prefix) else None
-
-
-def is_zero_sha(sha: str) -> bool:
-    """GitHub's "no commit" (`before` of a new branch, `after` of a deletion): 40 zeros."""
-    return _ZERO_SHA.match(sha) is not None

@@ -80,7 +80,8 @@ def test_workloads_run_real_commands_with_probes_and_drain_time(kind: str) -> No
             assert container["image"] == "metricsync"
             assert container["args"][0] in subcommands()
             if kind != "Job":
-                assert "livenessProbe" in container and "readinessProbe" in container, doc["metadata"]["name"]
+                assert "livenessProbe" in container, doc["metadata"]["name"]
+                assert "readinessProbe" in container, doc["metadata"]["name"]
                 for probe in (container["livenessProbe"], container["readinessProbe"]):
                     if "exec" in probe:
                         assert probe["exec"]["command"][:2] == ["metricsync", "healthcheck"]

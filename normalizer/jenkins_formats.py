@@ -49,7 +49,8 @@ _CDEVENTS_OUTCOMES = {"success": "SUCCESS", "failure": "FAILURE", "error": "FAIL
 @dataclass(frozen=True, slots=True)
 class BuildNotice:
     job_name: str  # full name ("folder/job"), from the job url; the short `name` if the url has none
-    job_url: str  # relative job url ("job/folder/job/app/"): unique per controller, unlike `name`
+    job_url: str  # job url path ("job/folder/job/app/"): unique per controller, unlike `name`
+    controller: str  # "host[:port]/root/" of the sending Jenkins, "" when unknown
     number: int
     phase: Phase
     result: str | None  # upper-case Jenkins result; None while the build runs
@@ -63,7 +64,7 @@ class BuildNotice:
     @property
     def build_key(self) -> str:
         """`<host>[:port]<root path><job url>#<number>`: a build, unique across controllers and folders."""
-        return f"{_controller(self.full_url, self.job_url, self.number)}{self.job_url}#{self.number}"
+        return f"{self.controller}{self.job_url}#{self.number}"
 
 
 def read_notice(delivery: RawDelivery) -> BuildNotice | None:
@@ -96,15 +97,19 @@ def _build_model(body: Fields, header_phase: Phase | None) -> BuildNotice | None
     else:
         phase = _phase(build, phase_text)
     scm = build.opt_obj("scm") or build.opt_obj("scmState")
+    number = build.req_int("number")
+    full_url = build.opt_str("full_url") or build.opt_str("fullUrl")
+    controller, job_url = _locate(body.req_str("url"), full_url, number)
     return BuildNotice(
-        job_name=_full_name(body.req_str("url"), body.req_str("name")),
-        job_url=body.req_str("url").lstrip("/"),
-        number=build.req_int("number"),
+        job_name=_full_name(job_url, body.req_str("name")),
+        job_url=job_url,
+        controller=controller,
+        number=number,
         phase=phase,
         result=_result(build, "status"),
         timestamp=build.opt_epoch_ms("timestamp"),
         duration_ms=build.opt_int("duration"),
-        full_url=build.opt_str("full_url") or build.opt_str("fullUrl"),
+        full_url=full_url,
         scm_url=scm.opt_str("url") if scm else None,
         commit=scm.opt_str("commit") if scm else None,
         parameters=build.str_map("parameters"),
@@ -121,15 +126,19 @@ def _cdevents(body: Fields) -> BuildNotice | None:
         outcome = body.req_str("outcome").lower()
         result = _CDEVENTS_OUTCOMES.get(outcome) or body.fail("outcome", f"unknown outcome {outcome!r}")
     scm = build.opt_obj("scmState")
+    number = build.req_int("number")
+    full_url = build.opt_str("fullUrl")
+    controller, job_url = _locate(data.req_str("url"), full_url, number)
     return BuildNotice(
-        job_name=_full_name(data.req_str("url"), data.req_str("name")),
-        job_url=data.req_str("url").lstrip("/"),
-        number=build.req_int("number"),
+        job_name=_full_name(job_url, data.req_str("name")),
+        job_url=job_url,
+        controller=controller,
+        number=number,
         phase=Phase.FINALIZED,  # sent after the build: its `time` is a little late, like FINALIZED
         result=result,
         timestamp=body.req_time_strict("time"),
         duration_ms=build.opt_int("duration"),
-        full_url=build.opt_str("fullUrl"),
+        full_url=full_url,
         scm_url=scm.opt_str("url") if scm else None,
         commit=scm.opt_str("commit") if scm else None,
         parameters=build.str_map("parameters"),
@@ -159,10 +168,16 @@ def _full_name(job_url: str, name: str) -> str:
     return "/".join(names) if names else name
 
 
-def _controller(full_url: str | None, job_url: str, number: int) -> str:
-    """`host[:port]/root/` of the Jenkins that sent the build (its root URL without the scheme)."""
+def _locate(job_url: str, full_url: str | None, number: int) -> tuple[str, str]:
+    """(`host[:port]/root/` of the sending Jenkins, job url path below it). The plugins send a
+    relative job url and the root comes from `build.full_url` (absent when Jenkins' root URL is not
+    configured: then ""); an absolute job url carries both."""
+    if "://" in job_url:
+        parts = urlsplit(job_url)
+        return f"{_host(parts.netloc)}/", parts.path.lstrip("/")
+    job_url = job_url.lstrip("/")
     if not full_url:
-        return ""
+        return "", job_url
     parts = urlsplit(full_url)
     path = parts.path
     suffix = f"{job_url.rstrip('/')}/{number}/"
@@ -172,5 +187,8 @@ def _controller(full_url: str | None, job_url: str, number: int) -> str:
         root = path[: path.index("/job/") + 1]
     else:
         root = "/"
-    host = parts.netloc.rsplit("@", 1)[-1].lower()  # never keep credentials from the URL
-    return f"{host}{root}"
+    return f"{_host(parts.netloc)}{root}", job_url
+
+
+def _host(netloc: str) -> str:
+    return netloc.rpartition("@")[2].lower()  # never keep credentials from a URL

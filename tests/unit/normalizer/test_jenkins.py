@@ -298,6 +298,13 @@ def test_without_full_url_the_job_url_identifies_the_build() -> None:
     assert deployment.url is None
 
 
+def test_absolute_job_url_carries_the_controller() -> None:
+    body = fixture_json("jenkins", "notification__completed__gitter.json")
+    body["url"] = "https://user:pw@CI.example.com/jenkins/job/webhooks-handler/"
+    deployment = single(run(jenkins(body), DEPLOY_WEBHOOKS), Deployment)
+    assert deployment.deployment_id == "jenkins:ci.example.com/jenkins/job/webhooks-handler/#6"
+
+
 # --- non-deploy builds: pipeline runs --------------------------------------------------------------
 
 

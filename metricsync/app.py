@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 
 from ingest.app import create_ingest_routes
+from ingest.errors import http_exception_handler
 from metrics_worker.engine import MetricEngine
 from metricsync.datadir import db_path
 from metricsync.embedded import EmbeddedPipeline, EmbeddedSink
@@ -105,4 +107,4 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await store.close()
 
     routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes()
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ingest.app import create_ingest_routes
+from ingest.errors import http_exception_handler
 from metrics_worker.engine import MetricEngine
 from metricsync.app import utc_now, verification_summary
 from metricsync.kafka_sink import KafkaSink
@@ -92,7 +94,7 @@ def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callabl
             if store is not None:
                 await store.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
 
 
 def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
@@ -115,7 +117,11 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    return Starlette(routes=routes + api_routes(settings, store, clock), lifespan=lifespan)
+    return Starlette(
+        routes=routes + api_routes(settings, store, clock),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )
 
 
 class ConsumerService(Protocol):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metrics_worker.engine import MetricEngine
+from metricsync.errors import StoreError
 from metricsync.memory_bus import MemoryBus, Subscription
 from metricsync.reports import service_snapshot
 from metricsync.sqlite_store import DeadLetter, SqliteStore, StoredRaw
@@ -26,6 +27,7 @@ from normalizer.errors import UnmappableDelivery
 from normalizer.mapping import map_delivery
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
+from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
 from schemas.topics import EVENTS_TOPIC, METRICS_TOPIC, RAW_TOPIC
 
@@ -77,7 +79,10 @@ class EmbeddedSink:
         self._bus = bus
 
     async def submit(self, delivery: RawDelivery) -> bool:
-        is_new = await self._store.put_raw(delivery)
+        try:
+            is_new = await self._store.put_raw(delivery)
+        except StoreError as e:
+            raise SinkUnavailable(f"cannot store the delivery: {e}", retry_after_seconds=5) from e
         if is_new:
             self._bus.publish_nowait(RAW_TOPIC, delivery.key.encode(), delivery.delivery_id.encode())
         return is_new

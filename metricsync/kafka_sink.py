@@ -137,6 +137,8 @@ class KafkaSink:
             await self.spool.append(encode_spool_record(delivery))
         except SpoolFull as e:
             raise SinkUnavailable(f"Kafka is unreachable and {e}", retry_after_seconds=30) from e
+        except OSError as e:
+            raise SinkUnavailable(f"Kafka is unreachable and the spool cannot be written: {e}", 30) from e
         self.spooled += 1
         self._drain_wakeup.set()
 

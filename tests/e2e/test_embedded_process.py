@@ -27,7 +27,11 @@ class Embedded:
     def start(self) -> None:
         env = {**SECRETS_ENV, "METRICSYNC_DATA_DIR": str(self.data_dir), "METRICSYNC_PORT": str(self.port)}
         self.process = Process(["serve"], env, self.log)
-        wait_http_ok(f"{self.base}/readyz", self.process)
+        try:
+            wait_http_ok(f"{self.base}/readyz", self.process)
+        except BaseException:
+            self.process.stop()
+            raise
 
     def stop(self) -> int:
         assert self.process is not None

@@ -21,6 +21,16 @@ DEFAULT_RULES = MappingRules()
 Json = dict[str, Any]
 E = TypeVar("E")
 
+# the ce-type header the CloudEvents plugin README gives next to each example (fixtures README)
+CE_TYPES = {
+    "cloudevents__job_started__readme.json": "org.jenkinsci.job.started",
+    "cloudevents__job_completed__readme.json": "org.jenkinsci.job.completed",
+    "cloudevents__job_finalized__readme.json": "org.jenkinsci.job.finalzed",  # sic, as in the README
+    "cloudevents__job_failed__readme.json": "org.jenkinsci.job.failed",
+    "cloudevents__queue_entered_waiting__readme.json": "org.jenkinsci.queue.entered_waiting",
+    "cloudevents__queue_left__readme.json": "org.jenkinsci.queue.left",
+}
+
 
 def fixture_bytes(source: str, name: str) -> bytes:
     return (FIXTURES / source / name).read_bytes()

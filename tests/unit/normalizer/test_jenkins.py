@@ -18,16 +18,17 @@ from schemas.events import (
     PipelineRunFinished,
 )
 from schemas.ids import stable_id
-from tests.unit.normalizer.factories import RECEIVED_AT, fixture_bytes, fixture_json, jenkins, run, single, utc
+from tests.unit.normalizer.factories import (
+    CE_TYPES,
+    RECEIVED_AT,
+    fixture_bytes,
+    fixture_json,
+    jenkins,
+    run,
+    single,
+    utc,
+)
 
-CE_TYPES = {
-    "cloudevents__job_started__readme.json": "org.jenkinsci.job.started",
-    "cloudevents__job_completed__readme.json": "org.jenkinsci.job.completed",
-    "cloudevents__job_finalized__readme.json": "org.jenkinsci.job.finalzed",  # sic, as in the README
-    "cloudevents__job_failed__readme.json": "org.jenkinsci.job.failed",
-    "cloudevents__queue_entered_waiting__readme.json": "org.jenkinsci.queue.entered_waiting",
-    "cloudevents__queue_left__readme.json": "org.jenkinsci.queue.left",
-}
 DEPLOY_TEST2 = MappingRules(jenkins_deploy_pattern=r"^test2$")
 DEPLOY_WEBHOOKS = MappingRules(jenkins_deploy_pattern=r"^webhooks-handler$")
 TEST2_ID = "jenkins:3.101.116.80/job/test2/#13"

@@ -13,6 +13,7 @@ from schemas.events import EVENT_LIST_ADAPTER, event_from_json, event_to_json
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 from tests.unit.normalizer.factories import (
+    CE_TYPES,
     DEFAULT_RULES,
     FIXTURES,
     alertmanager,
@@ -23,7 +24,6 @@ from tests.unit.normalizer.factories import (
     run,
     utc,
 )
-from tests.unit.normalizer.test_jenkins import CE_TYPES
 
 
 def test_every_source_has_a_mapper() -> None:

@@ -1,0 +1,193 @@
+"""Distributed mode on the real Kafka and Mongo-wire servers, every service a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+
+from metricsync.settings import Settings
+from metricsync.simulate import SimulationPlan, plan_webhooks, sign
+from tests.support import scenario
+from tests.support.compare import answers
+from tests.support.distributed import Distributed
+from tests.support.embedded import Embedded
+from tests.support.process import free_port, wait_until
+from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN, Request
+
+pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
+
+SIM_NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
+SIM_WINDOW = {"from": "2026-02-01T00:00:00Z", "to": "2026-03-21T00:00:00Z"}
+
+
+@pytest.fixture
+def distributed(tmp_path: Path, kafka_bootstrap: str, mongo_uri: str) -> Iterator[Distributed]:
+    system = Distributed(tmp_path / "distributed", kafka_bootstrap, mongo_uri)
+    system.tmp.mkdir(parents=True)
+    yield system
+    system.close()
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Embedded]:
+    server = Embedded(tmp_path / "embedded")
+    server.start()
+    yield server
+    if server.process is not None and server.process.alive():
+        server.stop()
+
+
+def simulated_stream(services: int, days: int) -> list[Request]:
+    settings = Settings(
+        github_secret=SecretStr(GITHUB_SECRET),
+        jenkins_token=SecretStr(JENKINS_TOKEN),
+        alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
+    )
+    hooks = plan_webhooks(SimulationPlan(days=days, services=services, seed=11), SIM_NOW)
+    return [Request(h.path, sign(h, settings), h.body) for h in hooks]
+
+
+def post_all(target: Embedded | Distributed, requests: list[Request]) -> None:
+    for request in requests:
+        response = target.post(request)
+        assert response.status_code == 202, f"{request.path}: {response.status_code} {response.text}"
+
+
+def scenario_scopes() -> list[dict[str, str]]:
+    return [{}, {"service": "acme/shop"}, {"service": "acme/pay"}]
+
+
+def test_same_answers_as_embedded_and_as_hand_computed(distributed: Distributed, embedded: Embedded) -> None:
+    distributed.start()
+    requests = scenario.requests()
+    post_all(embedded, requests)
+    post_all(distributed, requests)
+    wait_until("embedded to catch up", embedded.caught_up)
+    want = answers(embedded.base, scenario_scopes(), scenario.WINDOW)
+    try:
+        wait_until(
+            "distributed answers to equal embedded ones",
+            lambda: answers(distributed.base, scenario_scopes(), scenario.WINDOW) == want,
+            timeout=60,
+        )
+    except AssertionError:
+        got = answers(distributed.base, scenario_scopes(), scenario.WINDOW)
+        raise AssertionError(f"want {want}\ngot {got}\n{distributed.logs()}") from None
+    dora = distributed.get("/api/v1/dora", **scenario.WINDOW).json()
+    assert scenario.mismatches("", dora) == []
+    for service in ("acme/shop", "acme/pay"):
+        report = distributed.get("/api/v1/dora", service=service, **scenario.WINDOW).json()
+        assert scenario.mismatches(service, report) == []
+
+
+def test_scale_out_with_a_worker_killed_mid_stream(distributed: Distributed, embedded: Embedded) -> None:
+    stream = simulated_stream(services=5, days=21)
+    scopes: list[dict[str, str]] = [{}] + [
+        {"service": f"acme/{name}"} for name in ("payments", "checkout", "catalog", "search", "accounts")
+    ]
+    distributed.start(normalizers=2, workers=2)
+    victim = next(p for p in distributed.processes if p.args == ["worker"])
+    post_all(embedded, stream)
+    half = len(stream) // 2
+    post_all(distributed, stream[:half])
+    time.sleep(1.0)  # let the workers get through part of it
+    victim.kill()
+    post_all(distributed, stream[half:])
+    wait_until("embedded to catch up", embedded.caught_up)
+    want = answers(embedded.base, scopes, SIM_WINDOW)
+    try:
+        wait_until(
+            "distributed answers to equal embedded ones after the kill",
+            lambda: answers(distributed.base, scopes, SIM_WINDOW) == want,
+            timeout=120,
+            interval=0.5,
+        )
+    except AssertionError:
+        raise AssertionError(distributed.logs()) from None
+    services = {s["service"] for s in distributed.get("/api/v1/services").json()["services"]}
+    assert services == {f"acme/{n}" for n in ("payments", "checkout", "catalog", "search", "accounts")}
+
+
+def test_kafka_unreachable_spools_then_drains_in_order(distributed: Distributed) -> None:
+    distributed.init()
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens here: Kafka is "down" for this ingest
+    down_env = {"METRICSYNC_KAFKA_BOOTSTRAP": dead, "METRICSYNC_KAFKA_SEND_TIMEOUT": "0.5"}
+    ingest = distributed.start_ingest(down_env)
+    requests = scenario.requests()
+    post_all(distributed, requests)
+    spool = Path(distributed.env["METRICSYNC_SPOOL_DIR"]) / "spool.log"
+    assert spool.stat().st_size > sum(len(r.body) for r in requests)
+    ready = distributed.get("/readyz")
+    assert ready.status_code == 503
+    assert "Kafka" in ready.text
+    ingest.stop()
+
+    distributed.start_ingest()  # Kafka reachable again: the spool drains in order
+    distributed.run(["normalizer"])
+    distributed.run(["worker"])
+    wait_until("the spool to drain", lambda: spool.stat().st_size == 0, timeout=60)
+    wait_until(
+        "metrics from the spooled deliveries",
+        lambda: scenario.mismatches("", distributed.get("/api/v1/dora", **scenario.WINDOW).json()) == [],
+        timeout=60,
+    )
+
+
+def test_spool_full_and_kafka_unreachable_answers_503(distributed: Distributed) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    env = {
+        "METRICSYNC_KAFKA_BOOTSTRAP": dead,
+        "METRICSYNC_KAFKA_SEND_TIMEOUT": "0.5",
+        "METRICSYNC_SPOOL_MAX_BYTES": "12000",
+    }
+    distributed.start_ingest(env)
+    statuses = [distributed.post(r) for r in scenario.requests()[:6]]
+    codes = [r.status_code for r in statuses]
+    assert codes[0] == 202
+    assert 503 in codes, codes
+    refused = statuses[codes.index(503)]
+    assert int(refused.headers["retry-after"]) > 0
+    assert "spool" in refused.json()["detail"]
+
+
+def test_realtime_consumer_sees_the_snapshot_after_a_deployment(distributed: Distributed) -> None:
+    distributed.start()
+
+    async def consume_until_deployed() -> tuple[dict[str, object], float]:
+        consumer = AIOKafkaConsumer(
+            distributed.metrics_topic,
+            bootstrap_servers=distributed.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            requests = scenario.requests()
+            sent = time.monotonic()
+            for request in requests[:3]:  # two pushes and the deployment of acme/shop
+                assert (await asyncio.to_thread(distributed.post, request)).status_code == 202
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        value = orjson.loads(record.value)
+                        if record.key == b"acme/shop" and value["deployment_frequency"]["deployments"] == 1:
+                            return value, time.monotonic() - sent
+            raise AssertionError("no snapshot with the deployment arrived")
+        finally:
+            await consumer.stop()
+
+    snapshot, latency = asyncio.run(consume_until_deployed())
+    assert snapshot["scope"]["service"] == "acme/shop"  # type: ignore[index]
+    assert "as_of" in snapshot
+    assert snapshot["lead_time"]["changes"] == 3  # type: ignore[index]
+    assert latency < 30

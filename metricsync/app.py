@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from ingest.app import create_ingest_routes
 from ingest.errors import http_exception_handler
 from metrics_worker.engine import MetricEngine
+from metricsync.clock import utc_now
 from metricsync.datadir import db_path
 from metricsync.embedded import EmbeddedPipeline, EmbeddedSink
 from metricsync.memory_bus import MemoryBus
@@ -23,10 +24,6 @@ from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class LiveEngineSource:
@@ -59,20 +56,6 @@ class DeferredSink:
         return await self.target.check_ready()
 
 
-def verification_summary(settings: Settings) -> str:
-    parts = []
-    for name, secret in (
-        ("github", settings.github_secret),
-        ("jenkins", settings.jenkins_token),
-        ("alertmanager", settings.alertmanager_token),
-    ):
-        if secret is not None:
-            parts.append(f"{name}=on")
-        else:
-            parts.append(f"{name}={'OFF (METRICSYNC_ALLOW_UNSIGNED=true)' if settings.allow_unsigned else 'rejecting'}")
-    return " ".join(parts)
-
-
 def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
     """The whole of embedded mode as one ASGI app; the store opens and the pipeline starts in its lifespan."""
     bus = MemoryBus()
@@ -98,7 +81,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         log.info(
             "embedded mode ready data_dir=%s verification: %s",
             settings.data_dir,
-            verification_summary(settings),
+            settings.verification_summary(),
         )
         try:
             yield

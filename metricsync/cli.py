@@ -118,9 +118,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_normalizer(args: argparse.Namespace) -> int:
-    from metricsync.distributed import run_consumer_service
     from metricsync.mongo_store import MongoStore
     from metricsync.normalizer_service import NormalizerService
+    from metricsync.runner import run_consumer_service
 
     settings = _settings(args)
 
@@ -137,9 +137,9 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from metricsync.app import utc_now
-    from metricsync.distributed import run_consumer_service
+    from metricsync.clock import utc_now
     from metricsync.mongo_store import MongoStore
+    from metricsync.runner import run_consumer_service
     from metricsync.worker_service import WorkerService
 
     settings = _settings(args)

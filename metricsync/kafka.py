@@ -77,3 +77,15 @@ async def create_topics(settings: Settings) -> list[str]:
         return created
     finally:
         await admin.close()
+
+
+async def caught_up(consumer: AIOKafkaConsumer) -> bool:
+    """True when the consumer has partitions and has read each of them to its end (for --burst)."""
+    assignment = list(consumer.assignment())
+    if not assignment:
+        return False
+    ends = await consumer.end_offsets(assignment)
+    for tp in assignment:
+        if await consumer.position(tp) < ends[tp]:
+            return False
+    return True

@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from metricsync.codec import CodecError, decode_raw
-from metricsync.kafka import make_consumer, make_producer
+from metricsync.kafka import caught_up, make_consumer, make_producer
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
 from normalizer.errors import UnmappableDelivery
@@ -64,7 +64,7 @@ class NormalizerService:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             self.last_poll = time.monotonic()
-            if not batches and burst:
+            if not batches and burst and await caught_up(consumer):
                 return
             for tp, records in batches.items():
                 await self.process(tp, records)

@@ -146,3 +146,19 @@ class Settings(BaseSettings):
 
         window = self.attribution_window if self.attribution_window > timedelta(0) else None
         return EngineConfig(attribution_window=window)
+
+    def verification_summary(self) -> str:
+        """One line for the startup log: which sources verify what."""
+        parts = []
+        for name, secret in (
+            ("github", self.github_secret),
+            ("jenkins", self.jenkins_token),
+            ("alertmanager", self.alertmanager_token),
+        ):
+            if secret is not None:
+                parts.append(f"{name}=on")
+            elif self.allow_unsigned:
+                parts.append(f"{name}=OFF (METRICSYNC_ALLOW_UNSIGNED=true)")
+            else:
+                parts.append(f"{name}=rejecting (no secret set)")
+        return " ".join(parts)

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from pydantic import ValidationError
 
 from metrics_worker.engine import MetricEngine
-from metricsync.kafka import make_consumer, make_producer
+from metricsync.kafka import caught_up, make_consumer, make_producer
 from metricsync.mongo_store import MongoStore
 from metricsync.reports import service_snapshot
 from metricsync.settings import Settings
@@ -81,7 +81,7 @@ class WorkerService:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             self.last_poll = time.monotonic()
-            if not batches and burst:
+            if not batches and burst and await caught_up(consumer):
                 return
             for tp, records in batches.items():
                 await self.process(tp, records)

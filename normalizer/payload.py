@@ -84,9 +84,12 @@ class Fields:
         return value
 
     def opt_int(self, key: str) -> int | None:
+        """An integer; a string of ASCII digits counts too (ingest accepts build numbers so)."""
         value = self._data.get(key)
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
             return value
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
         self.fail(key, f"is a JSON {_json_type(value)}, expected an integer")
 
     def req_id(self, key: str) -> str:

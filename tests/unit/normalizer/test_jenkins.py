@@ -366,6 +366,14 @@ def test_cdevents_pipelinerun_finished() -> None:
     )
 
 
+def test_build_number_as_digit_string_maps_like_an_integer() -> None:
+    """Ingest accepts a digit-string build number; the mapper must agree, not dead-letter it."""
+    as_int = fixture_json("jenkins", "notification__completed__gitter.json")
+    as_text = fixture_json("jenkins", "notification__completed__gitter.json")
+    as_text["build"]["number"] = str(as_int["build"]["number"])
+    assert run(jenkins(as_text)) == run(jenkins(as_int))
+
+
 # --- unmappable ------------------------------------------------------------------------------------
 
 
@@ -373,8 +381,9 @@ def test_cdevents_pipelinerun_finished() -> None:
     ("change", "field", "reason"),
     [
         pytest.param(
-            lambda b: b["build"].update(number="6"), "build.number", "expected an integer", id="number-string"
+            lambda b: b["build"].update(number="six"), "build.number", "expected an integer", id="number-word"
         ),
+        pytest.param(lambda b: b["build"].update(number=6.5), "build.number", "expected an integer", id="number-float"),
         pytest.param(lambda b: b["build"].update(phase="EXPLODED"), "build.phase", "unknown phase", id="bad-phase"),
         pytest.param(
             lambda b: b["build"].update(status="GREEN"), "build.status", "unknown build result", id="bad-result"

@@ -32,6 +32,14 @@ ORG = "acme"
 SERVICE_NAMES = ["payments", "checkout", "catalog", "search", "accounts", "shipping", "inventory", "billing"]
 
 
+MAX_SERVICES = 1000
+
+
+def service_names(count: int) -> list[str]:
+    """The first `count` made-up service names (readable ones first, numbered beyond them)."""
+    return (SERVICE_NAMES + [f"service-{i:03d}" for i in range(len(SERVICE_NAMES), count)])[:count]
+
+
 @dataclass(frozen=True)
 class SimulationPlan:
     days: int = 30
@@ -182,15 +190,15 @@ class _Builder:
 
 def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
     """Every webhook of the simulation, in the order they would have been sent."""
-    if not 1 <= plan.services <= len(SERVICE_NAMES):
-        raise MetricSyncError(f"--services must be between 1 and {len(SERVICE_NAMES)}")
+    if not 1 <= plan.services <= MAX_SERVICES:
+        raise MetricSyncError(f"--services must be between 1 and {MAX_SERVICES}")
     if plan.days < 1:
         raise MetricSyncError("--days must be at least 1")
     rng = random.Random(plan.seed)
     builder = _Builder(rng)
     hooks: list[Webhook] = []
     start_day = (now - timedelta(days=plan.days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    for index, name in enumerate(SERVICE_NAMES[: plan.services]):
+    for index, name in enumerate(service_names(plan.services)):
         repo = f"{ORG}/{name}"
         via_jenkins = index % 2 == 1
         deployed: list[str] = []

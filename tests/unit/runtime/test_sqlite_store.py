@@ -80,9 +80,7 @@ async def test_commit_normalized_stores_new_events_only_and_moves_cursor(store: 
     await store.put_raw(raw("a"))
     first = await store.commit_normalized(1, [change("e1", "s1"), change("e2", "s2")], [])
     assert [e.id for e in first] == ["e1", "e2"]
-    again = await store.commit_normalized(
-        1, [change("e2", "s2"), change("e3", "s3")], [DeadLetter(1, "a", "bad")]
-    )
+    again = await store.commit_normalized(1, [change("e2", "s2"), change("e3", "s3")], [DeadLetter(1, "a", "bad")])
     assert [e.id for e in again] == ["e3"]
     assert await store.cursor() == 1
     last, events = await store.events_after(0, 10)

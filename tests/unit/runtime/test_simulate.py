@@ -1,0 +1,65 @@
+"""The simulator: deterministic, realistic streams built from the real payload templates."""
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from metricsync.errors import MetricSyncError
+from metricsync.settings import Settings
+from metricsync.simulate import SimulationPlan, plan_webhooks, service_names, sign
+
+NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
+
+
+def test_same_plan_same_webhooks() -> None:
+    first = plan_webhooks(SimulationPlan(days=10, services=3, seed=5), NOW)
+    again = plan_webhooks(SimulationPlan(days=10, services=3, seed=5), NOW)
+    other = plan_webhooks(SimulationPlan(days=10, services=3, seed=6), NOW)
+    assert [h.body for h in first] == [h.body for h in again]
+    assert [h.body for h in first] != [h.body for h in other]
+
+
+def test_stream_is_time_ordered_and_covers_every_source() -> None:
+    hooks = plan_webhooks(SimulationPlan(days=30, services=4, seed=7), NOW)
+    assert [h.at for h in hooks] == sorted(h.at for h in hooks)
+    assert all(h.at < NOW for h in hooks)
+    paths = Counter(h.path for h in hooks)
+    assert set(paths) == {"/webhooks/github", "/webhooks/jenkins", "/webhooks/alertmanager"}
+    repos = {
+        orjson.loads(h.body)["repository"]["full_name"] for h in hooks if h.headers.get("X-GitHub-Event") == "push"
+    }
+    assert repos == {"acme/payments", "acme/checkout", "acme/catalog", "acme/search"}
+
+
+def test_pushes_chain_before_to_after_per_repository() -> None:
+    hooks = plan_webhooks(SimulationPlan(days=5, services=2, seed=1), NOW)
+    heads: dict[str, str] = {}
+    for hook in hooks:
+        if hook.headers.get("X-GitHub-Event") != "push":
+            continue
+        body = orjson.loads(hook.body)
+        repo = body["repository"]["full_name"]
+        assert body["before"] == heads.get(repo, "0" * 40)
+        assert body["after"] == body["commits"][-1]["id"]
+        heads[repo] = body["after"]
+
+
+def test_signing_uses_the_configured_secrets() -> None:
+    hook = plan_webhooks(SimulationPlan(days=2, services=1, seed=1), NOW)[0]
+    signed = sign(hook, Settings(github_secret="s"))
+    assert signed["X-Hub-Signature-256"].startswith("sha256=")
+    assert "X-Hub-Signature-256" not in sign(hook, Settings())
+
+
+def test_many_services_get_distinct_names() -> None:
+    names = service_names(600)
+    assert len(set(names)) == 600
+    assert names[:2] == ["payments", "checkout"]
+
+
+@pytest.mark.parametrize("plan", [SimulationPlan(services=0), SimulationPlan(services=5000), SimulationPlan(days=0)])
+def test_bad_plans_are_refused(plan: SimulationPlan) -> None:
+    with pytest.raises(MetricSyncError):
+        plan_webhooks(plan, NOW)

@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -80,8 +81,8 @@ def unique_name(prefix: str, hint: str, max_len: int = 60) -> str:
 # --- readiness -----------------------------------------------------------------------------------
 
 
-async def _list_topics(bootstrap: str, timeout: float) -> list[str]:
-    deadline = time.monotonic() + timeout
+async def _list_topics(bootstrap: str, deadline: float) -> list[str]:
+    """List topics, retrying until ``deadline`` (a ``time.monotonic()`` value) passes."""
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
@@ -98,7 +99,7 @@ async def _list_topics(bootstrap: str, timeout: float) -> list[str]:
 
 def _check_kafka(bootstrap: str, timeout: float = READY_TIMEOUT_S) -> None:
     try:
-        asyncio.run(_list_topics(bootstrap, timeout))
+        asyncio.run(_list_topics(bootstrap, time.monotonic() + timeout))
     except Exception as exc:
         _unavailable(f"Kafka at {bootstrap} does not answer a topic listing: {exc!r}")
 
@@ -164,7 +165,8 @@ def _parse_env_lines(text: str) -> dict[str, str]:
 def local_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """Both servers started by ``scripts/services up`` in a temporary run dir, stopped afterwards."""
     run_dir = tmp_path_factory.mktemp("services")
-    env = {**os.environ, "METRICSYNC_SERVICES_DIR": str(run_dir)}
+    # This interpreter has aiokafka and pymongo: the script's readiness checks use them.
+    env = {**os.environ, "METRICSYNC_SERVICES_DIR": str(run_dir), "METRICSYNC_PYTHON": sys.executable}
     # Prefer free ports: a developer's own `scripts/services up` may hold the defaults.
     env.setdefault("METRICSYNC_KAFKA_PORT", "0")
     env.setdefault("METRICSYNC_KAFKA_CONTROLLER_PORT", "0")

@@ -79,3 +79,71 @@ class DoraReport(DoraMetrics):
     """`GET /api/v1/dora`: the metrics of one scope."""
 
     scope: Scope
+
+
+# --- drill-down views (`/api/v1/deployments`, `/api/v1/incidents`, `/api/v1/services`, series) ---------
+
+
+class ChangeView(_Block):
+    """One commit a deployment shipped first. `lead_time_seconds` < 0 (clock skew) is shown but not counted."""
+
+    sha: str
+    commit_time: datetime
+    lead_time_seconds: float
+
+
+class FailureCause(_Block):
+    """Why a deployment counts as failed: an incident (merged incident id) or a rollback (its deployment id)."""
+
+    kind: Literal["incident", "rollback"]
+    id: str
+
+
+class DeploymentView(_Block):
+    """One successful deployment and every fact the metrics derive from it."""
+
+    service: str
+    deployment_id: str
+    sha: str | None
+    environment: str
+    production: bool
+    finished_at: datetime
+    rollback: bool  # this deployment rolled back earlier ones (redeployed an older sha, or flagged)
+    rollback_flag: bool  # the source marked it as a rollback
+    changes: list[ChangeView]
+    failed: bool
+    failure_causes: list[FailureCause]
+    recovered_at: datetime | None
+    recovery_seconds: float | None
+    rework: bool
+
+
+class IncidentView(_Block):
+    """One merged incident: overlapping signals of one service, with the deployment it failed."""
+
+    service: str
+    incident_id: str  # the id of its earliest part
+    environment: str
+    started_at: datetime
+    resolved_at: datetime | None
+    parts: list[str]
+    cause_deployment_ids: list[str]
+    cause_shas: list[str]
+    restore_seconds: float | None
+    failed_deployment_id: str | None
+
+
+class ServiceSummary(_Block):
+    service: str
+    environments: list[str]  # environment keys: "production" plus the lower-cased environment names
+    last_event_at: datetime | None
+
+
+class SeriesPoint(_Block):
+    """The metrics of one bucket [from, to) of a series."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    metrics: DoraMetrics

@@ -1,0 +1,143 @@
+"""The metric engine: unified events in, DORA metrics out, updated incrementally per event.
+
+Pure: no I/O and no clock; callers pass the windows. State is kept per service and, within a service,
+per environment key ("production" = events with production=True, or a lower-cased environment name).
+docs/metrics.md defines every metric.
+"""
+
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
+from heapq import merge as merge_sorted
+from typing import Any
+
+from pydantic import BaseModel
+
+from metrics_worker.persist import export_state, import_state
+from metrics_worker.report import dora_metrics, pooled
+from metrics_worker.state import ServiceState, environment_key
+from metrics_worker.stream import Stream
+from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
+from metrics_worker.views import deployment_view, incident_view
+from schemas.events import UnifiedEvent
+from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, SeriesPoint, ServiceSummary
+
+
+class EngineConfig(BaseModel, frozen=True):
+    # how long after a deployment an incident without an explicit cause is blamed on it; None or 0: no limit
+    attribution_window: timedelta | None = timedelta(hours=72)
+
+
+class UnknownServiceError(KeyError):
+    """export_service was asked for a service the engine has no state of."""
+
+
+class MetricEngine:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        window = config.attribution_window
+        self._window_us = window // US if window is not None and window > timedelta(0) else None
+        self._services: dict[str, ServiceState] = {}
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def apply(self, event: UnifiedEvent) -> frozenset[str]:
+        """Apply one event; the services whose metrics may have changed (empty for a duplicate id)."""
+        service = event.service.strip().lower()
+        state = self._services.get(service)
+        if state is None:
+            state = self._services[service] = ServiceState(service, self._window_us)
+        if event.id in state.seen:
+            return frozenset()
+        state.touch(event.id, to_us(event.event_time))
+        return frozenset({service}) if state.apply(event) else frozenset()
+
+    def apply_many(self, events: Iterable[UnifiedEvent]) -> frozenset[str]:
+        changed: set[str] = set()
+        for event in events:
+            changed |= self.apply(event)
+        return frozenset(changed)
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def report(
+        self, services: Collection[str] | None, environment: str, start: datetime, end: datetime
+    ) -> DoraMetrics:
+        """The metrics of the window [start, end), pooled over `services` (None: all services)."""
+        lo, hi = to_us(start), to_us(end)
+        streams = [stream for _, stream in self._streams(services, environment)]
+        return dora_metrics(pooled(streams, lo, hi), lo, hi)
+
+    def series(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        interval: Interval,
+    ) -> list[SeriesPoint]:
+        """One point per UTC day / ISO week / calendar month bucket, the first and last clipped to the window."""
+        streams = [stream for _, stream in self._streams(services, environment)]
+        points = []
+        for bucket_start, bucket_end in buckets(start, end, interval):
+            lo, hi = to_us(bucket_start), to_us(bucket_end)
+            metrics = dora_metrics(pooled(streams, lo, hi), lo, hi)
+            points.append(SeriesPoint(from_=bucket_start, to=bucket_end, metrics=metrics))
+        return points
+
+    def deployments(
+        self, services: Collection[str] | None, environment: str, start: datetime, end: datetime
+    ) -> list[DeploymentView]:
+        """Successful deployments finishing in [start, end), by finish time."""
+        lo, hi = to_us(start), to_us(end)
+        per_stream = []
+        for service, stream in self._streams(services, environment):
+            i, j = stream.log.window(lo, hi)
+            per_stream.append([(rec.key, service, stream, rec) for rec in stream.log.recs[i:j]])
+        ordered = merge_sorted(*per_stream, key=lambda row: (row[0], row[1]))
+        return [deployment_view(service, stream, rec) for _, service, stream, rec in ordered]
+
+    def incidents(
+        self, services: Collection[str] | None, environment: str, start: datetime, end: datetime
+    ) -> list[IncidentView]:
+        """Merged incidents starting in [start, end), by start."""
+        lo, hi = to_us(start), to_us(end)
+        key = environment_key(environment)
+        views = [
+            incident_view(service, key, stream, incident)
+            for service, stream in self._streams(services, environment)
+            for incident in stream.timeline.starting_in(lo, hi)
+        ]
+        return sorted(views, key=lambda v: (v.started_at, v.service, v.incident_id))
+
+    def services(self) -> list[ServiceSummary]:
+        return [
+            ServiceSummary(
+                service=service,
+                environments=sorted(state.streams),
+                last_event_at=None if state.last_event is None else from_us(state.last_event),
+            )
+            for service, state in sorted(self._services.items())
+        ]
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def export_service(self, service: str) -> dict[str, Any]:
+        """The JSON-able (orjson) state of one service: enough for import_service to restore it exactly."""
+        state = self._services.get(service.strip().lower())
+        if state is None:
+            raise UnknownServiceError(f"service '{service}' has no state in this engine; apply its events first")
+        return export_state(state)
+
+    def import_service(self, service: str, state: dict[str, Any]) -> None:
+        """Replace the state of one service with one export_service returned."""
+        name = service.strip().lower()
+        self._services[name] = import_state(name, state, self._window_us)
+
+    def _streams(self, services: Collection[str] | None, environment: str) -> Iterator[tuple[str, Stream]]:
+        key = environment_key(environment)
+        names = sorted(self._services) if services is None else sorted({s.strip().lower() for s in services})
+        for name in names:
+            state = self._services.get(name)
+            stream = state.streams.get(key) if state is not None else None
+            if stream is not None:
+                yield name, stream

@@ -1,0 +1,138 @@
+"""Incident signals of one (service, environment) and the merged incidents they form.
+
+A signal is one source incident (IncidentOpened and IncidentResolved of one incident id): it starts at the
+earliest start reported and ends at the earliest resolution reported, or is open (end None = +infinity).
+Signals that overlap or touch merge into one incident: a maximal interval during which at least one signal
+is open. It carries the explicit causes of all its parts, and the id of its earliest part.
+"""
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from metrics_worker.timebase import INF
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    incident_id: str
+    start: int
+    end: int | None
+    cause_deployments: frozenset[str]
+    cause_shas: frozenset[str]
+
+    def combine(self, other: "Signal") -> "Signal":
+        ends = [e for e in (self.end, other.end) if e is not None]
+        return Signal(
+            incident_id=self.incident_id,
+            start=min(self.start, other.start),
+            end=min(ends) if ends else None,
+            cause_deployments=self.cause_deployments | other.cause_deployments,
+            cause_shas=self.cause_shas | other.cause_shas,
+        )
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (self.start, self.incident_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    incident_id: str
+    start: int
+    end: int | None
+    parts: tuple[str, ...]
+    cause_deployments: frozenset[str]
+    cause_shas: frozenset[str]
+
+    def covers(self, moment: int) -> bool:
+        return self.start <= moment and (self.end is None or moment < self.end)
+
+
+class IncidentTimeline:
+    def __init__(self) -> None:
+        self.signals: dict[str, Signal] = {}
+        self.merged: list[Merged] = []  # disjoint, not touching, sorted by start; only the last may be open
+        self.starts: list[int] = []
+        self.by_id: dict[str, Merged] = {}
+        self.of_signal: dict[str, Merged] = {}
+        self.citing_deployment: dict[str, set[str]] = {}  # deployment id -> signal ids naming it
+        self.citing_sha: dict[str, set[str]] = {}
+
+    def upsert(self, signal: Signal) -> tuple[list[Merged], list[Merged]] | None:
+        """Add or widen a signal; the merged incidents that went away and came in (None: no change)."""
+        old = self.signals.get(signal.incident_id)
+        new = signal if old is None else old.combine(signal)
+        if new == old:
+            return None
+        self.signals[new.incident_id] = new
+        for dep in new.cause_deployments:
+            self.citing_deployment.setdefault(dep, set()).add(new.incident_id)
+        for sha in new.cause_shas:
+            self.citing_sha.setdefault(sha, set()).add(new.incident_id)
+        affected: dict[str, Merged] = {}
+        if old is not None:
+            mine = self.of_signal[old.incident_id]
+            affected[mine.incident_id] = mine
+        end = INF if new.end is None else max(new.end, new.start)
+        at = bisect_right(self.starts, end) - 1
+        while at >= 0 and _end(self.merged[at]) >= new.start:
+            affected[self.merged[at].incident_id] = self.merged[at]
+            at -= 1
+        for merged in affected.values():
+            at = bisect_left(self.starts, merged.start)
+            del self.merged[at]
+            del self.starts[at]
+            del self.by_id[merged.incident_id]
+        parts = {part for merged in affected.values() for part in merged.parts}
+        parts.add(new.incident_id)
+        added = _sweep(sorted((self.signals[p] for p in parts), key=lambda s: s.order))
+        for merged in added:
+            at = bisect_left(self.starts, merged.start)
+            self.merged.insert(at, merged)
+            self.starts.insert(at, merged.start)
+            self.by_id[merged.incident_id] = merged
+            for part in merged.parts:
+                self.of_signal[part] = merged
+        return list(affected.values()), added
+
+    def starting_in(self, start: int, end: int) -> list[Merged]:
+        """Merged incidents with start in [start, end)."""
+        return self.merged[bisect_left(self.starts, start) : bisect_left(self.starts, end)]
+
+    def covering(self, moment: int) -> Merged | None:
+        at = bisect_right(self.starts, moment) - 1
+        if at >= 0 and self.merged[at].covers(moment):
+            return self.merged[at]
+        return None
+
+    def citing(self, deployment_id: str | None = None, sha: str | None = None) -> set[str]:
+        """Ids of merged incidents naming a deployment id or a sha as cause."""
+        index, value = (self.citing_deployment, deployment_id) if sha is None else (self.citing_sha, sha)
+        return {self.of_signal[s].incident_id for s in index.get(value or "", ())}
+
+
+def _end(merged: Merged) -> int:
+    return INF if merged.end is None else merged.end
+
+
+def _sweep(ordered: list[Signal]) -> list[Merged]:
+    groups: list[tuple[list[Signal], int]] = []
+    for signal in ordered:
+        end = INF if signal.end is None else max(signal.end, signal.start)
+        if groups and signal.start <= groups[-1][1]:
+            members, group_end = groups[-1]
+            members.append(signal)
+            groups[-1] = (members, max(group_end, end))
+        else:
+            groups.append(([signal], end))
+    return [
+        Merged(
+            incident_id=members[0].incident_id,
+            start=members[0].start,
+            end=None if group_end >= INF else group_end,
+            parts=tuple(s.incident_id for s in members),
+            cause_deployments=frozenset().union(*(s.cause_deployments for s in members)),
+            cause_shas=frozenset().union(*(s.cause_shas for s in members)),
+        )
+        for members, group_end in groups
+    ]

@@ -1,0 +1,104 @@
+"""All the engine knows about one service: its commit graph, one Stream per environment key, seen ids.
+
+Environment keys: an event with production=True belongs to the key "production"; every event also belongs
+to its lower-cased environment name (unless that name is "production" on a non-production event: such an
+event would be mistaken for a production one, so it belongs to no key).
+"""
+
+from metrics_worker.deployments import DeploymentFact
+from metrics_worker.graph import CommitGraph
+from metrics_worker.incidents import Signal
+from metrics_worker.stream import Stream
+from metrics_worker.timebase import to_us
+from schemas.events import ChangePushed, Deployment, IncidentOpened, IncidentResolved, UnifiedEvent
+
+PRODUCTION = "production"
+
+
+def environment_key(environment: str) -> str:
+    """The key a read asks for: "production" (events with production=True) or an environment name."""
+    return environment.strip().lower()
+
+
+def environment_keys(environment: str, production: bool) -> list[str]:
+    keys = [PRODUCTION] if production else []
+    name = environment_key(environment)
+    if name and name != PRODUCTION:
+        keys.append(name)
+    return keys
+
+
+class ServiceState:
+    def __init__(self, service: str, window_us: int | None) -> None:
+        self.service = service
+        self.window_us = window_us
+        self.graph = CommitGraph()
+        self.streams: dict[str, Stream] = {}
+        self.seen: set[str] = set()
+        self.last_event: int | None = None
+
+    def stream(self, key: str) -> Stream:
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = Stream(self.graph, self.window_us)
+        return stream
+
+    def touch(self, event_id: str, moment: int) -> None:
+        self.seen.add(event_id)
+        if self.last_event is None or moment > self.last_event:
+            self.last_event = moment
+
+    def apply(self, event: UnifiedEvent) -> bool:
+        """Apply a new event; True when it may change metrics."""
+        match event:
+            case ChangePushed():
+                self.add_commit(
+                    event.push_id,
+                    event.push_before.lower(),
+                    event.push_after.lower(),
+                    event.position,
+                    event.sha.lower(),
+                    to_us(event.commit_time),
+                )
+            case Deployment():
+                fact = deployment_fact(event)
+                for key in environment_keys(event.environment, event.production):
+                    self.stream(key).add_deployment(fact)
+            case IncidentOpened() | IncidentResolved():
+                signal = incident_signal(event)
+                for key in environment_keys(event.environment, event.production):
+                    self.stream(key).add_signal(signal)
+            case _:
+                return False
+        return True
+
+    def add_commit(self, push_id: str, before: str, after: str, position: int, sha: str, commit_us: int) -> None:
+        edges, timed = self.graph.add_commit(push_id, before, after, position, sha, commit_us)
+        if edges or timed:
+            for stream in self.streams.values():
+                stream.add_edges(edges, sha if timed else None)
+
+
+def deployment_fact(event: Deployment) -> DeploymentFact:
+    return DeploymentFact(
+        event_id=event.id,
+        deployment_id=event.deployment_id,
+        status=event.status,
+        time_rank=event.time_rank,
+        finished=None if event.finished_at is None else to_us(event.finished_at),
+        event_at=to_us(event.event_time),
+        sha=event.sha.lower() if event.sha else None,
+        rollback=event.rollback,
+        environment=event.environment,
+        production=event.production,
+    )
+
+
+def incident_signal(event: IncidentOpened | IncidentResolved) -> Signal:
+    return Signal(
+        incident_id=event.incident_id,
+        start=to_us(event.started_at),
+        end=to_us(event.resolved_at) if isinstance(event, IncidentResolved) else None,
+        cause_deployments=frozenset({event.cause_deployment_id}) if event.cause_deployment_id else frozenset(),
+        cause_shas=frozenset({event.cause_sha.lower()}) if event.cause_sha else frozenset(),
+    )

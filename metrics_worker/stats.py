@@ -1,0 +1,30 @@
+"""Order statistics over exact samples (sorting the pooled window is cheap next to building it)."""
+
+from collections.abc import Sequence
+
+
+def quantile(ordered: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (rank h = (n - 1) * q); None for no samples.
+
+    q = 0.5 is the usual median: the middle value, or the mean of the two middle values.
+    """
+    n = len(ordered)
+    if n == 0:
+        return None
+    h = (n - 1) * q
+    low = int(h)
+    if low + 1 >= n:
+        return float(ordered[-1])
+    return float(ordered[low] + (h - low) * (ordered[low + 1] - ordered[low]))
+
+
+def median(ordered: Sequence[float]) -> float | None:
+    return quantile(ordered, 0.5)
+
+
+def p90(ordered: Sequence[float]) -> float | None:
+    return quantile(ordered, 0.9)
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None

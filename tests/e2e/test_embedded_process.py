@@ -59,7 +59,9 @@ def test_webhooks_in_metrics_out_and_survive_restart(embedded: Embedded) -> None
     wait_until("the pipeline to catch up", embedded.caught_up)
     assert all_reports(embedded) == before
 
-    assert embedded.stop() == 0
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal (exit status -15)
+    assert embedded.stop() in (0, -15)
+    assert "Application shutdown complete" in embedded.log.read_text()
     embedded.start()
     assert all_reports(embedded) == before
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -22,7 +22,8 @@ from schemas.catalog import ServiceCatalog
 if TYPE_CHECKING:
     from metrics_worker.engine import MetricEngine
 
-INTERVALS = ("day", "week", "month")
+Interval = Literal["day", "week", "month"]
+INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
 
 
@@ -150,9 +151,10 @@ class ReadApi:
     async def series(self, request: Request) -> Response:
         services, service, team, environment = await self._scope(request)
         start, end = self._window(request)
-        interval = request.query_params.get("interval", "day")
-        if interval not in INTERVALS:
-            raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {interval!r}")
+        requested = request.query_params.get("interval", "day")
+        if requested not in INTERVALS:
+            raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {requested!r}")
+        interval: Interval = requested
         if interval == "day" and (end - start).days > MAX_SERIES_BUCKETS:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(services)

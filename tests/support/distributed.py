@@ -18,6 +18,7 @@ from tests.support.webhooks import SECRETS_ENV, Request
 class Distributed:
     def __init__(self, tmp_path: Path, kafka_bootstrap: str, mongo_uri: str, partitions: int = 4) -> None:
         self.tmp = tmp_path
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.prefix = f"t{uuid.uuid4().hex[:10]}"
         self.kafka_bootstrap = kafka_bootstrap
         self.mongo_uri = mongo_uri

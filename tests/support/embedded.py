@@ -13,6 +13,7 @@ from tests.support.webhooks import SECRETS_ENV, Request
 
 class Embedded:
     def __init__(self, tmp_path: Path) -> None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.data_dir = tmp_path / "data"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,6 +36,7 @@ from tests.support.webhooks import (
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
 
+SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services"
 SIM_NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
 SIM_WINDOW = {"from": "2026-02-01T00:00:00Z", "to": "2026-03-21T00:00:00Z"}
 
@@ -202,3 +207,52 @@ def test_realtime_consumer_sees_the_snapshot_after_a_deployment(distributed: Dis
     assert "as_of" in snapshot
     assert snapshot["lead_time"]["changes"] == 2  # type: ignore[index]
     assert latency < 30
+
+
+@pytest.fixture
+def private_servers(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A Kafka + FerretDB of this test's own (scripts/services in a temp run dir), so the test can
+    pause its broker without touching the session's servers."""
+    run_dir = tmp_path / "services"
+    env = {**os.environ, "METRICSYNC_SERVICES_DIR": str(run_dir), "METRICSYNC_PYTHON": sys.executable}
+    up = subprocess.run([str(SERVICES), "up"], env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        printed = subprocess.run([str(SERVICES), "env"], env=env, capture_output=True, text=True, check=True)
+        values = dict(line.split("=", 1) for line in printed.stdout.split() if "=" in line)
+        values["kafka_pid"] = (run_dir / "kafka" / "pid").read_text().strip()
+        yield values
+    finally:
+        subprocess.run([str(SERVICES), "down"], env=env, capture_output=True, timeout=120)
+
+
+def test_kafka_down_for_a_while_spools_then_drains(tmp_path: Path, private_servers: dict[str, str]) -> None:
+    system = Distributed(
+        tmp_path / "paused", private_servers["METRICSYNC_KAFKA_BOOTSTRAP"], private_servers["METRICSYNC_MONGO_URI"]
+    )
+    system.env["METRICSYNC_KAFKA_SEND_TIMEOUT"] = "1"
+    kafka = int(private_servers["kafka_pid"])
+    try:
+        system.start()
+        requests = scenario.requests()
+        post_all(system, requests[:5])
+        os.kill(kafka, signal.SIGSTOP)  # the broker stops answering: a hung or partitioned Kafka
+        try:
+            started = time.monotonic()
+            post_all(system, requests[5:])
+            spool = Path(system.env["METRICSYNC_SPOOL_DIR"]) / "spool.log"
+            assert spool.stat().st_size > 0
+            assert time.monotonic() - started < 10  # 1 s timeout for the first, straight to spool after
+            time.sleep(2)
+        finally:
+            os.kill(kafka, signal.SIGCONT)
+        wait_until("the spool to drain", lambda: spool.stat().st_size == 0, timeout=90)
+        wait_until(
+            "metrics from spooled and direct deliveries",
+            lambda: scenario.mismatches("", system.get("/api/v1/dora", **scenario.WINDOW).json()) == [],
+            timeout=90,
+        )
+    except AssertionError:
+        raise AssertionError(system.logs()) from None
+    finally:
+        system.close()

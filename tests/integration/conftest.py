@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -161,6 +162,19 @@ def _parse_env_lines(text: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+@contextlib.contextmanager
+def _per_test_timeout_paused() -> Iterator[None]:
+    """Pause pytest-timeout's SIGALRM timer (signal method) while a cold ``up`` builds for minutes."""
+    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    if remaining:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        yield
+    finally:
+        if remaining:
+            signal.setitimer(signal.ITIMER_REAL, remaining)
+
+
 @pytest.fixture(scope="session")
 def local_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     """Both servers started by ``scripts/services up`` in a temporary run dir, stopped afterwards."""
@@ -173,15 +187,16 @@ def local_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoin
     env.setdefault("METRICSYNC_MONGO_PORT", "0")
     try:
         try:
-            up = subprocess.run(
-                [str(SERVICES_SCRIPT), "up"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=SERVICES_UP_TIMEOUT_S,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
+            with _per_test_timeout_paused():
+                up = subprocess.run(
+                    [str(SERVICES_SCRIPT), "up"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=SERVICES_UP_TIMEOUT_S,
+                    check=False,
+                    stdin=subprocess.DEVNULL,
+                )
         except subprocess.TimeoutExpired:
             _unavailable(f"scripts/services up did not finish within {SERVICES_UP_TIMEOUT_S}s")
         if up.returncode != 0:

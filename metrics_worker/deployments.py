@@ -8,6 +8,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from metrics_worker.rollup import Rollup
 from schemas.events import DeploymentStatus
 
 Key = tuple[int, str]  # (finished, deployment id): the order of deployments
@@ -88,18 +89,19 @@ class DeployRec:
 
 
 class DeploymentLog:
-    def __init__(self) -> None:
+    def __init__(self, rollup: Rollup | None = None) -> None:
+        self.rollup = rollup  # the environment's cross-service day totals, kept in step with the columns
         self.keys: list[Key] = []
         self.recs: list[DeployRec] = []
         self.fin: list[int] = []
         self.day: list[int] = []
         self.failed: list[bool] = []
-        self.leads: list[tuple[int, ...]] = []  # non-negative lead times of its changes, sorted
+        self.leads: list[tuple[float, ...]] = []  # non-negative lead times (seconds) of its changes, sorted
         self.nochange: list[bool] = []
-        self.recovery: list[int | None] = []
+        self.recovery: list[float | None] = []  # seconds from finish to recovery, for recovered failed ones
+        self.rework: list[bool] = []
         self.by_id: dict[str, DeployRec] = {}
         self.by_sha: dict[str, list[Key]] = {}
-        self.rollback_keys: list[Key] = []  # deployments that are rollbacks
         self.range_ends: list[Key] = []  # sha rollbacks R, sorted ...
         self.range_starts: list[Key] = []  # ... and the older deployment O whose sha R redeployed
         self.attempts: list[Key] = []
@@ -118,13 +120,17 @@ class DeploymentLog:
         self.leads.insert(at, ())
         self.nochange.insert(at, True)
         self.recovery.insert(at, None)
+        self.rework.insert(at, False)
+        if self.rollup is not None:
+            self.rollup.count(day, deployments=1, nochange=1)
         self.by_id[rec.deployment_id] = rec
         if rec.sha is not None:
             insort(self.by_sha.setdefault(rec.sha, []), rec.key)
 
     def remove(self, rec: DeployRec) -> None:
         at = self.index(rec)
-        for column in (self.keys, self.recs, self.fin, self.day, self.failed, self.leads, self.nochange):
+        self._unroll(at)
+        for column in (self.keys, self.recs, self.fin, self.day, self.failed, self.leads, self.nochange, self.rework):
             del column[at]
         del self.recovery[at]
         del self.by_id[rec.deployment_id]
@@ -133,7 +139,25 @@ class DeploymentLog:
             keys.remove(rec.key)
             if not keys:
                 del self.by_sha[rec.sha]
-        self.set_rollback(rec, False, None)
+        self.set_range(rec, None)
+
+    def detach(self) -> None:
+        """Take every deployment out of the rollup (the log is being replaced)."""
+        for at in range(len(self.keys)):
+            self._unroll(at)
+        self.rollup = None
+
+    def _unroll(self, at: int) -> None:
+        if self.rollup is not None:
+            day = self.day[at]
+            self.rollup.leads(day, self.leads[at], ())
+            self.rollup.count(
+                day,
+                deployments=-1,
+                failed=-self.failed[at],
+                nochange=-self.nochange[at],
+                rework=-self.rework[at],
+            )
 
     def present(self, rec: DeployRec) -> bool:
         return self.by_id.get(rec.deployment_id) is rec
@@ -170,14 +194,9 @@ class DeploymentLog:
                 out.append(self.by_id[self.range_ends[at][1]])
         return out
 
-    def set_rollback(self, rec: DeployRec, is_rollback: bool, rb_from: Key | None) -> None:
+    def set_range(self, rec: DeployRec, rb_from: Key | None) -> None:
+        """Record (or clear) the range (O, R) of a sha rollback R, for `spanning`."""
         key = rec.key
-        at = bisect_left(self.rollback_keys, key)
-        listed = at < len(self.rollback_keys) and self.rollback_keys[at] == key
-        if is_rollback and not listed:
-            self.rollback_keys.insert(at, key)
-        elif listed and not is_rollback:
-            del self.rollback_keys[at]
         if rec.rb_from is not None:
             at = bisect_left(self.range_ends, key)
             del self.range_ends[at]
@@ -188,15 +207,26 @@ class DeploymentLog:
             self.range_ends.insert(at, key)
             self.range_starts.insert(at, rb_from)
 
-    def set_leads(self, rec: DeployRec, leads: tuple[int, ...], nochange: bool) -> None:
+    def set_leads(self, rec: DeployRec, leads: tuple[float, ...], nochange: bool) -> None:
         at = self.index(rec)
+        if self.rollup is not None:
+            self.rollup.leads(self.day[at], self.leads[at], leads)
+            self.rollup.count(self.day[at], nochange=nochange - self.nochange[at])
         self.leads[at] = leads
         self.nochange[at] = nochange
 
-    def set_failure(self, rec: DeployRec, failed: bool, recovery: int | None) -> None:
+    def set_failure(self, rec: DeployRec, failed: bool, recovery: float | None) -> None:
         at = self.index(rec)
+        if self.rollup is not None:
+            self.rollup.count(self.day[at], failed=failed - self.failed[at])
         self.failed[at] = failed
         self.recovery[at] = recovery
+
+    def set_rework(self, rec: DeployRec, rework: bool) -> None:
+        at = self.index(rec)
+        if self.rollup is not None:
+            self.rollup.count(self.day[at], rework=rework - self.rework[at])
+        self.rework[at] = rework
 
     def window(self, start: int, end: int) -> tuple[int, int]:
         return bisect_left(self.fin, start), bisect_left(self.fin, end)

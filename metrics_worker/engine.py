@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from metrics_worker.persist import export_state, import_state
-from metrics_worker.report import dora_metrics, pooled
+from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
+from metrics_worker.rollup import Rollup
 from metrics_worker.state import ServiceState, environment_key
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
@@ -37,6 +38,7 @@ class MetricEngine:
         window = config.attribution_window
         self._window_us = window // US if window is not None and window > timedelta(0) else None
         self._services: dict[str, ServiceState] = {}
+        self._rollups: dict[str, Rollup] = {}  # environment key -> per-day totals over all services
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -45,7 +47,7 @@ class MetricEngine:
         service = event.service.strip().lower()
         state = self._services.get(service)
         if state is None:
-            state = self._services[service] = ServiceState(service, self._window_us)
+            state = self._services[service] = ServiceState(service, self._window_us, self._rollup)
         if event.id in state.seen:
             return frozenset()
         state.touch(event.id, to_us(event.event_time))
@@ -59,13 +61,10 @@ class MetricEngine:
 
     # --- reads -------------------------------------------------------------------------------------
 
-    def report(
-        self, services: Collection[str] | None, environment: str, start: datetime, end: datetime
-    ) -> DoraMetrics:
+    def report(self, services: Collection[str] | None, environment: str, start: datetime, end: datetime) -> DoraMetrics:
         """The metrics of the window [start, end), pooled over `services` (None: all services)."""
         lo, hi = to_us(start), to_us(end)
-        streams = [stream for _, stream in self._streams(services, environment)]
-        return dora_metrics(pooled(streams, lo, hi), lo, hi)
+        return dora_metrics(self._pool(services, environment, lo, hi), lo, hi)
 
     def series(
         self,
@@ -76,11 +75,10 @@ class MetricEngine:
         interval: Interval,
     ) -> list[SeriesPoint]:
         """One point per UTC day / ISO week / calendar month bucket, the first and last clipped to the window."""
-        streams = [stream for _, stream in self._streams(services, environment)]
         points = []
         for bucket_start, bucket_end in buckets(start, end, interval):
             lo, hi = to_us(bucket_start), to_us(bucket_end)
-            metrics = dora_metrics(pooled(streams, lo, hi), lo, hi)
+            metrics = dora_metrics(self._pool(services, environment, lo, hi), lo, hi)
             points.append(SeriesPoint(from_=bucket_start, to=bucket_end, metrics=metrics))
         return points
 
@@ -131,7 +129,24 @@ class MetricEngine:
     def import_service(self, service: str, state: dict[str, Any]) -> None:
         """Replace the state of one service with one export_service returned."""
         name = service.strip().lower()
-        self._services[name] = import_state(name, state, self._window_us)
+        restored = import_state(name, state, self._window_us, self._rollup)
+        old = self._services.get(name)
+        if old is not None:
+            old.detach()
+        self._services[name] = restored
+
+    def _rollup(self, key: str) -> Rollup:
+        rollup = self._rollups.get(key)
+        if rollup is None:
+            rollup = self._rollups[key] = Rollup()
+        return rollup
+
+    def _pool(self, services: Collection[str] | None, environment: str, start: int, end: int) -> Samples:
+        streams = [stream for _, stream in self._streams(services, environment)]
+        rollup = self._rollups.get(environment_key(environment))
+        if services is None and rollup is not None:
+            return pooled_with_rollup(streams, rollup, start, end)
+        return pooled(streams, start, end)
 
     def _streams(self, services: Collection[str] | None, environment: str) -> Iterator[tuple[str, Stream]]:
         key = environment_key(environment)

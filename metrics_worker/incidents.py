@@ -9,7 +9,7 @@ is open. It carries the explicit causes of all its parts, and the id of its earl
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from metrics_worker.timebase import INF
+from metrics_worker.timebase import INF, US_PER_SECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class IncidentTimeline:
         self.signals: dict[str, Signal] = {}
         self.merged: list[Merged] = []  # disjoint, not touching, sorted by start; only the last may be open
         self.starts: list[int] = []
+        self.restore: list[float | None] = []  # seconds from start to end; None while open
         self.by_id: dict[str, Merged] = {}
         self.of_signal: dict[str, Merged] = {}
         self.citing_deployment: dict[str, set[str]] = {}  # deployment id -> signal ids naming it
@@ -82,6 +83,7 @@ class IncidentTimeline:
             at = bisect_left(self.starts, merged.start)
             del self.merged[at]
             del self.starts[at]
+            del self.restore[at]
             del self.by_id[merged.incident_id]
         parts = {part for merged in affected.values() for part in merged.parts}
         parts.add(new.incident_id)
@@ -90,14 +92,23 @@ class IncidentTimeline:
             at = bisect_left(self.starts, merged.start)
             self.merged.insert(at, merged)
             self.starts.insert(at, merged.start)
+            self.restore.insert(at, None if merged.end is None else (merged.end - merged.start) / US_PER_SECOND)
             self.by_id[merged.incident_id] = merged
             for part in merged.parts:
                 self.of_signal[part] = merged
         return list(affected.values()), added
 
+    def window(self, start: int, end: int) -> tuple[int, int]:
+        """The index range of merged incidents with start in [start, end)."""
+        return bisect_left(self.starts, start), bisect_left(self.starts, end)
+
     def starting_in(self, start: int, end: int) -> list[Merged]:
-        """Merged incidents with start in [start, end)."""
-        return self.merged[bisect_left(self.starts, start) : bisect_left(self.starts, end)]
+        i, j = self.window(start, end)
+        return self.merged[i:j]
+
+    def open_since(self) -> int | None:
+        """The start of the open incident (only the last one can be open), if any."""
+        return self.starts[-1] if self.merged and self.merged[-1].end is None else None
 
     def covering(self, moment: int) -> Merged | None:
         at = bisect_right(self.starts, moment) - 1
@@ -109,6 +120,31 @@ class IncidentTimeline:
         """Ids of merged incidents naming a deployment id or a sha as cause."""
         index, value = (self.citing_deployment, deployment_id) if sha is None else (self.citing_sha, sha)
         return {self.of_signal[s].incident_id for s in index.get(value or "", ())}
+
+
+def coverage_changes(old: list[Merged], new: list[Merged]) -> list[tuple[int, int]]:
+    """The intervals [a, b) covered by exactly one of two sets of disjoint resolved incidents (open ones
+    are left out: what an open incident covers is counted at read time, so a late firing costs nothing)."""
+    old = [m for m in old if m.end is not None]
+    new = [m for m in new if m.end is not None]
+    events = sorted(
+        [(m.start, 0, 1) for m in old]
+        + [(_end(m), 0, -1) for m in old]
+        + [(m.start, 1, 1) for m in new]
+        + [(_end(m), 1, -1) for m in new]
+    )
+    depth = [0, 0]
+    out: list[tuple[int, int]] = []
+    last = None
+    for moment, side, step in events:
+        if last is not None and moment > last and (depth[0] > 0) != (depth[1] > 0):
+            if out and out[-1][1] == last:
+                out[-1] = (out[-1][0], moment)
+            else:
+                out.append((last, moment))
+        depth[side] += step
+        last = moment
+    return out
 
 
 def _end(merged: Merged) -> int:

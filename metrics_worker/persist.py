@@ -5,14 +5,18 @@ everything derived is rebuilt on import by replaying them through the same incre
 that makes the replay cheap (the whole commit graph first, then deployments by finish time).
 """
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from metrics_worker.deployments import DeploymentFact
 from metrics_worker.incidents import Signal
+from metrics_worker.rollup import Rollup
 from metrics_worker.state import ServiceState
 from schemas.events import DeploymentStatus
 
 FORMAT = 1
+_T = TypeVar("_T")
 
 
 class StateFormatError(ValueError):
@@ -59,44 +63,100 @@ def export_state(state: ServiceState) -> dict[str, Any]:
     }
 
 
-def import_state(service: str, data: dict[str, Any], window_us: int | None) -> ServiceState:
+def import_state(
+    service: str, data: dict[str, Any], window_us: int | None, rollups: Callable[[str], Rollup | None]
+) -> ServiceState:
+    """Rebuild a service from exported facts. The facts are all checked before any is applied, so a damaged
+    state raises StateFormatError and leaves the rollups untouched."""
     if data.get("format") != FORMAT:
         raise StateFormatError(
             f"state of service '{service}' has format {data.get('format')!r}; this engine reads format {FORMAT}"
         )
     try:
-        return _replay(service, data, window_us)
-    except (KeyError, TypeError, ValueError) as e:
+        facts = _parse(data)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
         raise StateFormatError(f"state of service '{service}' is damaged: {e!r}") from e
-
-
-def _replay(service: str, data: dict[str, Any], window_us: int | None) -> ServiceState:
-    state = ServiceState(service, window_us)
-    state.seen = set(data["seen"])
-    state.last_event = data["last_event"]
-    times: dict[str, int] = data["commit_times"]
-    for push_id, before, after, commits in data["pushes"]:
-        for pos, sha in commits:
-            state.add_commit(push_id, before, after, pos, sha, times[sha])
-    for key, content in data["streams"].items():
+    state = ServiceState(service, window_us, rollups)
+    state.seen, state.last_event = facts.seen, facts.last_event
+    for commit in facts.commits:
+        state.add_commit(*commit)
+    for key, (deployments, signals) in facts.streams.items():
         stream = state.stream(key)
-        facts = [
+        for fact in sorted(deployments, key=lambda f: (f.finish, f.deployment_id, f.event_id)):
+            stream.add_deployment(fact)
+        for signal in signals:
+            stream.add_signal(signal)
+    return state
+
+
+@dataclass(slots=True)
+class _Facts:
+    seen: set[str]
+    last_event: int | None
+    commits: list[tuple[str, str, str, int, str, int]]
+    streams: dict[str, tuple[list[DeploymentFact], list[Signal]]]
+
+
+def _parse(data: dict[str, Any]) -> _Facts:
+    times = {_str(sha): _int(t) for sha, t in data["commit_times"].items()}
+    commits = [
+        (_str(push_id), _str(before), _str(after), _int(pos), _str(sha), times[sha])
+        for push_id, before, after, rows in data["pushes"]
+        for pos, sha in rows
+    ]
+    streams = {}
+    for key, content in data["streams"].items():
+        deployments = [
             DeploymentFact(
-                event_id=row[0],
-                deployment_id=row[1],
+                event_id=_str(row[0]),
+                deployment_id=_str(row[1]),
                 status=DeploymentStatus(row[2]),
-                time_rank=row[3],
-                finished=row[4],
-                event_at=row[5],
-                sha=row[6],
-                rollback=row[7],
-                environment=row[8],
-                production=row[9],
+                time_rank=_int(row[3]),
+                finished=_opt(_int, row[4]),
+                event_at=_int(row[5]),
+                sha=_opt(_str, row[6]),
+                rollback=_bool(row[7]),
+                environment=_str(row[8]),
+                production=_bool(row[9]),
             )
             for row in content["deployments"]
         ]
-        for fact in sorted(facts, key=lambda f: (f.finish, f.deployment_id, f.event_id)):
-            stream.add_deployment(fact)
-        for incident_id, start, end, causes, shas in content["signals"]:
-            stream.add_signal(Signal(incident_id, start, end, frozenset(causes), frozenset(shas)))
-    return state
+        signals = [
+            Signal(
+                _str(incident_id),
+                _int(start),
+                _opt(_int, end),
+                frozenset(map(_str, causes)),
+                frozenset(map(_str, shas)),
+            )
+            for incident_id, start, end, causes, shas in content["signals"]
+        ]
+        streams[_str(key)] = (deployments, signals)
+    return _Facts(
+        seen={_str(i) for i in data["seen"]},
+        last_event=_opt(_int, data["last_event"]),
+        commits=commits,
+        streams=streams,
+    )
+
+
+def _int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _str(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {value!r}")
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, got {value!r}")
+
+
+def _opt(parse: Callable[[object], _T], value: object) -> _T | None:
+    return None if value is None else parse(value)

@@ -5,9 +5,12 @@ to its lower-cased environment name (unless that name is "production" on a non-p
 event would be mistaken for a production one, so it belongs to no key).
 """
 
+from collections.abc import Callable
+
 from metrics_worker.deployments import DeploymentFact
 from metrics_worker.graph import CommitGraph
 from metrics_worker.incidents import Signal
+from metrics_worker.rollup import Rollup
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import to_us
 from schemas.events import ChangePushed, Deployment, IncidentOpened, IncidentResolved, UnifiedEvent
@@ -29,9 +32,12 @@ def environment_keys(environment: str, production: bool) -> list[str]:
 
 
 class ServiceState:
-    def __init__(self, service: str, window_us: int | None) -> None:
+    def __init__(
+        self, service: str, window_us: int | None, rollups: Callable[[str], Rollup | None] = lambda _: None
+    ) -> None:
         self.service = service
         self.window_us = window_us
+        self.rollups = rollups
         self.graph = CommitGraph()
         self.streams: dict[str, Stream] = {}
         self.seen: set[str] = set()
@@ -40,8 +46,13 @@ class ServiceState:
     def stream(self, key: str) -> Stream:
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = Stream(self.graph, self.window_us)
+            stream = self.streams[key] = Stream(self.graph, self.window_us, self.rollups(key))
         return stream
+
+    def detach(self) -> None:
+        """Withdraw this state's deployments from the cross-service rollups (it is being replaced)."""
+        for stream in self.streams.values():
+            stream.log.detach()
 
     def touch(self, event_id: str, moment: int) -> None:
         self.seen.add(event_id)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from metrics_worker.deployments import DeploymentFact, DeploymentLog, DeployRec, merge
 from metrics_worker.failures import incident_target, rollback_targets
 from metrics_worker.graph import CommitGraph, Edge
-from metrics_worker.incidents import IncidentTimeline, Signal
+from metrics_worker.incidents import IncidentTimeline, Signal, coverage_changes
 from metrics_worker.ownership import Moves, Ownership
-from metrics_worker.timebase import INF, day_of
+from metrics_worker.rollup import Rollup
+from metrics_worker.timebase import INF, US_PER_SECOND, day_of
 from schemas.events import DeploymentStatus
 
 
@@ -29,13 +30,14 @@ class Dirty:
     incidents: set[str] = field(default_factory=set)
     leads: set[DeployRec] = field(default_factory=set)
     failures: set[DeployRec] = field(default_factory=set)
+    rework: set[DeployRec] = field(default_factory=set)
 
 
 class Stream:
-    def __init__(self, graph: CommitGraph, window_us: int | None) -> None:
+    def __init__(self, graph: CommitGraph, window_us: int | None, rollup: Rollup | None = None) -> None:
         self.graph = graph
         self.window_us = window_us
-        self.log = DeploymentLog()
+        self.log = DeploymentLog(rollup)
         self.timeline = IncidentTimeline()
         self.ownership = Ownership(graph)
         self.facts: dict[str, dict[str, DeploymentFact]] = {}  # deployment id -> event id -> fact
@@ -85,6 +87,9 @@ class Stream:
                 target.fail_incidents.discard(merged.incident_id)
                 dirty.failures.add(target)
         dirty.incidents.update(m.incident_id for m in added)
+        for start, end in coverage_changes(removed, added):
+            i, j = self.log.window(start, end)
+            dirty.rework.update(self.log.recs[i:j])
         self._settle(dirty)
         return True
 
@@ -112,6 +117,7 @@ class Stream:
         dirty.rollbacks.add(rec)
         dirty.leads.add(rec)
         dirty.failures.add(rec)
+        dirty.rework.add(rec)
         self._neighbourhood(rec, dirty)
 
     def _remove(self, rec: DeployRec, dirty: Dirty) -> None:
@@ -170,19 +176,22 @@ class Stream:
         for rec in dirty.leads:
             if log.present(rec):
                 times = [t for t in (graph_time.get(n) for n in rec.owned) if t is not None]
-                leads = tuple(sorted(rec.finish - t for t in times if t <= rec.finish))
+                leads = tuple(sorted((rec.finish - t) / US_PER_SECOND for t in times if t <= rec.finish))
                 log.set_leads(rec, leads, not times)
         for rec in dirty.failures:
             if log.present(rec):
                 recovered = self.recovery_of(rec)
                 failed = bool(rec.fail_incidents or rec.fail_rollbacks)
-                log.set_failure(rec, failed, None if recovered is None else recovered - rec.finish)
+                log.set_failure(rec, failed, None if recovered is None else (recovered - rec.finish) / US_PER_SECOND)
+        for rec in dirty.rework:
+            if log.present(rec):
+                log.set_rework(rec, self.rework_of(rec, with_open=False))
 
     def _settle_rollback(self, rec: DeployRec, dirty: Dirty) -> None:
         targets, older = rollback_targets(self.log, rec)
         new = tuple(t.deployment_id for t in targets)
-        if new == rec.rb_targets and older == rec.rb_from and self.log.present(rec):
-            self.log.set_rollback(rec, bool(new), older)
+        dirty.rework.add(rec)
+        if new == rec.rb_targets and older == rec.rb_from:
             return
         for target_id in set(rec.rb_targets) - set(new):
             gone = self.log.by_id.get(target_id)
@@ -193,7 +202,7 @@ class Stream:
             target.fail_rollbacks.add(rec.deployment_id)
             dirty.failures.add(target)
         rec.rb_targets = new
-        self.log.set_rollback(rec, bool(new), older)
+        self.log.set_range(rec, older)
 
     def _settle_incident(self, incident_id: str, dirty: Dirty) -> None:
         merged = self.timeline.by_id.get(incident_id)
@@ -208,6 +217,12 @@ class Stream:
             self.blame[incident_id] = target
             target.fail_incidents.add(incident_id)
             dirty.failures.add(target)
+
+    def rework_of(self, rec: DeployRec, *, with_open: bool = True) -> bool:
+        """A rollback, or finished while an incident was open. The log's column leaves out the open
+        incident (with_open=False); reads add it."""
+        covering = self.timeline.covering(rec.finish)
+        return bool(rec.rb_targets) or (covering is not None and (with_open or covering.end is not None))
 
     def recovery_of(self, rec: DeployRec) -> int | None:
         """When a failed deployment recovered: the earliest resolution of an incident or finish of a

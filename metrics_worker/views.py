@@ -23,14 +23,13 @@ def deployment_view(service: str, stream: Stream, rec: DeployRec) -> DeploymentV
         rollback=bool(rec.rb_targets),
         rollback_flag=rec.flag,
         changes=[
-            ChangeView(sha=sha, commit_time=from_us(t), lead_time_seconds=seconds(rec.finish - t))
-            for t, sha in shipped
+            ChangeView(sha=sha, commit_time=from_us(t), lead_time_seconds=seconds(rec.finish - t)) for t, sha in shipped
         ],
         failed=bool(causes),
         failure_causes=causes,
         recovered_at=None if recovered is None else from_us(recovered),
         recovery_seconds=None if recovered is None else seconds(recovered - rec.finish),
-        rework=bool(rec.rb_targets) or stream.timeline.covering(rec.finish) is not None,
+        rework=stream.rework_of(rec),
     )
 
 

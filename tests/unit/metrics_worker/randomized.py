@@ -153,6 +153,4 @@ def reports(engine: MetricEngine) -> list[DoraMetrics]:
     """Reports over a few windows, per service and pooled."""
     windows: list[tuple[datetime, datetime]] = [EVERYTHING, (at(0), at(24)), (at(10), at(40)), (at(30), at(200))]
     scopes: list[list[str] | None] = [None, ["alpha"], ["beta"]]
-    return [
-        engine.report(scope, key, start, end) for scope in scopes for key in KEYS for start, end in windows
-    ]
+    return [engine.report(scope, key, start, end) for scope in scopes for key in KEYS for start, end in windows]

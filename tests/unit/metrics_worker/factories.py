@@ -18,6 +18,7 @@ from schemas.events import (
     UnifiedEvent,
 )
 from schemas.ids import stable_id
+from schemas.metrics import DeploymentView, DoraMetrics
 from schemas.sources import Source
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -212,3 +213,21 @@ def engine_of(*items: UnifiedEvent | Iterable[UnifiedEvent], window_hours: float
     engine = MetricEngine(EngineConfig(attribution_window=window))
     engine.apply_many(flatten(*items))
     return engine
+
+
+WEEK = (at(-24), at(6 * 24))  # [Sunday 2026-03-01, Sunday 2026-03-08): 7 days around T0
+
+
+def report_of(
+    engine: MetricEngine,
+    services: list[str] | None = None,
+    environment: str = "production",
+    window: tuple[datetime, datetime] = WEEK,
+) -> DoraMetrics:
+    return engine.report(services, environment, *window)
+
+
+def views_of(
+    engine: MetricEngine, environment: str = "production", window: tuple[datetime, datetime] = WEEK
+) -> dict[str, DeploymentView]:
+    return {v.deployment_id: v for v in engine.deployments(None, environment, *window)}

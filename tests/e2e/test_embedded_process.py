@@ -3,6 +3,7 @@ same numbers after a restart."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.support import scenario
 from tests.support.embedded import Embedded
-from tests.support.process import wait_until
+from tests.support.process import METRICSYNC, wait_until
 from tests.support.webhooks import Request
 
 pytestmark = pytest.mark.e2e
@@ -88,3 +89,35 @@ def test_bad_input_gets_4xx_and_the_process_keeps_serving(embedded: Embedded) ->
     assert huge.status_code == 413
     assert embedded.post(push).status_code == 202
     assert httpx.get(f"{embedded.base}/healthz").status_code == 200
+
+
+def test_rebuild_applies_a_new_service_mapping_to_all_history(embedded: Embedded, tmp_path: Path) -> None:
+    for request in scenario.requests():
+        assert embedded.post(request).status_code == 202
+    wait_until("the pipeline to catch up", embedded.caught_up)
+    assert embedded.dora(service="acme/shop")["deployment_frequency"]["deployments"] == 2
+
+    env = {"METRICSYNC_DATA_DIR": str(embedded.data_dir)}
+    locked = subprocess.run([METRICSYNC, "rebuild"], env=env, capture_output=True, text=True, timeout=60)
+    assert locked.returncode == 2
+    assert "in use by another MetricSync process" in locked.stderr
+
+    embedded.stop()
+    config = tmp_path / "services.toml"
+    config.write_text('[services.storefront]\naliases = ["acme/shop", "acme/pay"]\n')
+    env["METRICSYNC_CONFIG"] = str(config)
+    rebuilt = subprocess.run([METRICSYNC, "rebuild"], env=env, capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "normalized 14/14 deliveries" in rebuilt.stderr
+
+    embedded.extra_env = {"METRICSYNC_CONFIG": str(config)}
+    embedded.start()
+    merged = embedded.dora(service="storefront")
+    # both histories are now one service: 5 deployments, 6 changes, and the rollback of #7's sha at 15:00
+    # now fails every deployment of the service between #7 (12:00) and it: D102 (13:00) and #8 (14:00),
+    # besides D101 (failed by the alert): 3 failed deployments, where the two services had 1 + 1
+    assert merged["deployment_frequency"]["deployments"] == 5
+    assert merged["lead_time"]["changes"] == 6
+    assert merged["change_failure_rate"]["failed_deployments"] == 3
+    services = httpx.get(f"{embedded.base}/api/v1/services", timeout=5).json()["services"]
+    assert [s["service"] for s in services] == ["storefront"]

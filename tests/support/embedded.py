@@ -19,9 +19,15 @@ class Embedded:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "serve.log"
         self.process: Process | None = None
+        self.extra_env: dict[str, str] = {}
 
     def start(self) -> None:
-        env = {**SECRETS_ENV, "METRICSYNC_DATA_DIR": str(self.data_dir), "METRICSYNC_PORT": str(self.port)}
+        env = {
+            **SECRETS_ENV,
+            "METRICSYNC_DATA_DIR": str(self.data_dir),
+            "METRICSYNC_PORT": str(self.port),
+            **self.extra_env,
+        }
         self.process = Process(["serve"], env, self.log)
         try:
             wait_http_ok(f"{self.base}/readyz", self.process)

@@ -13,7 +13,7 @@ import pytest
 from tests.support import scenario
 from tests.support.embedded import Embedded
 from tests.support.process import METRICSYNC, wait_until
-from tests.support.webhooks import Request
+from tests.support.webhooks import SECRETS_ENV, Request
 
 pytestmark = pytest.mark.e2e
 
@@ -121,3 +121,23 @@ def test_rebuild_applies_a_new_service_mapping_to_all_history(embedded: Embedded
     assert merged["change_failure_rate"]["failed_deployments"] == 3
     services = httpx.get(f"{embedded.base}/api/v1/services", timeout=5).json()["services"]
     assert [s["service"] for s in services] == ["storefront"]
+
+
+def test_simulate_gives_a_new_user_real_numbers(embedded: Embedded) -> None:
+    env = dict(SECRETS_ENV)  # the simulator signs with the same secrets
+    result = subprocess.run(
+        [METRICSYNC, "simulate", "--url", embedded.base, "--days", "14", "--services", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "done in" in result.stderr
+    wait_until("the pipeline to catch up", embedded.caught_up)
+    report = httpx.get(f"{embedded.base}/api/v1/dora", timeout=10).json()
+    assert report["deployment_frequency"]["deployments"] > 5
+    assert report["lead_time"]["changes"] > 5
+    assert report["lead_time"]["median_seconds"] > 0
+    services = httpx.get(f"{embedded.base}/api/v1/services", timeout=5).json()["services"]
+    assert {s["service"] for s in services} == {"acme/payments", "acme/checkout"}

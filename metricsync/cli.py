@@ -85,7 +85,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     async def init() -> None:
         created = await create_topics(settings)
-        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        store = MongoStore.from_settings(settings)
         try:
             await store.init()
         finally:
@@ -125,7 +125,7 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> None:
-        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        store = MongoStore.from_settings(settings)
         try:
             service = NormalizerService(settings, store, settings.mapping_rules())
             await run_consumer_service(service, "normalizer", args.burst, settings.heartbeat_file)
@@ -145,7 +145,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> None:
-        store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+        store = MongoStore.from_settings(settings)
         try:
             worker = WorkerService(settings, store, utc_now)
             await run_consumer_service(worker, "worker", args.burst, settings.heartbeat_file)

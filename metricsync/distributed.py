@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now) -> Starlette:
     sink = KafkaSink(settings, Spool(settings.spool_dir, settings.spool_max_bytes))
-    store = MongoStore.connect(settings.mongo_uri, settings.mongo_db) if with_api else None
+    store = MongoStore.from_settings(settings) if with_api else None
     routes = create_ingest_routes(settings.ingest_config(), sink, clock)
     if store is not None:
         from metricsync.mongo_source import api_routes
@@ -56,7 +56,7 @@ def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callabl
 def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
     from metricsync.mongo_source import api_routes
 
-    store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+    store = MongoStore.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

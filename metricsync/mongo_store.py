@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
+from metricsync.settings import Settings
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
 from schemas.raw import RawDelivery
 from schemas.sources import Source
@@ -77,6 +78,21 @@ class MongoStore:
     def connect(cls, uri: str, database: str, names: Collections = Collections()) -> MongoStore:
         client: AsyncMongoClient[Doc] = AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=5000)
         return cls(client, database, names)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MongoStore:
+        names = Collections(
+            raw=settings.raw_collection,
+            events=settings.events_collection,
+            event_ids=settings.event_ids_collection,
+            state=settings.state_collection,
+            dead=settings.dead_letter_collection,
+        )
+        return cls.connect(settings.mongo_uri, settings.mongo_db, names)
+
+    async def events_are_timeseries(self) -> bool:
+        """Whether `events` is a time-series collection (logged by the services at start-up)."""
+        return await self._timeseries()
 
     async def close(self) -> None:
         await self.client.close()

@@ -50,7 +50,12 @@ class NormalizerService:
         self.consumer = make_consumer(self.settings, self.settings.normalizer_group)
         self.consumer.subscribe([self.settings.raw_topic])
         await self.consumer.start()
-        log.info("normalizer started topic=%s group=%s", self.settings.raw_topic, self.settings.normalizer_group)
+        log.info(
+            "normalizer started topic=%s group=%s events_collection=%s",
+            self.settings.raw_topic,
+            self.settings.normalizer_group,
+            "time-series" if await self.store.events_are_timeseries() else "ordinary (no time-series on this server)",
+        )
 
     async def stop(self) -> None:
         if self.consumer is not None:

@@ -67,7 +67,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from normalizer.errors import UnmappableDelivery
     from normalizer.mapping import map_delivery
 
-    store = MongoStore.connect(settings.mongo_uri, settings.mongo_db)
+    store = MongoStore.from_settings(settings)
     consumer = make_consumer(settings, group=f"{settings.worker_group}-rebuild")
     producer = make_producer(settings)
     try:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # distributed mode: MongoDB
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "metricsync"
+    raw_collection: str = "raw_deliveries"
+    events_collection: str = "events"
+    event_ids_collection: str = "event_ids"
+    state_collection: str = "service_state"
+    dead_letter_collection: str = "dead_letters"
 
     _split = field_validator(
         "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"

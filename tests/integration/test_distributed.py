@@ -256,3 +256,41 @@ def test_kafka_down_for_a_while_spools_then_drains(tmp_path: Path, private_serve
         raise AssertionError(system.logs()) from None
     finally:
         system.close()
+
+
+def test_init_twice_and_unmappable_deliveries_go_to_the_dead_letter_topic(distributed: Distributed) -> None:
+    distributed.init()
+    distributed.start()  # runs init a second time: safe
+    first = scenario.requests()[6]  # a Jenkins COMPLETED notification of acme/pay
+    body = orjson.loads(first.body)
+    body["build"]["phase"] = "EXPLODED"  # ingest stores it (identity is complete); no mapper knows the phase
+    broken = Request(first.path, first.headers, orjson.dumps(body))
+    assert distributed.post(broken).status_code == 202
+    post_all(distributed, scenario.requests())  # the same partition keeps moving
+
+    async def dead_letters() -> list[dict[str, object]]:
+        consumer = AIOKafkaConsumer(
+            distributed.env["METRICSYNC_DEAD_LETTER_TOPIC"],
+            bootstrap_servers=distributed.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=20000, max_records=10)
+            return [orjson.loads(r.value) for records in batch.values() for r in records]
+        finally:
+            await consumer.stop()
+
+    letters = asyncio.run(dead_letters())
+    assert len(letters) == 1
+    assert letters[0]["source"] == "jenkins"
+    assert "phase" in str(letters[0]["error"])
+    wait_until(
+        "metrics of the deliveries after the dead letter",
+        lambda: scenario.mismatches("", distributed.get("/api/v1/dora", **scenario.WINDOW).json()) == [],
+        timeout=60,
+    )
+    status = distributed.get("/api/v1/status").json()
+    assert status["dead_letters"] == 1
+    assert status["raw_deliveries"] == len(scenario.requests()) + 1

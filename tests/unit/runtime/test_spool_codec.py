@@ -1,0 +1,98 @@
+"""Ingest's disk spool and the raw-record codec: the parts of distributed mode that need no server."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from metricsync.codec import CodecError, decode_raw, decode_spool_record, encode_raw, encode_spool_record
+from metricsync.kafka_sink import RecentIds
+from metricsync.spool import Spool, SpoolFull
+from schemas.raw import RawDelivery
+from schemas.sources import Source
+
+DELIVERY = RawDelivery(
+    delivery_id="d-1",
+    source=Source.JENKINS,
+    event_type="notification",
+    key="job/app-deploy/",
+    received_at=datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC),
+    headers={"user-agent": "Jenkins", "content-type": "application/json"},
+    body=b'{"name": "app-deploy", "\xc3\xa9": 1}',
+)
+
+
+def test_raw_record_round_trip_keeps_the_body_byte_for_byte() -> None:
+    key, value, headers = encode_raw(DELIVERY)
+    assert (key, value) == (b"job/app-deploy/", DELIVERY.body)
+    assert decode_raw(key, value, headers) == DELIVERY
+
+
+def test_raw_record_without_metadata_is_a_codec_error() -> None:
+    with pytest.raises(CodecError, match="ms-delivery-id"):
+        decode_raw(b"k", b"{}", [("ms-source", b"github")])
+    _, value, headers = encode_raw(DELIVERY)
+    bad = [(n, b"nope" if n == "ms-source" else v) for n, v in headers]
+    with pytest.raises(CodecError, match="bad header"):
+        decode_raw(b"k", value, bad)
+
+
+def test_spool_record_round_trip() -> None:
+    assert decode_spool_record(encode_spool_record(DELIVERY)) == DELIVERY
+
+
+async def test_spool_appends_reads_in_order_and_truncates_when_drained(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10_000)
+    for i in range(5):
+        await spool.append(f"record-{i}".encode())
+    pending = await spool.read_pending(3)
+    assert [p for _, p in pending] == [b"record-0", b"record-1", b"record-2"]
+    await spool.mark_drained(pending[-1][0])
+    rest = await spool.read_pending(10)
+    assert [p for _, p in rest] == [b"record-3", b"record-4"]
+    assert not spool.is_empty()
+    await spool.mark_drained(rest[-1][0])
+    assert spool.is_empty()
+    assert spool.log_path.stat().st_size == 0
+    spool.close()
+
+
+async def test_spool_survives_a_restart_mid_drain(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10_000)
+    for i in range(3):
+        await spool.append(f"r{i}".encode())
+    first = await spool.read_pending(1)
+    await spool.mark_drained(first[0][0])
+    spool.close()
+    reopened = Spool(tmp_path, max_bytes=10_000)
+    assert [p for _, p in await reopened.read_pending(10)] == [b"r1", b"r2"]
+    reopened.close()
+
+
+async def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10_000)
+    await spool.append(b"whole")
+    spool.close()
+    with spool.log_path.open("ab") as f:
+        f.write(b"\x00\x00\x00\x09\x00\x00")  # a crash in the middle of the next record's header
+    reopened = Spool(tmp_path, max_bytes=10_000)
+    assert [p for _, p in await reopened.read_pending(10)] == [b"whole"]
+    assert reopened.log_path.stat().st_size == 8 + len(b"whole")
+    reopened.close()
+
+
+async def test_spool_refuses_beyond_its_bound(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=40)
+    await spool.append(b"x" * 20)
+    with pytest.raises(SpoolFull, match="is full"):
+        await spool.append(b"y" * 20)
+    spool.close()
+
+
+def test_recent_ids_forget_the_oldest() -> None:
+    recent = RecentIds(capacity=2)
+    for delivery_id in ("a", "b", "c"):
+        recent.add(delivery_id)
+    assert "a" not in recent
+    assert "b" in recent
+    assert "c" in recent

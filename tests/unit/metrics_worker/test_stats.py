@@ -1,5 +1,9 @@
+import random
+from collections import Counter
+
 import pytest
 
+from metrics_worker import sketch
 from metrics_worker.stats import median, p90, quantile, ratio
 
 
@@ -43,3 +47,17 @@ def test_quantile_ends_and_quarters(q: float, expected: float) -> None:
 )
 def test_ratio(numerator: int, denominator: int, expected: float | None) -> None:
     assert ratio(numerator, denominator) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("q", [0.5, 0.9])
+def test_sketch_quantile_within_half_a_percent(seed: int, q: float) -> None:
+    rng = random.Random(seed)
+    values = sorted(rng.lognormvariate(9, 2) for _ in range(rng.randint(2, 3000)))
+    assert sketch.quantile(sketch.histogram(values), q) == pytest.approx(quantile(values, q), rel=0.005)
+
+
+def test_sketch_edges() -> None:
+    assert sketch.quantile(Counter(), 0.5) is None
+    assert sketch.quantile(sketch.histogram([0.0, 0.0, 0.0]), 0.9) == 0.0
+    assert sketch.quantile(sketch.histogram([3600.0]), 0.5) == pytest.approx(3600.0, rel=0.005)

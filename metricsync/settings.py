@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     worker_group: str = "metricsync-worker"
     kafka_compression: str = "gzip"  # gzip is built in; lz4/zstd need aiokafka's extras
     kafka_send_timeout: timedelta = timedelta(seconds=2)
+    worker_checkpoint_interval: timedelta = timedelta(seconds=1)
     spool_dir: Path = Path("./metricsync-spool")
     spool_max_bytes: int = Field(default=256 * MIB, gt=0)
     heartbeat_file: Path | None = None  # consumer services touch it while polling (liveness probes)
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
         "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"
     )(_split_list)
 
-    @field_validator("attribution_window", "kafka_send_timeout", mode="before")
+    @field_validator("attribution_window", "kafka_send_timeout", "worker_checkpoint_interval", mode="before")
     @classmethod
     def _duration(cls, value: Any, info: ValidationInfo) -> timedelta:
         return parse_duration(value, name=f"METRICSYNC_{(info.field_name or '').upper()}")

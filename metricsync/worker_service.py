@@ -1,11 +1,13 @@
 """`metricsync worker`: events topic -> incremental metric state in MongoDB -> snapshots on the metrics topic.
 
 The events topic is keyed by service, so each service lives on one partition and one worker owns
-it. The worker keeps the state of the services it has seen on its partitions in one MetricEngine;
-after each batch it writes the state of every service the batch touched together with the offset
-of the last event applied (one document per service: no transaction needed), then commits the
-Kafka offset, then publishes a snapshot per changed service. A replay after a crash or a
-rebalance finds events at or below the stored offset and skips them: nothing is counted twice.
+it. The worker keeps the state of the services it has seen on its partitions in one MetricEngine
+and publishes a snapshot per changed service after each batch. At checkpoints (every
+METRICSYNC_WORKER_CHECKPOINT_INTERVAL, when idle, on rebalance and on stop) it writes the state of
+every service changed since the last one together with the offset of the last event applied (one
+document per service: no transaction needed), then commits the Kafka offsets. A replay after a
+crash or a rebalance finds events at or below the stored offset and skips them, and re-applies the
+rest to the stored state: nothing is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         if revoked:
             log.info("partitions revoked %s", sorted(tp.partition for tp in revoked))
+            await self.worker.checkpoint()  # hand over stored state and committed offsets
         self.worker.reset()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -51,6 +54,10 @@ class WorkerService:
         self.clock = clock
         self.engine = MetricEngine(settings.engine_config())
         self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
+        self.dirty: dict[str, tuple[int, int]] = {}  # applied since the last checkpoint
+        self.uncommitted: dict[TopicPartition, int] = {}  # offsets to commit at the next checkpoint
+        self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
+        self.last_checkpoint = time.monotonic()
         self.consumer: AIOKafkaConsumer | None = None
         self.last_poll = time.monotonic()
         self.producer: AIOKafkaProducer | None = None
@@ -61,6 +68,8 @@ class WorkerService:
         """Forget all state (it is in MongoDB); reload services as their events arrive."""
         self.engine = MetricEngine(self.settings.engine_config())
         self.applied.clear()
+        self.dirty.clear()
+        self.uncommitted.clear()
 
     async def start(self) -> None:
         self.producer = make_producer(self.settings)
@@ -72,6 +81,7 @@ class WorkerService:
 
     async def stop(self) -> None:
         if self.consumer is not None:
+            await self.checkpoint()
             await self.consumer.stop()
         if self.producer is not None:
             await self.producer.stop()
@@ -81,6 +91,8 @@ class WorkerService:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             self.last_poll = time.monotonic()
+            if not batches and (self.dirty or self.uncommitted):
+                await self.checkpoint()  # idle: make everything durable now
             if not batches and burst and await caught_up(consumer):
                 return
             for tp, records in batches.items():
@@ -105,14 +117,14 @@ class WorkerService:
             to_apply.append(event)
             last[event.service] = offset
         changed = self.engine.apply_many(to_apply)
-        await self.store.save_states(
-            [(service, self.engine.export_service(service), tp.partition, offset) for service, offset in last.items()]
-        )
         for service, offset in last.items():
             self.applied[service] = (tp.partition, offset)
-        await self._consumer().commit({tp: records[-1].offset + 1})
+            self.dirty[service] = (tp.partition, offset)
+        self.uncommitted[tp] = records[-1].offset + 1
         self.events_applied += len(to_apply)
         await self._publish(changed)
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds:
+            await self.checkpoint()
         log.debug(
             "applied partition=%d offset=%d events=%d skipped=%d services=%d ms=%.1f",
             tp.partition,
@@ -122,6 +134,21 @@ class WorkerService:
             len(last),
             (time.perf_counter() - started) * 1000,
         )
+
+    async def checkpoint(self) -> None:
+        """Store the state of every service changed since the last checkpoint, each with the offset of
+        the last event applied to it, then commit the partitions' offsets. A crash between two
+        checkpoints replays from the committed offsets; events at or below a stored offset are skipped,
+        the rest re-applied to the stored state, so the result is the same."""
+        self.last_checkpoint = time.monotonic()
+        if self.dirty:
+            await self.store.save_states(
+                [(s, self.engine.export_service(s), partition, offset) for s, (partition, offset) in self.dirty.items()]
+            )
+            self.dirty.clear()
+        if self.uncommitted:
+            await self._consumer().commit(dict(self.uncommitted))
+            self.uncommitted.clear()
 
     async def _load(self, services: list[str]) -> None:
         wanted = sorted(set(services))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -57,6 +58,27 @@ def parse_time(name: str, text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A read request's scope and window, validated."""
+
+    services: list[str] | None  # None: all services
+    service: str | None
+    team: str | None
+    environment: str
+    start: datetime
+    end: datetime
+
+    def scope_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "team": self.team,
+            "environment": self.environment,
+            "from": _iso(self.start),
+            "to": _iso(self.end),
+        }
+
+
 class ReadApi:
     def __init__(
         self,
@@ -103,11 +125,12 @@ class ReadApi:
 
     # --- scope -----------------------------------------------------------------------------------
 
-    async def _scope(self, request: Request) -> tuple[Collection[str] | None, str | None, str | None, str]:
+    async def _query(self, request: Request) -> Query:
         params = request.query_params
         service = params.get("service") or None
         team = params.get("team") or None
         environment = (params.get("environment") or PRODUCTION).lower()
+        start, end = self._window(request)
         if service and team:
             raise BadQueryError("bad_scope", "give either 'service' or 'team', not both")
         if service:
@@ -115,13 +138,13 @@ class ReadApi:
             known = await self.source.known_services()
             if service not in known and service not in self.catalog.services:
                 raise BadQueryError("unknown_service", f"no events for service '{service}' yet", 404)
-            return [service], service, None, environment
+            return Query([service], service, None, environment, start, end)
         if team:
             members = self.catalog.team_services(team)
             if not members:
                 raise BadQueryError("unknown_team", f"team '{team}' is not in the config file (METRICSYNC_CONFIG)", 404)
-            return sorted(members), None, team, environment
-        return None, None, None, environment
+            return Query(sorted(members), None, team, environment, start, end)
+        return Query(None, None, None, environment, start, end)
 
     def _window(self, request: Request, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
         params = request.query_params
@@ -134,43 +157,31 @@ class ReadApi:
     # --- handlers --------------------------------------------------------------------------------
 
     async def dora(self, request: Request) -> Response:
-        services, service, team, environment = await self._scope(request)
-        start, end = self._window(request)
-        engine = await self.source.engine_for(services)
+        q = await self._query(request)
+        engine = await self.source.engine_for(q.services)
         body = dora_report(
             engine,
-            services=services,
-            service=service,
-            team=team,
-            environment=environment,
-            start=start,
-            end=end,
+            services=q.services,
+            service=q.service,
+            team=q.team,
+            environment=q.environment,
+            start=q.start,
+            end=q.end,
         )
         return JSONResponse(body)
 
     async def series(self, request: Request) -> Response:
-        services, service, team, environment = await self._scope(request)
-        start, end = self._window(request)
+        q = await self._query(request)
         requested = request.query_params.get("interval", "day")
         if requested not in INTERVALS:
             raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {requested!r}")
         interval: Interval = requested
-        if interval == "day" and (end - start).days > MAX_SERIES_BUCKETS:
+        if interval == "day" and (q.end - q.start).days > MAX_SERIES_BUCKETS:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
-        engine = await self.source.engine_for(services)
-        points = engine.series(services, environment, start, end, interval)
-        body: dict[str, Any] = {
-            "scope": {
-                "service": service,
-                "team": team,
-                "environment": environment,
-                "from": _iso(start),
-                "to": _iso(end),
-                "interval": interval,
-            },
-            "points": [p.model_dump(mode="json", by_alias=True) for p in points],
-        }
-        return JSONResponse(body)
+        engine = await self.source.engine_for(q.services)
+        points = engine.series(q.services, q.environment, q.start, q.end, interval)
+        scope = {**q.scope_json(), "interval": interval}
+        return JSONResponse({"scope": scope, "points": [p.model_dump(mode="json", by_alias=True) for p in points]})
 
     async def services(self, request: Request) -> Response:
         engine = await self.source.engine_for(None)
@@ -182,40 +193,16 @@ class ReadApi:
         return JSONResponse({"services": rows})
 
     async def deployments(self, request: Request) -> Response:
-        services, service, team, environment = await self._scope(request)
-        start, end = self._window(request)
-        engine = await self.source.engine_for(services)
-        views = engine.deployments(services, environment, start, end)
-        return JSONResponse(
-            {
-                "scope": {
-                    "service": service,
-                    "team": team,
-                    "environment": environment,
-                    "from": _iso(start),
-                    "to": _iso(end),
-                },
-                "deployments": [v.model_dump(mode="json") for v in views],
-            }
-        )
+        q = await self._query(request)
+        engine = await self.source.engine_for(q.services)
+        views = engine.deployments(q.services, q.environment, q.start, q.end)
+        return JSONResponse({"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in views]})
 
     async def incidents(self, request: Request) -> Response:
-        services, service, team, environment = await self._scope(request)
-        start, end = self._window(request)
-        engine = await self.source.engine_for(services)
-        views = engine.incidents(services, environment, start, end)
-        return JSONResponse(
-            {
-                "scope": {
-                    "service": service,
-                    "team": team,
-                    "environment": environment,
-                    "from": _iso(start),
-                    "to": _iso(end),
-                },
-                "incidents": [v.model_dump(mode="json") for v in views],
-            }
-        )
+        q = await self._query(request)
+        engine = await self.source.engine_for(q.services)
+        views = engine.incidents(q.services, q.environment, q.start, q.end)
+        return JSONResponse({"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in views]})
 
     async def status(self, request: Request) -> Response:
         body: dict[str, object] = {"as_of": _iso(self.clock())}

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from metricsync.codec import CodecError, decode_raw
-from metricsync.kafka import caught_up, make_consumer, make_producer
+from metricsync.consumer import ConsumerServiceBase
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
 from normalizer.errors import UnmappableDelivery
@@ -33,46 +33,22 @@ from schemas.raw import RawDelivery
 log = logging.getLogger(__name__)
 
 
-class NormalizerService:
+class NormalizerService(ConsumerServiceBase):
+    name = "normalizer"
+
     def __init__(self, settings: Settings, store: MongoStore, rules: MappingRules) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.raw_topic, settings.normalizer_group)
         self.store = store
         self.rules = rules
-        self.consumer: AIOKafkaConsumer | None = None
-        self.last_poll = time.monotonic()
-        self.producer: AIOKafkaProducer | None = None
         self.processed = 0
         self.dead = 0
 
     async def start(self) -> None:
-        self.producer = make_producer(self.settings)
-        await self.producer.start()
-        self.consumer = make_consumer(self.settings, self.settings.normalizer_group)
-        self.consumer.subscribe([self.settings.raw_topic])
-        await self.consumer.start()
+        await super().start()
         log.info(
-            "normalizer started topic=%s group=%s events_collection=%s",
-            self.settings.raw_topic,
-            self.settings.normalizer_group,
+            "events collection: %s",
             "time-series" if await self.store.events_are_timeseries() else "ordinary (no time-series on this server)",
         )
-
-    async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
-
-    async def run(self, stop: asyncio.Event, burst: bool = False) -> None:
-        """Process until `stop` is set (or, with burst, until a poll comes back empty)."""
-        consumer = self._consumer()
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            self.last_poll = time.monotonic()
-            if not batches and burst and await caught_up(consumer):
-                return
-            for tp, records in batches.items():
-                await self.process(tp, records)
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         started = time.perf_counter()
@@ -94,7 +70,7 @@ class NormalizerService:
                 log.exception("mapper failed delivery_id=%s", record_delivery.delivery_id)
                 dead.append(_dead_letter(tp, None, record_delivery, f"mapper error: {type(e).__name__}: {e}"))
         new = await self.store.put_events(events)
-        producer = self._producer()
+        producer = self.kafka_producer()
         futures = [
             await producer.send(self.settings.events_topic, value=event_to_json(e), key=e.service.encode())
             for e in events
@@ -107,7 +83,7 @@ class NormalizerService:
             )
         await asyncio.gather(*futures)
         await self.store.put_dead_letters(dead)
-        await self._consumer().commit({tp: records[-1].offset + 1})
+        await self.kafka_consumer().commit({tp: records[-1].offset + 1})
         self.processed += len(records)
         self.dead += len(dead)
         log.debug(
@@ -128,16 +104,6 @@ class NormalizerService:
                 letter["_id"],
                 letter["error"],
             )
-
-    def _consumer(self) -> AIOKafkaConsumer:
-        if self.consumer is None:
-            raise RuntimeError("normalizer not started")
-        return self.consumer
-
-    def _producer(self) -> AIOKafkaProducer:
-        if self.producer is None:
-            raise RuntimeError("normalizer not started")
-        return self.producer
 
 
 def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:

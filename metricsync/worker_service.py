@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
 
 from metrics_worker.engine import MetricEngine
-from metricsync.kafka import caught_up, make_consumer, make_producer
+from metricsync.consumer import ConsumerServiceBase
 from metricsync.mongo_store import MongoStore
 from metricsync.reports import service_snapshot
 from metricsync.settings import Settings
@@ -47,9 +47,13 @@ class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.worker.reset()
 
 
-class WorkerService:
+class WorkerService(ConsumerServiceBase):
+    name = "worker"
+    poll_timeout_ms = 100
+    max_records = 5000
+
     def __init__(self, settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> None:
-        self.settings = settings
+        super().__init__(settings, settings.events_topic, settings.worker_group)
         self.store = store
         self.clock = clock
         self.engine = MetricEngine(settings.engine_config())
@@ -58,9 +62,6 @@ class WorkerService:
         self.uncommitted: dict[TopicPartition, int] = {}  # offsets to commit at the next checkpoint
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
         self.last_checkpoint = time.monotonic()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.last_poll = time.monotonic()
-        self.producer: AIOKafkaProducer | None = None
         self.events_applied = 0
         self.events_skipped = 0
 
@@ -71,32 +72,15 @@ class WorkerService:
         self.dirty.clear()
         self.uncommitted.clear()
 
-    async def start(self) -> None:
-        self.producer = make_producer(self.settings)
-        await self.producer.start()
-        self.consumer = make_consumer(self.settings, self.settings.worker_group)
-        self.consumer.subscribe([self.settings.events_topic], listener=_ResetOnRebalance(self))
-        await self.consumer.start()
-        log.info("worker started topic=%s group=%s", self.settings.events_topic, self.settings.worker_group)
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _ResetOnRebalance(self)
 
-    async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.checkpoint()
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+    async def on_idle(self) -> None:
+        if self.dirty or self.uncommitted:
+            await self.checkpoint()  # idle: make everything durable now
 
-    async def run(self, stop: asyncio.Event, burst: bool = False) -> None:
-        consumer = self._consumer()
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
-            self.last_poll = time.monotonic()
-            if not batches and (self.dirty or self.uncommitted):
-                await self.checkpoint()  # idle: make everything durable now
-            if not batches and burst and await caught_up(consumer):
-                return
-            for tp, records in batches.items():
-                await self.process(tp, records)
+    async def on_stop(self) -> None:
+        await self.checkpoint()
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         started = time.perf_counter()
@@ -147,7 +131,7 @@ class WorkerService:
             )
             self.dirty.clear()
         if self.uncommitted:
-            await self._consumer().commit(dict(self.uncommitted))
+            await self.kafka_consumer().commit(dict(self.uncommitted))
             self.uncommitted.clear()
 
     async def _load(self, services: list[str]) -> None:
@@ -161,7 +145,7 @@ class WorkerService:
     async def _publish(self, services: frozenset[str]) -> None:
         if not services:
             return
-        producer = self._producer()
+        producer = self.kafka_producer()
         as_of = self.clock()
         futures = [
             await producer.send(
@@ -170,13 +154,3 @@ class WorkerService:
             for s in sorted(services)
         ]
         await asyncio.gather(*futures)
-
-    def _consumer(self) -> AIOKafkaConsumer:
-        if self.consumer is None:
-            raise RuntimeError("worker not started")
-        return self.consumer
-
-    def _producer(self) -> AIOKafkaProducer:
-        if self.producer is None:
-            raise RuntimeError("worker not started")
-        return self.producer

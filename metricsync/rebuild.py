@@ -104,7 +104,8 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
 
         await consumer.start()
         await producer.start()
-        partitions = sorted(await consumer.partitions_for_topic(settings.events_topic) or {0})
+        await consumer.topics()  # loads the cluster metadata partitions_for_topic reads
+        partitions = sorted(consumer.partitions_for_topic(settings.events_topic) or {0})
         ends = await consumer.end_offsets([TopicPartition(settings.events_topic, p) for p in partitions])
         partitioner = DefaultPartitioner()
         states = []

@@ -294,3 +294,45 @@ def test_init_twice_and_unmappable_deliveries_go_to_the_dead_letter_topic(distri
     status = distributed.get("/api/v1/status").json()
     assert status["dead_letters"] == 1
     assert status["raw_deliveries"] == len(scenario.requests()) + 1
+
+
+def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: Distributed, tmp_path: Path) -> None:
+    distributed.start()
+    post_all(distributed, scenario.requests())
+    wait_until(
+        "the scenario's metrics",
+        lambda: scenario.mismatches("", distributed.get("/api/v1/dora", **scenario.WINDOW).json()) == [],
+        timeout=60,
+    )
+    for process in distributed.processes:
+        if process.args in (["normalizer"], ["worker"]):
+            process.stop()
+    config = tmp_path / "services.toml"
+    config.write_text('[services.storefront]\naliases = ["acme/shop", "acme/pay"]\n')
+    rebuild = distributed.run(["rebuild", "--distributed"], {"METRICSYNC_CONFIG": str(config)})
+    assert rebuild.proc.wait(120) == 0, rebuild.log_tail()
+    assert "done: 16 events, 0 dead letters, 1 services" in rebuild.log_path.read_text(), rebuild.log_tail()
+
+    # the API serves the re-derived state: both histories as one service (see the embedded rebuild test)
+    merged = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
+    assert merged["deployment_frequency"]["deployments"] == 5
+    assert merged["change_failure_rate"]["failed_deployments"] == 3
+
+    # workers resume after the rebuild: old events are not applied twice, new ones are
+    env = {"METRICSYNC_CONFIG": str(config)}
+    distributed.run(["normalizer"], env)
+    distributed.run(["worker"], env)
+    extra = github_deployment("acme/shop", 104, sha_of("shop-c4"), scenario.T + timedelta(hours=6))
+    assert distributed.post(extra).status_code == 202
+    wait_until(
+        "the new deployment on top of the rebuilt state",
+        lambda: (
+            distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()["deployment_frequency"][
+                "deployments"
+            ]
+            == 6
+        ),
+        timeout=60,
+    )
+    again = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
+    assert again["lead_time"]["changes"] == 6  # nothing counted twice

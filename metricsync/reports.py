@@ -29,8 +29,8 @@ def dora_report(
 ) -> dict[str, Any]:
     metrics = engine.report(services, environment, start, end)
     scope = Scope(service=service, team=team, environment=environment, from_=start, to=end)
-    report = DoraReport(scope=scope, **dict(metrics))
-    return report.model_dump(mode="json")
+    document = DoraReport(scope=scope, **dict(metrics)).model_dump(mode="json")
+    return {"scope": document.pop("scope"), **document}  # scope first, as the API documents it
 
 
 def service_snapshot(engine: MetricEngine, service: str, as_of: datetime) -> bytes:

@@ -163,17 +163,23 @@ class SqliteStore:
                 batch, self._pending = self._pending, []
                 try:
                     results = await loop.run_in_executor(self._writer, self._insert_raw_batch, [d for d, _ in batch])
-                except sqlite3.Error as e:
+                except BaseException as e:  # every waiting caller gets an answer, whatever happened
                     error = StoreError(f"cannot store deliveries in {self.path}: {e}")
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(error)
+                    if not isinstance(e, Exception):
+                        raise
                     continue
                 for (_, future), is_new in zip(batch, results, strict=True):
                     if not future.done():
                         future.set_result(is_new)
         finally:
             self._flush_task = None
+            for _, future in self._pending:  # cancelled mid-flush: nobody will write these
+                if not future.done():
+                    future.set_exception(StoreError("the SQLite store is closing"))
+            self._pending = []
 
     def _insert_raw_batch(self, deliveries: Sequence[RawDelivery]) -> list[bool]:
         conn = self._require(self._wconn)

@@ -64,7 +64,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulation(args.url, plan, settings, out=sys.stderr)
 
 
-def _serve_app(settings: Settings, app: object) -> None:
+def serve_app(settings: Settings, app: object) -> None:
+    """How every HTTP service is served (the benchmarks serve their bare ceiling app the same way)."""
     import uvicorn
 
     uvicorn.run(
@@ -105,7 +106,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from metricsync.distributed import create_ingest_service_app
 
     settings = _settings(args)
-    _serve_app(settings, create_ingest_service_app(settings, with_api=args.with_api))
+    serve_app(settings, create_ingest_service_app(settings, with_api=args.with_api))
     return 0
 
 
@@ -113,7 +114,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from metricsync.distributed import create_api_app
 
     settings = _settings(args)
-    _serve_app(settings, create_api_app(settings))
+    serve_app(settings, create_api_app(settings))
     return 0
 
 
@@ -221,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
     health.set_defaults(func=cmd_healthcheck)
+    from metricsync.bench.runner import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -1,0 +1,121 @@
+"""Processes the benchmarks start: MetricSync commands, the bare ceiling app, RSS sampling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The bench's environment without METRICSYNC_* (each process gets exactly what it is given)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METRICSYNC_")}
+    env.update(extra)
+    return env
+
+
+class Proc:
+    """A child process (`python -m metricsync.cli ...` or another module) logging to a file."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path, module: str = "metricsync.cli") -> None:
+        self.args = args
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args], env=clean_env(env), stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._log.close()
+        if code != 0:
+            raise RuntimeError(f"{' '.join(self.args)} exited {code}:\n{self.tail()}")
+        return code
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if not self._log.closed:
+            self._log.close()
+
+
+def wait_http(url: str, proc: Proc, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{' '.join(proc.args)} exited before {url} answered:\n{proc.tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as e:
+            last = repr(e)
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout}s ({last}):\n{proc.tail()}")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, MB (from /proc)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler:
+    """Samples a process's RSS every `interval` seconds in a thread; `peak` is the largest seen."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            self._stop.wait(self.interval)

@@ -78,11 +78,9 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         await pipeline.start()
         holder["pipeline"] = pipeline
         sink.target = EmbeddedSink(store, bus)
-        log.info(
-            "embedded mode ready data_dir=%s verification: %s",
-            settings.data_dir,
-            settings.verification_summary(),
-        )
+        summary = settings.verification_summary()
+        level = logging.WARNING if "OFF" in summary else logging.INFO
+        log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)
         try:
             yield
         finally:

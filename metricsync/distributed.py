@@ -36,12 +36,14 @@ def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callabl
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await sink.start()
-        log.info(
+        summary = settings.verification_summary()
+        log.log(
+            logging.WARNING if "OFF" in summary else logging.INFO,
             "ingest ready topic=%s spool=%s api=%s verification: %s",
             settings.raw_topic,
             settings.spool_dir,
             with_api,
-            settings.verification_summary(),
+            summary,
         )
         try:
             yield

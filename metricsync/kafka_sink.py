@@ -128,9 +128,10 @@ class KafkaSink:
 
     async def _publish(self, producer: AIOKafkaProducer, delivery: RawDelivery) -> None:
         key, value, headers = encode_raw(delivery)
-        await asyncio.wait_for(
-            producer.send_and_wait(self.topic, value=value, key=key, headers=headers), timeout=self.send_timeout
-        )
+        # asyncio.timeout, not wait_for: no extra task per webhook
+        async with asyncio.timeout(self.send_timeout):
+            acknowledged = await producer.send(self.topic, value=value, key=key, headers=headers)
+            await acknowledged
 
     async def _spool(self, delivery: RawDelivery) -> None:
         try:

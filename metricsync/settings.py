@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     normalizer_group: str = "metricsync-normalizer"
     worker_group: str = "metricsync-worker"
-    kafka_compression: str = "gzip"  # gzip is built in; lz4/zstd need aiokafka's extras
+    # zstd (aiokafka's zstd extra, cramjam): ~2x the producer throughput of gzip at a better ratio
+    kafka_compression: str = "zstd"
     kafka_send_timeout: timedelta = timedelta(seconds=2)
     worker_checkpoint_interval: timedelta = timedelta(seconds=1)
     spool_dir: Path = Path("./metricsync-spool")

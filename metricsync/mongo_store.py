@@ -7,7 +7,8 @@ transactions, no change streams, no `$group` beyond `$sum`. Collections (names a
 - events           unified events; a time-series collection (timeField `event_time`, metaField
                    `meta` = {service, source, kind, environment}) where the server supports it
                    (MongoDB >= 5.0), else an ordinary one with the same index.
-- event_ids        `_id` = event id: the dedup key (time-series collections take no unique index).
+- event_ids        `_id` = event id: the dedup key where `events` is time-series (those take no unique
+                   index); an ordinary `events` collection dedups on its own `_id` and leaves it empty.
 - service_state    `_id` = service: the worker's metric state of one service (orjson bytes, not a
                    nested document: FerretDB stores no nested arrays) with the partition and offset
                    of the last event applied, and `rev`, bumped on every write.
@@ -17,7 +18,7 @@ transactions, no change streams, no `$group` beyond `$sum`. Collections (names a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -173,22 +174,27 @@ class MongoStore:
         except BulkWriteError as e:
             return len(_new_indices(len(docs), e))
 
-    async def raw_batch(self, after_id: str | None, limit: int) -> list[RawDelivery]:
-        """Raw deliveries ordered by `_id`, after `after_id` (for rebuild's paging)."""
-        query: Doc = {} if after_id is None else {"_id": {"$gt": after_id}}
-        cursor = self.db[self.names.raw].find(query).sort("_id", 1).limit(limit)
-        return [
-            RawDelivery(
-                delivery_id=doc["_id"],
-                source=Source(doc["source"]),
-                event_type=doc["event_type"],
-                key=doc["key"],
-                received_at=_utc(doc["received_at"]),
-                headers=doc.get("headers", {}),
-                body=bytes(doc["body"]),
+    async def raw_batches(self, size: int) -> AsyncIterator[list[RawDelivery]]:
+        """Every raw delivery, `size` at a time, through one cursor in natural order (rebuild: the
+        engine's results do not depend on order, and paging by `_id` re-sorts the log per page)."""
+        batch: list[RawDelivery] = []
+        async for doc in self.db[self.names.raw].find({}, batch_size=size):
+            batch.append(
+                RawDelivery(
+                    delivery_id=doc["_id"],
+                    source=Source(doc["source"]),
+                    event_type=doc["event_type"],
+                    key=doc["key"],
+                    received_at=_utc(doc["received_at"]),
+                    headers=doc.get("headers", {}),
+                    body=bytes(doc["body"]),
+                )
             )
-            async for doc in cursor
-        ]
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def raw_count(self) -> int:
         return await self.db[self.names.raw].count_documents({})
@@ -196,10 +202,22 @@ class MongoStore:
     # --- events ----------------------------------------------------------------------------------
 
     async def put_events(self, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
-        """Store events not stored before; returns those that were new. Dedup is on `event_ids`."""
+        """Store events not stored before; returns those that were new.
+
+        An ordinary events collection has the event id as `_id`: one unordered insert, and the
+        duplicate-key errors name the events stored before. A time-series collection takes no unique
+        index, so there the dedup key is `event_ids` (looked up first, written after)."""
         if not events:
             return []
         unique: dict[str, UnifiedEvent] = {e.id: e for e in events}
+        if not await self._timeseries():
+            candidates = list(unique.values())
+            docs = [self._event_doc(e, False) for e in candidates]
+            try:
+                await self.db[self.names.events].insert_many(docs, ordered=False)
+            except BulkWriteError as e:
+                return [candidates[i] for i in _new_indices(len(docs), e)]
+            return candidates
         seen = {
             doc["_id"] async for doc in self.db[self.names.event_ids].find({"_id": {"$in": list(unique)}}, {"_id": 1})
         }
@@ -245,7 +263,8 @@ class MongoStore:
         return list(out.values())
 
     async def event_count(self) -> int:
-        return await self.db[self.names.event_ids].count_documents({})
+        dedup = self.names.event_ids if await self._timeseries() else self.names.events
+        return await self.db[dedup].count_documents({})
 
     # --- worker state ----------------------------------------------------------------------------
 

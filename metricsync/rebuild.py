@@ -3,9 +3,10 @@ settings, then recompute the metrics, so a changed rule applies to all history."
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from metrics_worker.engine import MetricEngine
 from metricsync.datadir import DataDirLock, db_path
@@ -13,6 +14,7 @@ from metricsync.embedded import EmbeddedPipeline
 from metricsync.memory_bus import MemoryBus
 from metricsync.settings import Settings
 from metricsync.sqlite_store import SqliteStore
+from schemas.events import UnifiedEvent
 
 
 async def rebuild_embedded(settings: Settings, out: TextIO) -> int:
@@ -78,22 +80,26 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         rules = settings.mapping_rules()
         engine = MetricEngine(settings.engine_config())
         started = time.perf_counter()
-        done, events_total, dead_total, after = 0, 0, 0, None
-        while True:
-            batch = await store.raw_batch(after, 2000)
-            if not batch:
-                break
-            after = batch[-1].delivery_id
-            events = []
-            dead = []
+        done, events_total, dead_total = 0, 0, 0
+        writing: asyncio.Task[None] | None = None
+
+        async def store_batch(events: list[UnifiedEvent], dead: list[dict[str, Any]]) -> None:
+            await store.put_events(events)
+            await store.put_dead_letters(dead)
+
+        # the next batch is read, mapped and applied while the previous one is being stored
+        async for batch in store.raw_batches(2000):
+            events: list[UnifiedEvent] = []
+            dead: list[dict[str, Any]] = []
             for delivery in batch:
                 try:
                     events.extend(map_delivery(delivery, rules))
                 except UnmappableDelivery as e:
                     dead.append({"_id": delivery.delivery_id, "error": str(e), "source": delivery.source.value})
-            await store.put_events(events)
-            await store.put_dead_letters(dead)
             engine.apply_many(events)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(store_batch(events, dead))
             done += len(batch)
             events_total += len(events)
             dead_total += len(dead)
@@ -101,6 +107,8 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
             print(
                 f"  {done}/{total} deliveries, {events_total} events ({rate:,.0f} deliveries/s)", file=out, flush=True
             )
+        if writing is not None:
+            await writing
 
         await consumer.start()
         await producer.start()

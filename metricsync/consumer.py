@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -62,8 +62,14 @@ class ConsumerServiceBase:
                 await self.on_idle()
                 if burst and await caught_up(consumer):
                     return
-            for tp, records in batches.items():
-                await self.process(tp, records)
+            else:
+                await self.process_batches(batches)
+
+    async def process_batches(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """One poll's records, by partition. By default one `process` per partition; a service that
+        can share round trips between partitions overrides this."""
+        for tp, records in batches.items():
+            await self.process(tp, records)
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         raise NotImplementedError

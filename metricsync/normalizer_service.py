@@ -13,7 +13,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,53 +51,64 @@ class NormalizerService(ConsumerServiceBase):
         )
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        await self.process_batches({tp: records})
+
+    async def process_batches(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """All partitions of one poll together: their MongoDB writes and Kafka sends share round
+        trips; the offsets are committed once everything is stored and sent."""
+        if not batches:
+            return
         started = time.perf_counter()
         deliveries: list[RawDelivery] = []
-        dead: list[dict[str, Any]] = []
-        for record in records:
-            try:
-                deliveries.append(decode_raw(record.key, record.value, record.headers))
-            except CodecError as e:
-                dead.append(_dead_letter(tp, record, None, str(e)))
-        await self.store.put_raw_many(deliveries)
         events: list[UnifiedEvent] = []
-        for record_delivery in deliveries:
-            try:
-                events.extend(map_delivery(record_delivery, self.rules))
-            except UnmappableDelivery as e:
-                dead.append(_dead_letter(tp, None, record_delivery, str(e)))
-            except Exception as e:  # a mapper bug: dead-letter it, keep the partition moving
-                log.exception("mapper failed delivery_id=%s", record_delivery.delivery_id)
-                dead.append(_dead_letter(tp, None, record_delivery, f"mapper error: {type(e).__name__}: {e}"))
-        new = await self.store.put_events(events)
+        dead: list[tuple[TopicPartition, dict[str, Any]]] = []
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    delivery = decode_raw(record.key, record.value, record.headers)
+                except CodecError as e:
+                    dead.append((tp, _dead_letter(tp, record, None, str(e))))
+                    continue
+                deliveries.append(delivery)
+                try:
+                    events.extend(map_delivery(delivery, self.rules))
+                except UnmappableDelivery as e:
+                    dead.append((tp, _dead_letter(tp, None, delivery, str(e))))
+                except Exception as e:  # a mapper bug: dead-letter it, keep the partition moving
+                    log.exception("mapper failed delivery_id=%s", delivery.delivery_id)
+                    dead.append((tp, _dead_letter(tp, None, delivery, f"mapper error: {type(e).__name__}: {e}")))
+        letters = [letter for _, letter in dead]
         producer = self.kafka_producer()
         futures = [
             await producer.send(self.settings.events_topic, value=event_to_json(e), key=e.service.encode())
             for e in events
         ]
-        for letter in dead:
+        for letter in letters:
             futures.append(
                 await producer.send(
                     self.settings.dead_letter_topic, value=orjson.dumps(letter), key=letter["_id"].encode()
                 )
             )
+        # the sends complete while MongoDB writes; only the commit waits for everything
+        await self.store.put_raw_many(deliveries)
+        new = await self.store.put_events(events)
+        await self.store.put_dead_letters(letters)
         await asyncio.gather(*futures)
-        await self.store.put_dead_letters(dead)
-        await self.kafka_consumer().commit({tp: records[-1].offset + 1})
-        self.processed += len(records)
+        await self.kafka_consumer().commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+        count = sum(len(records) for records in batches.values())
+        self.processed += count
         self.dead += len(dead)
         log.debug(
-            "normalized topic=%s partition=%d offset=%d records=%d events=%d new=%d dead=%d ms=%.1f",
-            tp.topic,
-            tp.partition,
-            records[-1].offset,
-            len(records),
+            "normalized topic=%s partitions=%s records=%d events=%d new=%d dead=%d ms=%.1f",
+            self.topic,
+            ",".join(f"{tp.partition}@{records[-1].offset}" for tp, records in batches.items()),
+            count,
             len(events),
             len(new),
             len(dead),
             (time.perf_counter() - started) * 1000,
         )
-        for letter in dead:
+        for tp, letter in dead:
             log.warning(
                 "dead letter partition=%d delivery_id=%s error=%s",
                 tp.partition,

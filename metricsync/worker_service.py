@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,8 @@ from metricsync.settings import Settings
 from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
 
 
 class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -61,6 +63,7 @@ class WorkerService(ConsumerServiceBase):
         self.dirty: dict[str, tuple[int, int]] = {}  # applied since the last checkpoint
         self.uncommitted: dict[TopicPartition, int] = {}  # offsets to commit at the next checkpoint
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
+        self.checkpoint_gap = self.checkpoint_seconds  # grows when checkpoints get slow (see checkpoint)
         self.last_checkpoint = time.monotonic()
         self.events_applied = 0
         self.events_skipped = 0
@@ -83,48 +86,57 @@ class WorkerService(ConsumerServiceBase):
         await self.checkpoint()
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        await self.process_batches({tp: records})
+
+    async def process_batches(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """All partitions of one poll together: one state load for the services seen first, one
+        round of snapshots for every changed service."""
         started = time.perf_counter()
-        decoded: list[tuple[int, UnifiedEvent]] = []
-        for record in records:
-            try:
-                decoded.append((record.offset, event_from_json(record.value)))
-            except (ValidationError, ValueError) as e:
-                log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
-        await self._load([e.service for _, e in decoded if e.service not in self.applied])
-        to_apply: list[UnifiedEvent] = []
-        last: dict[str, int] = {}
-        for offset, event in decoded:
-            partition, applied_offset = self.applied.get(event.service, (tp.partition, -1))
-            if partition == tp.partition and offset <= applied_offset:
-                self.events_skipped += 1
-                continue
-            to_apply.append(event)
-            last[event.service] = offset
-        changed = self.engine.apply_many(to_apply)
-        for service, offset in last.items():
-            self.applied[service] = (tp.partition, offset)
-            self.dirty[service] = (tp.partition, offset)
-        self.uncommitted[tp] = records[-1].offset + 1
-        self.events_applied += len(to_apply)
-        await self._publish(changed)
-        if time.monotonic() - self.last_checkpoint >= self.checkpoint_seconds:
+        decoded: dict[TopicPartition, list[tuple[int, UnifiedEvent]]] = {}
+        for tp, records in batches.items():
+            decoded[tp] = []
+            for record in records:
+                try:
+                    decoded[tp].append((record.offset, event_from_json(record.value)))
+                except (ValidationError, ValueError) as e:
+                    log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
+        await self._load([e.service for part in decoded.values() for _, e in part if e.service not in self.applied])
+        changed: set[str] = set()
+        for tp, records in batches.items():
+            to_apply: list[UnifiedEvent] = []
+            last: dict[str, int] = {}
+            for offset, event in decoded[tp]:
+                partition, applied_offset = self.applied.get(event.service, (tp.partition, -1))
+                if partition == tp.partition and offset <= applied_offset:
+                    self.events_skipped += 1
+                    continue
+                to_apply.append(event)
+                last[event.service] = offset
+            changed |= self.engine.apply_many(to_apply)
+            for service, offset in last.items():
+                self.applied[service] = (tp.partition, offset)
+                self.dirty[service] = (tp.partition, offset)
+            self.uncommitted[tp] = records[-1].offset + 1
+            self.events_applied += len(to_apply)
+            log.debug(
+                "applied partition=%d offset=%d events=%d skipped=%d services=%d",
+                tp.partition,
+                records[-1].offset,
+                len(to_apply),
+                len(decoded[tp]) - len(to_apply),
+                len(last),
+            )
+        await self._publish(frozenset(changed))
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
             await self.checkpoint()
-        log.debug(
-            "applied partition=%d offset=%d events=%d skipped=%d services=%d ms=%.1f",
-            tp.partition,
-            records[-1].offset,
-            len(to_apply),
-            len(decoded) - len(to_apply),
-            len(last),
-            (time.perf_counter() - started) * 1000,
-        )
+        log.debug("batch partitions=%d ms=%.1f", len(batches), (time.perf_counter() - started) * 1000)
 
     async def checkpoint(self) -> None:
         """Store the state of every service changed since the last checkpoint, each with the offset of
         the last event applied to it, then commit the partitions' offsets. A crash between two
         checkpoints replays from the committed offsets; events at or below a stored offset are skipped,
         the rest re-applied to the stored state, so the result is the same."""
-        self.last_checkpoint = time.monotonic()
+        started = time.monotonic()
         if self.dirty:
             await self.store.save_states(
                 [(s, self.engine.export_service(s), partition, offset) for s, (partition, offset) in self.dirty.items()]
@@ -133,6 +145,10 @@ class WorkerService(ConsumerServiceBase):
         if self.uncommitted:
             await self.kafka_consumer().commit(dict(self.uncommitted))
             self.uncommitted.clear()
+        self.last_checkpoint = time.monotonic()
+        # Under load every service is dirty at every checkpoint and a service's state grows with its
+        # history: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
+        self.checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_SPACING * (self.last_checkpoint - started))
 
     async def _load(self, services: list[str]) -> None:
         wanted = sorted(set(services))

@@ -322,8 +322,13 @@ class MongoStore:
     # --- rebuild ---------------------------------------------------------------------------------
 
     async def reset_derived(self) -> None:
+        """Forget what is derived from the raw log: drop those collections and create them afresh
+        (`init`). One drop whatever the size; FerretDB's `delete_many({})` fails past ~32k documents
+        ("SQL logic error: too many SQL variables")."""
         for name in (self.names.events, self.names.event_ids, self.names.state, self.names.dead):
-            await self.db[name].delete_many({})
+            await self.db.drop_collection(name)
+        self.events_timeseries = None
+        await self.init()
 
 
 def _utc(value: datetime) -> datetime:

@@ -2,7 +2,8 @@
 
 In-process: the embedded read API's routes (ReadApi over the live engine, as `metricsync serve`
 mounts them) called as an ASGI app directly, no socket, so the figures are handler + engine +
-JSON time. Each figure: `runs` rounds of `read_repeats` requests, the median of each round.
+JSON time. Each figure: `runs` rounds of `read_repeats` requests (fewer, at least 3, for reads
+slower than ~170 ms), the median of each round.
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def run(ctx: BenchContext) -> None:
     async def measure() -> list[list[float]]:
         out = []
         for _, path, query, _ in cases:
-            await _time(app, path, query, 1)  # warm
-            out.append([await _time(app, path, query, sizes.read_repeats) for _ in range(sizes.runs)])
+            first = await _time(app, path, query, 1)  # warm; slow reads get fewer repeats (>= 3, ~5 s a round)
+            repeats = max(3, min(sizes.read_repeats, int(5000 / max(first, 1e-3))))
+            out.append([await _time(app, path, query, repeats) for _ in range(sizes.runs)])
         return out
 
     results = asyncio.run(measure())

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 
-from metrics_worker.engine import MetricEngine
+from metricsync.app import LiveEngineSource
 from metricsync.bench.context import BenchContext
 from metricsync.bench.engine_history import build
 from metricsync.bench.http import asgi_get
@@ -26,17 +25,6 @@ from metricsync.read_api import ReadApi
 from schemas.catalog import ServiceCatalog
 
 SCENARIO = "6 read API"
-
-
-class _Source:
-    def __init__(self, engine: MetricEngine) -> None:
-        self.engine = engine
-
-    async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
-        return self.engine
-
-    async def known_services(self) -> Collection[str]:
-        return {summary.service for summary in self.engine.services()}
 
 
 async def _time(app: Starlette, path: str, query: dict[str, str], repeats: int) -> float:
@@ -59,7 +47,7 @@ def run(ctx: BenchContext) -> None:
         engine, _ = build(sizes.history_large, 0, 0, services, end)
         ctx.cache["engine"] = (engine, end, services, sizes.history_large)
     engine, end, _, history = ctx.cache["engine"]
-    api = ReadApi(_Source(engine), ServiceCatalog(), None, lambda: end)
+    api = ReadApi(LiveEngineSource(engine), ServiceCatalog(), None, lambda: end)
     app = Starlette(routes=api.routes())
     service = sorted(s.service for s in engine.services())[0]
     window = {"from": (end - timedelta(days=365)).isoformat(), "to": end.isoformat()}

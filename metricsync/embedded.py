@@ -20,11 +20,10 @@ from datetime import datetime
 
 from metrics_worker.engine import MetricEngine
 from metricsync.errors import StoreError
+from metricsync.mapping import map_or_error
 from metricsync.memory_bus import MemoryBus, Subscription
 from metricsync.reports import service_snapshot
 from metricsync.sqlite_store import DeadLetter, SqliteStore, StoredRaw
-from normalizer.errors import UnmappableDelivery
-from normalizer.mapping import map_delivery
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
 from schemas.ports import SinkUnavailable
@@ -49,25 +48,10 @@ def normalize_rows(rows: list[StoredRaw], rules: MappingRules) -> NormalizeResul
     events: list[UnifiedEvent] = []
     dead: list[DeadLetter] = []
     for row in rows:
-        try:
-            events.extend(map_delivery(row.delivery, rules))
-        except UnmappableDelivery as e:
-            log.warning(
-                "dead letter source=%s delivery_id=%s raw_seq=%d error=%s",
-                row.delivery.source,
-                row.delivery.delivery_id,
-                row.seq,
-                e,
-            )
-            dead.append(DeadLetter(row.seq, row.delivery.delivery_id, str(e)))
-        except Exception as e:  # a mapper bug must not stop the pipeline: keep the delivery, say why
-            log.exception(
-                "mapper failed source=%s delivery_id=%s raw_seq=%d",
-                row.delivery.source,
-                row.delivery.delivery_id,
-                row.seq,
-            )
-            dead.append(DeadLetter(row.seq, row.delivery.delivery_id, f"mapper error: {type(e).__name__}: {e}"))
+        mapped, error = map_or_error(row.delivery, rules)
+        events.extend(mapped)
+        if error is not None:
+            dead.append(DeadLetter(row.seq, row.delivery.delivery_id, error))
     return NormalizeResult(events, dead)
 
 

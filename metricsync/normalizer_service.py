@@ -22,10 +22,9 @@ from aiokafka import TopicPartition
 
 from metricsync.codec import CodecError, decode_raw
 from metricsync.consumer import ConsumerServiceBase
+from metricsync.mapping import map_or_error
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
-from normalizer.errors import UnmappableDelivery
-from normalizer.mapping import map_delivery
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_to_json
 from schemas.raw import RawDelivery
@@ -70,13 +69,10 @@ class NormalizerService(ConsumerServiceBase):
                     dead.append((tp, _dead_letter(tp, record, None, str(e))))
                     continue
                 deliveries.append(delivery)
-                try:
-                    events.extend(map_delivery(delivery, self.rules))
-                except UnmappableDelivery as e:
-                    dead.append((tp, _dead_letter(tp, None, delivery, str(e))))
-                except Exception as e:  # a mapper bug: dead-letter it, keep the partition moving
-                    log.exception("mapper failed delivery_id=%s", delivery.delivery_id)
-                    dead.append((tp, _dead_letter(tp, None, delivery, f"mapper error: {type(e).__name__}: {e}")))
+                mapped, error = map_or_error(delivery, self.rules)
+                events.extend(mapped)
+                if error is not None:
+                    dead.append((tp, _dead_letter(tp, None, delivery, error)))
         letters = [letter for _, letter in dead]
         producer = self.kafka_producer()
         futures = [
@@ -109,8 +105,10 @@ class NormalizerService(ConsumerServiceBase):
             (time.perf_counter() - started) * 1000,
         )
         for tp, letter in dead:
+            if letter["source"] is not None:
+                continue  # mapping failures were logged by map_or_error
             log.warning(
-                "dead letter partition=%d delivery_id=%s error=%s",
+                "dead letter (undecodable record) partition=%d id=%s error=%s",
                 tp.partition,
                 letter["_id"],
                 letter["error"],

@@ -64,10 +64,9 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from aiokafka.partitioner import DefaultPartitioner
 
     from metricsync.kafka import make_consumer, make_producer
+    from metricsync.mapping import map_or_error
     from metricsync.mongo_store import MongoStore
     from metricsync.reports import service_snapshot
-    from normalizer.errors import UnmappableDelivery
-    from normalizer.mapping import map_delivery
 
     store = MongoStore.from_settings(settings)
     consumer = make_consumer(settings, group=f"{settings.worker_group}-rebuild")
@@ -92,10 +91,10 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
             events: list[UnifiedEvent] = []
             dead: list[dict[str, Any]] = []
             for delivery in batch:
-                try:
-                    events.extend(map_delivery(delivery, rules))
-                except UnmappableDelivery as e:
-                    dead.append({"_id": delivery.delivery_id, "error": str(e), "source": delivery.source.value})
+                mapped, error = map_or_error(delivery, rules)
+                events.extend(mapped)
+                if error is not None:
+                    dead.append({"_id": delivery.delivery_id, "error": error, "source": delivery.source.value})
             engine.apply_many(events)
             if writing is not None:
                 await writing

@@ -12,28 +12,36 @@ from metrics_worker.engine import MetricEngine
 from metricsync.mongo_store import MongoStore
 from metricsync.read_api import ReadApi
 from metricsync.settings import Settings
+from schemas.events import event_from_json
 
 
 class MongoMetricsSource:
     """The read API's MetricsSource in distributed mode: worker state loaded from MongoDB, kept in
-    one engine and refreshed per request for the services whose `rev` moved."""
+    one engine and refreshed per request for the services whose state log moved: only the events
+    logged since are applied, unless a new base was written (then it is imported)."""
 
     def __init__(self, store: MongoStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self.engine = MetricEngine(settings.engine_config())
-        self.revs: dict[str, int] = {}
+        self.held: dict[str, tuple[int, int, object]] = {}  # service -> (rev, base seq, base "at") held
         self._lock = asyncio.Lock()
 
     async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
         async with self._lock:
             current = await self.store.state_revisions()
             wanted = current.keys() if services is None else [s for s in services if s in current]
-            stale = [s for s in wanted if self.revs.get(s) != current[s]]
+            stale = [s for s in wanted if self.held.get(s, (None,))[0] != current[s]]
             if stale:
-                for stored in await self.store.load_states(stale):
-                    self.engine.import_service(stored.service, stored.state)
-                    self.revs[stored.service] = stored.rev
+                for service, stored in (await self.store.load_states(stale)).items():
+                    held = self.held.get(service)
+                    if held is not None and held[1:] == (stored.base_seq, stored.base_at) and held[0] < stored.rev:
+                        events = stored.events_after(held[0])  # same base: only what was logged since
+                    else:  # new, re-based, or rebuilt (sequence numbers start over)
+                        self.engine.import_service(service, stored.base)
+                        events = stored.events_after(stored.base_seq)
+                    self.engine.apply_many([event_from_json(raw) for raw in events])
+                    self.held[service] = (stored.rev, stored.base_seq, stored.base_at)
             return self.engine
 
     async def known_services(self) -> Collection[str]:

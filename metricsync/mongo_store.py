@@ -1,6 +1,6 @@
 """Distributed mode's store on the MongoDB wire protocol (MongoDB, or FerretDB in tests).
 
-Used as a document store only, so it runs on both: upserts by `_id`, indexed finds, no
+Used as a document store only, so it runs on both: inserts (upserts only for dead letters), indexed finds, no
 transactions, no change streams, no `$group` beyond `$sum`. Collections (names are settings):
 
 - raw_deliveries   `_id` = delivery id; the immutable log `metricsync rebuild` re-derives from.
@@ -9,9 +9,10 @@ transactions, no change streams, no `$group` beyond `$sum`. Collections (names a
                    (MongoDB >= 5.0), else an ordinary one with the same index.
 - event_ids        `_id` = event id: the dedup key where `events` is time-series (those take no unique
                    index); an ordinary `events` collection dedups on its own `_id` and leaves it empty.
-- service_state    `_id` = service: the worker's metric state of one service (orjson bytes, not a
-                   nested document: FerretDB stores no nested arrays) with the partition and offset
-                   of the last event applied, and `rev`, bumped on every write.
+- service_state    the worker's metric state: per service an append-only log of a base (the
+                   exported state) and deltas (the events applied since), `_id` = service#seq,
+                   each with the partition and offset of the last event applied; bodies are
+                   zlib'd bytes (FerretDB stores no nested arrays). See metricsync/state_log.py.
 - dead_letters     `_id` = delivery id: what the normalizer could not map, with the error.
 """
 
@@ -23,13 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from bson import Binary
-from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
 from metricsync.settings import Settings
+from metricsync.state_log import StoredState, fold
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
 from schemas.raw import RawDelivery
 from schemas.sources import Source
@@ -49,13 +50,8 @@ class Collections:
     dead: str = "dead_letters"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredState:
-    service: str
-    state: dict[str, Any]
-    partition: int
-    offset: int
-    rev: int
+class StateConflict(RuntimeError):
+    """Another writer already wrote a state document this one tried to write."""
 
 
 def _new_indices(docs_count: int, error: BulkWriteError) -> list[int]:
@@ -132,6 +128,8 @@ class MongoStore:
                 await self._ensure_collection(name)
         await self.db[self.names.events].create_index([("meta.service", 1), ("event_time", 1)])
         await self.db[self.names.raw].create_index([("received_at", 1)])
+        await self.db[self.names.state].create_index([("service", 1), ("seq", 1)])
+        await self.db[self.names.state].create_index([("partition", 1)])
         log.info("mongo collections ready database=%s events_timeseries=%s", self.db.name, self.events_timeseries)
 
     async def _ensure_collection(self, name: str) -> None:
@@ -266,47 +264,52 @@ class MongoStore:
         dedup = self.names.event_ids if await self._timeseries() else self.names.events
         return await self.db[dedup].count_documents({})
 
-    # --- worker state ----------------------------------------------------------------------------
+    # --- worker state (an append-only log per service: metricsync/state_log.py) ----------------
 
-    async def load_states(self, services: Iterable[str] | None = None) -> list[StoredState]:
-        query: Doc = {} if services is None else {"_id": {"$in": list(services)}}
-        return [
-            StoredState(
-                service=doc["_id"],
-                state=orjson.loads(bytes(doc["state"])),
-                partition=int(doc["partition"]),
-                offset=int(doc["offset"]),
-                rev=int(doc["rev"]),
-            )
-            async for doc in self.db[self.names.state].find(query)
-        ]
+    async def append_states(self, docs: Sequence[Doc]) -> None:
+        """Insert state log documents (state_log.base_doc / delta_doc). Their `_id` names service and
+        sequence number, so a second writer of the same service (a worker that lost its partition
+        and did not notice) collides instead of interleaving: StateConflict."""
+        if not docs:
+            return
+        try:
+            await self.db[self.names.state].insert_many(list(docs), ordered=False)
+        except BulkWriteError as e:
+            errors = e.details.get("writeErrors", [])
+            clashes = [docs[int(w["index"])]["_id"] for w in errors if w.get("code") == DUPLICATE_KEY]
+            if clashes:
+                raise StateConflict(
+                    f"state documents {clashes[:5]} were already written by another worker; this worker no longer owns "
+                    "those services"
+                ) from e
+            raise
+
+    async def load_states(
+        self, services: Iterable[str] | None = None, partitions: Iterable[int] | None = None
+    ) -> dict[str, StoredState]:
+        """The stored state of the given services, or of the services last written from the given
+        partitions, or of all services (both None)."""
+        query: Doc = {}
+        if services is not None:
+            query["service"] = {"$in": list(services)}
+        if partitions is not None:
+            query["partition"] = {"$in": list(partitions)}
+        return fold([doc async for doc in self.db[self.names.state].find(query)])
 
     async def state_revisions(self) -> dict[str, int]:
-        return {doc["_id"]: int(doc["rev"]) async for doc in self.db[self.names.state].find({}, {"rev": 1})}
+        """service -> sequence number of its last state document."""
+        revs: dict[str, int] = {}
+        async for doc in self.db[self.names.state].find({}, {"service": 1, "seq": 1}):
+            service, seq = str(doc["service"]), int(doc["seq"])
+            if seq > revs.get(service, -1):
+                revs[service] = seq
+        return revs
 
-    async def save_states(self, states: Sequence[tuple[str, dict[str, Any], int, int]]) -> None:
-        """Write (service, state, partition, offset) documents; one writer per service (the worker
-        owning its partition), so a plain replace is safe without transactions."""
-        if not states:
-            return
-        now = datetime.now(UTC)
-        ops = [
-            UpdateOne(
-                {"_id": service},
-                {
-                    "$set": {
-                        "state": Binary(orjson.dumps(state)),
-                        "partition": partition,
-                        "offset": offset,
-                        "updated_at": now,
-                    },
-                    "$inc": {"rev": 1},
-                },
-                upsert=True,
-            )
-            for service, state, partition, offset in states
-        ]
-        await self.db[self.names.state].bulk_write(ops, ordered=False)
+    async def delete_states(self, ids: Sequence[str], chunk: int = 1000) -> None:
+        """Delete superseded state documents, a bulk `$in` at a time (one collection scan on FerretDB,
+        where a delete per `_id` scans once each)."""
+        for i in range(0, len(ids), chunk):
+            await self.db[self.names.state].delete_many({"_id": {"$in": list(ids[i : i + chunk])}})
 
     # --- dead letters ----------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from metricsync.mapping import map_or_error
     from metricsync.mongo_store import MongoStore
     from metricsync.reports import service_snapshot
+    from metricsync.state_log import base_doc
 
     store = MongoStore.from_settings(settings)
     consumer = make_consumer(settings, group=f"{settings.worker_group}-rebuild")
@@ -117,12 +118,13 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         partitioner = DefaultPartitioner()
         states = []
         services = [s.service for s in engine.services()]
+        as_of = datetime.now(UTC)
         for service in services:
             partition = partitioner(service.encode(), partitions, partitions)
             offset = ends[TopicPartition(settings.events_topic, partition)] - 1
-            states.append((service, engine.export_service(service), partition, offset))
-        await store.save_states(states)
-        as_of = datetime.now(UTC)
+            state = engine.export_service(service)
+            states.append(base_doc(service, 0, state, len(state["seen"]), partition, offset, as_of))
+        await store.append_states(states)
         futures = [
             await producer.send(settings.metrics_topic, value=service_snapshot(engine, s, as_of), key=s.encode())
             for s in services

@@ -1,13 +1,14 @@
 """`metricsync worker`: events topic -> incremental metric state in MongoDB -> snapshots on the metrics topic.
 
 The events topic is keyed by service, so each service lives on one partition and one worker owns
-it. The worker keeps the state of the services it has seen on its partitions in one MetricEngine
-and publishes a snapshot per changed service after each batch. At checkpoints (every
-METRICSYNC_WORKER_CHECKPOINT_INTERVAL, when idle, on rebalance and on stop) it writes the state of
-every service changed since the last one together with the offset of the last event applied (one
-document per service: no transaction needed), then commits the Kafka offsets. A replay after a
-crash or a rebalance finds events at or below the stored offset and skips them, and re-applies the
-rest to the stored state: nothing is lost or counted twice.
+it. When partitions are assigned the worker loads the stored state of their services (one query)
+into one MetricEngine, and publishes a snapshot per changed service after each batch. At checkpoints
+(every METRICSYNC_WORKER_CHECKPOINT_INTERVAL, when idle, on rebalance and on stop) it appends to each
+changed service's state log (metricsync/state_log.py) the events applied since the last checkpoint,
+or a new base when those have grown as large as the last one, each document with the offset of the
+last event applied (no transaction needed), then commits the Kafka offsets. A replay after a crash
+or a rebalance finds events at or below the stored offset and skips them, and re-applies the rest
+to the stored state: nothing is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from metricsync.consumer import ConsumerServiceBase
 from metricsync.mongo_store import MongoStore
 from metricsync.reports import service_snapshot
 from metricsync.settings import Settings
+from metricsync.state_log import Cursor, Doc, base_doc, delta_doc, doc_id
 from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
+GARBAGE_BATCH = 1000  # superseded state documents deleted together (one collection scan on FerretDB)
 
 
 class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -41,7 +44,7 @@ class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         if revoked:
             log.info("partitions revoked %s", sorted(tp.partition for tp in revoked))
-            await self.worker.checkpoint()  # hand over stored state and committed offsets
+            await self.worker.checkpoint(collect=True)  # hand over stored state and committed offsets
         self.worker.reset()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -61,6 +64,10 @@ class WorkerService(ConsumerServiceBase):
         self.engine = MetricEngine(settings.engine_config())
         self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
         self.dirty: dict[str, tuple[int, int]] = {}  # applied since the last checkpoint
+        self.pending: dict[str, list[bytes]] = {}  # service -> events (JSON) applied since the last checkpoint
+        self.cursors: dict[str, Cursor] = {}  # service -> where its state log stands
+        self.loaded: set[int] = set()  # partitions whose services' state is loaded
+        self.garbage: list[str] = []  # state documents superseded by a newer base
         self.uncommitted: dict[TopicPartition, int] = {}  # offsets to commit at the next checkpoint
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
         self.checkpoint_gap = self.checkpoint_seconds  # grows when checkpoints get slow (see checkpoint)
@@ -73,6 +80,10 @@ class WorkerService(ConsumerServiceBase):
         self.engine = MetricEngine(self.settings.engine_config())
         self.applied.clear()
         self.dirty.clear()
+        self.pending.clear()
+        self.cursors.clear()
+        self.loaded.clear()
+        self.garbage.clear()
         self.uncommitted.clear()
 
     def rebalance_listener(self) -> ConsumerRebalanceListener:
@@ -83,35 +94,40 @@ class WorkerService(ConsumerServiceBase):
             await self.checkpoint()  # idle: make everything durable now
 
     async def on_stop(self) -> None:
-        await self.checkpoint()
+        await self.checkpoint(collect=True)
 
     async def process(self, tp: TopicPartition, records: Sequence[Any]) -> None:
         await self.process_batches({tp: records})
 
     async def process_batches(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        """All partitions of one poll together: one state load for the services seen first, one
+        """All partitions of one poll together: one state load for newly assigned partitions, one
         round of snapshots for every changed service."""
         started = time.perf_counter()
-        decoded: dict[TopicPartition, list[tuple[int, UnifiedEvent]]] = {}
+        decoded: dict[TopicPartition, list[tuple[int, UnifiedEvent, bytes]]] = {}
         for tp, records in batches.items():
             decoded[tp] = []
             for record in records:
                 try:
-                    decoded[tp].append((record.offset, event_from_json(record.value)))
+                    decoded[tp].append((record.offset, event_from_json(record.value), record.value))
                 except (ValidationError, ValueError) as e:
                     log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
-        await self._load([e.service for part in decoded.values() for _, e in part if e.service not in self.applied])
+        assigned = {tp.partition for tp in self.kafka_consumer().assignment() if tp.topic == self.topic}
+        await self._load(sorted((assigned | {tp.partition for tp in batches}) - self.loaded))
         changed: set[str] = set()
         for tp, records in batches.items():
             to_apply: list[UnifiedEvent] = []
             last: dict[str, int] = {}
-            for offset, event in decoded[tp]:
+            for offset, event, raw in decoded[tp]:
                 partition, applied_offset = self.applied.get(event.service, (tp.partition, -1))
                 if partition == tp.partition and offset <= applied_offset:
                     self.events_skipped += 1
                     continue
                 to_apply.append(event)
                 last[event.service] = offset
+                pending = self.pending.get(event.service)
+                if pending is None:
+                    pending = self.pending[event.service] = []
+                pending.append(raw)
             changed |= self.engine.apply_many(to_apply)
             for service, offset in last.items():
                 self.applied[service] = (tp.partition, offset)
@@ -131,32 +147,81 @@ class WorkerService(ConsumerServiceBase):
             await self.checkpoint()
         log.debug("batch partitions=%d ms=%.1f", len(batches), (time.perf_counter() - started) * 1000)
 
-    async def checkpoint(self) -> None:
-        """Store the state of every service changed since the last checkpoint, each with the offset of
-        the last event applied to it, then commit the partitions' offsets. A crash between two
-        checkpoints replays from the committed offsets; events at or below a stored offset are skipped,
-        the rest re-applied to the stored state, so the result is the same."""
+    async def checkpoint(self, collect: bool = False) -> None:
+        """Append to the state log of every service changed since the last checkpoint (its new
+        events, or a new base), each document with the offset of the last event applied, then
+        commit the partitions' offsets. A crash between two checkpoints replays from the committed
+        offsets; events at or below a stored offset are skipped, the rest re-applied to the stored
+        state, so the result is the same. Superseded documents are deleted in batches of
+        GARBAGE_BATCH, or all of them with `collect` (rebalance, stop)."""
         started = time.monotonic()
         if self.dirty:
-            await self.store.save_states(
-                [(s, self.engine.export_service(s), partition, offset) for s, (partition, offset) in self.dirty.items()]
-            )
-            self.dirty.clear()
+            await self._append_states()
+        if self.garbage and (collect or len(self.garbage) >= GARBAGE_BATCH):
+            await self.store.delete_states(self.garbage)
+            log.debug("state documents deleted=%d", len(self.garbage))
+            self.garbage.clear()
         if self.uncommitted:
             await self.kafka_consumer().commit(dict(self.uncommitted))
             self.uncommitted.clear()
         self.last_checkpoint = time.monotonic()
-        # Under load every service is dirty at every checkpoint and a service's state grows with its
-        # history: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
+        # A checkpoint writes what changed since the last one, but a new base costs a service's whole
+        # state: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
         self.checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_SPACING * (self.last_checkpoint - started))
 
-    async def _load(self, services: list[str]) -> None:
-        wanted = sorted(set(services))
-        if not wanted:
+    async def _append_states(self) -> None:
+        now = self.clock()
+        docs: list[Doc] = []
+        moves: list[tuple[Cursor, bool, int, int]] = []  # cursor, base?, seq, events: applied once written
+        bases = 0
+        for service, (partition, offset) in self.dirty.items():
+            cursor = self.cursors.get(service) or Cursor()
+            self.cursors[service] = cursor
+            events = self.pending.pop(service, [])
+            seq = cursor.seq + 1
+            if cursor.wants_base(len(events)):
+                state = self.engine.export_service(service)
+                count = len(state["seen"])
+                docs.append(base_doc(service, seq, state, count, partition, offset, now))
+                moves.append((cursor, True, seq, count))
+                if cursor.seq >= 0:  # the old base and its deltas
+                    self.garbage.extend(doc_id(service, old) for old in range(cursor.base_seq, seq))
+                bases += 1
+            else:
+                docs.append(delta_doc(service, seq, events, partition, offset, now))
+                moves.append((cursor, False, seq, len(events)))
+        await self.store.append_states(docs)
+        for cursor, base, seq, count in moves:
+            if base:
+                cursor.wrote_base(seq, count)
+            else:
+                cursor.wrote_delta(seq, count)
+        log.debug("state appended services=%d bases=%d", len(docs), bases)
+        self.dirty.clear()
+
+    async def _load(self, partitions: list[int]) -> None:
+        """Load the stored state of every service last written from `partitions`."""
+        if not partitions:
             return
-        for stored in await self.store.load_states(wanted):
-            self.engine.import_service(stored.service, stored.state)
-            self.applied[stored.service] = (stored.partition, stored.offset)
+        started = time.perf_counter()
+        stored = await self.store.load_states(partitions=partitions)
+        replayed = 0
+        for service, state in stored.items():
+            self.engine.import_service(service, state.base)
+            events = [event_from_json(raw) for _, batch in state.deltas for raw in batch]
+            self.engine.apply_many(events)
+            replayed += len(events)
+            self.applied[service] = (state.partition, state.offset)
+            self.cursors[service] = state.cursor
+            self.garbage.extend(state.garbage)
+        self.loaded.update(partitions)
+        log.info(
+            "state loaded partitions=%s services=%d replayed_events=%d seconds=%.2f",
+            partitions,
+            len(stored),
+            replayed,
+            time.perf_counter() - started,
+        )
 
     async def _publish(self, services: frozenset[str]) -> None:
         if not services:

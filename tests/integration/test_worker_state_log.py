@@ -1,0 +1,126 @@
+"""The worker's append-only state log on the real servers: checkpoints that write only what changed,
+compaction into new bases, garbage collection, and restores (worker restart, read API) that give
+the same metrics as one engine that saw every event once.
+
+Thresholds are lowered so that a few hundred events go through several bases and many deltas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from metrics_worker.engine import MetricEngine
+from metricsync import state_log
+from metricsync.bench.payloads import MixedWorkload
+from metricsync.mongo_source import MongoMetricsSource
+from metricsync.mongo_store import MongoStore
+from metricsync.settings import Settings
+from metricsync.worker_service import WorkerService
+from normalizer.mapping import map_delivery
+from schemas.events import UnifiedEvent, event_to_json
+from tests.integration.conftest import TopicFactory
+
+pytestmark = pytest.mark.servers
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SERVICES = 6
+
+
+def _events(count: int) -> list[UnifiedEvent]:
+    rules = Settings().mapping_rules()
+    events: list[UnifiedEvent] = []
+    for generated in MixedWorkload(SERVICES, count, end=END, days=60, prefix="statelog"):
+        events.extend(map_delivery(generated.delivery, rules))
+    return events[:count]
+
+
+async def _produce(bootstrap: str, topic: str, events: Sequence[UnifiedEvent]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(topic, value=event_to_json(event), key=event.service.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _run_worker(settings: Settings) -> WorkerService:
+    store = MongoStore.from_settings(settings)
+    worker = WorkerService(settings, store, lambda: END)
+    try:
+        await worker.start()
+        await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), 120)
+        await worker.stop()
+    finally:
+        await store.close()
+    return worker
+
+
+def _reports(engine: MetricEngine) -> dict[str, object]:
+    start, end = END - timedelta(days=90), END + timedelta(days=1)
+    return {s.service: engine.report([s.service], "production", start, end) for s in engine.services()}
+
+
+async def test_state_log_restores_exactly_through_compactions_restarts_and_redeliveries(
+    kafka_bootstrap: str, mongo_uri: str, mongo_db_name: str, create_topic: TopicFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_log, "MIN_COMPACT_EVENTS", 20)
+    monkeypatch.setattr(state_log, "MAX_DELTAS", 2)
+    events_topic = await create_topic(2)
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        mongo_db=mongo_db_name,
+        events_topic=events_topic,
+        metrics_topic=await create_topic(1),
+        worker_group=f"{events_topic}-worker",
+        worker_checkpoint_interval=timedelta(seconds=3600),  # checkpoints only when idle and on stop
+    )
+    events = _events(480)
+    chunks = [events[i : i + 80] for i in range(0, len(events), 80)]
+    reference = MetricEngine(settings.engine_config())
+    store = MongoStore.from_settings(settings)
+    reader = MongoMetricsSource(store, settings)  # one reader kept across rounds: refreshes incrementally
+    try:
+        await store.init()
+        for n, chunk in enumerate(chunks):
+            redelivered = chunks[n - 1] if n == 3 else []  # a normalizer redelivering a batch: no effect
+            await _produce(kafka_bootstrap, events_topic, [*redelivered, *chunk])
+            reference.apply_many(chunk)
+            worker = await _run_worker(settings)  # a fresh process every round: loads the stored state
+            assert _reports(worker.engine) == _reports(reference), f"worker after round {n}"
+            assert _reports(await reader.engine_for(None)) == _reports(reference), f"reader after round {n}"
+
+        stored = await store.load_states()
+        assert sorted(stored) == sorted(s.service for s in reference.services())
+        assert any(s.base_seq > 0 for s in stored.values()), "no service was compacted"
+        assert any(s.deltas for s in stored.values()), "no service has deltas"
+        assert all(not s.garbage for s in stored.values()), "superseded documents were not deleted"
+        docs = await store.db[settings.state_collection].count_documents({})
+        assert docs == sum(1 + len(s.deltas) for s in stored.values())
+        fresh = MongoMetricsSource(store, settings)  # a reader starting from scratch
+        assert _reports(await fresh.engine_for(None)) == _reports(reference)
+    finally:
+        await store.db.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+async def test_a_second_writer_of_the_same_state_document_is_refused(mongo_uri: str, mongo_db_name: str) -> None:
+    store = MongoStore.connect(mongo_uri, mongo_db_name)
+    try:
+        await store.init()
+        doc = state_log.base_doc("api", 0, {"format": 1}, 0, 0, 5, END)
+        await store.append_states([doc])
+        with pytest.raises(Exception, match=r"api#0000000000.*another worker"):
+            await store.append_states([state_log.delta_doc("web", 0, [], 0, 1, END), doc])
+        assert await store.state_revisions() == {"api": 0, "web": 0}
+        await store.delete_states(["api#0000000000"])
+        assert await store.state_revisions() == {"web": 0}
+    finally:
+        await store.db.client.drop_database(mongo_db_name)
+        await store.close()

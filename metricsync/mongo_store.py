@@ -4,6 +4,9 @@ Used as a document store only, so it runs on both: inserts (upserts only for dea
 transactions, no change streams, no `$group` beyond `$sum`. Collections (names are settings):
 
 - raw_deliveries   `_id` = delivery id; the immutable log `metricsync rebuild` re-derives from.
+                   Bodies are LZ4 blocks (`body_encoding`): a push webhook shrinks 8.5 -> 2.5 kB
+                   for ~8 µs of CPU (zlib: 1.8 kB for 120 µs), and FerretDB's write and scan
+                   cost is per byte (~25 MB/s inserts on 2 cores).
 - events           unified events; a time-series collection (timeField `event_time`, metaField
                    `meta` = {service, source, kind, environment}) where the server supports it
                    (MongoDB >= 5.0), else an ordinary one with the same index.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import cramjam
 from bson import Binary
 from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -162,7 +166,8 @@ class MongoStore:
                 "key": d.key,
                 "received_at": d.received_at,
                 "headers": d.headers,
-                "body": Binary(d.body),
+                "body": Binary(bytes(cramjam.lz4.compress_block(d.body))),
+                "body_encoding": "lz4",
             }
             for d in deliveries
         ]
@@ -185,7 +190,7 @@ class MongoStore:
                     key=doc["key"],
                     received_at=_utc(doc["received_at"]),
                     headers=doc.get("headers", {}),
-                    body=bytes(doc["body"]),
+                    body=_raw_body(doc),
                 )
             )
             if len(batch) >= size:
@@ -332,6 +337,11 @@ class MongoStore:
             await self.db.drop_collection(name)
         self.events_timeseries = None
         await self.init()
+
+
+def _raw_body(doc: Doc) -> bytes:
+    body = bytes(doc["body"])
+    return bytes(cramjam.lz4.decompress_block(body)) if doc.get("body_encoding") == "lz4" else body
 
 
 def _utc(value: datetime) -> datetime:

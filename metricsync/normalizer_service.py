@@ -1,10 +1,11 @@
 """`metricsync normalizer`: raw topic -> unified events in MongoDB and on the events topic.
 
-Per batch of one partition: decode records, keep every raw delivery in MongoDB (the immutable log
-rebuild re-derives from), map with the pure mappers, store new events (dedup by event id), publish
-the batch's events keyed by service (a redelivered batch publishes them again: the worker skips
-events it has applied), send what cannot be mapped to the dead-letter topic with its error, and
-only then commit the partition's offset.
+Per poll: decode records, map with the pure mappers, publish the events keyed by service (a
+redelivered batch publishes them again: the worker skips events it has applied), send what cannot
+be mapped to the dead-letter topic with its error; then, while the next poll is mapped, keep every
+raw delivery in MongoDB (the immutable log rebuild re-derives from), store new events (dedup by
+event id) and dead letters, and only then commit the poll's offsets. One poll is in flight at a
+time, and it is flushed when idle, before partitions are revoked and on stop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from metricsync.codec import CodecError, decode_raw
 from metricsync.consumer import ConsumerServiceBase
@@ -41,6 +42,7 @@ class NormalizerService(ConsumerServiceBase):
         self.rules = rules
         self.processed = 0
         self.dead = 0
+        self.inflight: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await super().start()
@@ -85,22 +87,18 @@ class NormalizerService(ConsumerServiceBase):
                     self.settings.dead_letter_topic, value=orjson.dumps(letter), key=letter["_id"].encode()
                 )
             )
-        # the sends complete while MongoDB writes; only the commit waits for everything
-        await self.store.put_raw_many(deliveries)
-        new = await self.store.put_events(events)
-        await self.store.put_dead_letters(letters)
-        await asyncio.gather(*futures)
-        await self.kafka_consumer().commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        await self.flush()  # one poll in flight at a time: offsets are committed in order
+        self.inflight = asyncio.create_task(self._store_and_commit(deliveries, events, letters, futures, offsets))
         count = sum(len(records) for records in batches.values())
         self.processed += count
         self.dead += len(dead)
         log.debug(
-            "normalized topic=%s partitions=%s records=%d events=%d new=%d dead=%d ms=%.1f",
+            "normalized topic=%s partitions=%s records=%d events=%d dead=%d ms=%.1f",
             self.topic,
             ",".join(f"{tp.partition}@{records[-1].offset}" for tp, records in batches.items()),
             count,
             len(events),
-            len(new),
             len(dead),
             (time.perf_counter() - started) * 1000,
         )
@@ -113,6 +111,50 @@ class NormalizerService(ConsumerServiceBase):
                 letter["_id"],
                 letter["error"],
             )
+
+    async def _store_and_commit(
+        self,
+        deliveries: list[RawDelivery],
+        events: list[UnifiedEvent],
+        letters: list[dict[str, Any]],
+        sends: list[asyncio.Future[Any]],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        """The MongoDB writes of one poll (while the next poll is mapped), then, with the Kafka sends
+        acknowledged too, its offsets."""
+        await self.store.put_raw_many(deliveries)
+        await self.store.put_events(events)
+        await self.store.put_dead_letters(letters)
+        await asyncio.gather(*sends)
+        await self.kafka_consumer().commit(offsets)
+
+    async def flush(self) -> None:
+        """Wait for the poll in flight to be stored and committed (its errors surface here)."""
+        inflight, self.inflight = self.inflight, None
+        if inflight is not None:
+            await inflight
+
+    async def on_idle(self) -> None:
+        await self.flush()
+
+    async def on_stop(self) -> None:
+        await self.flush()
+
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _FlushOnRevoke(self)
+
+
+class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Store and commit the poll in flight before its partitions go to another normalizer."""
+
+    def __init__(self, normalizer: NormalizerService) -> None:
+        self.normalizer = normalizer
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        await self.normalizer.flush()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        pass
 
 
 def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from metricsync.bench.context import BenchContext
 from metricsync.bench.payloads import MixedWorkload
-from metricsync.bench.procs import Proc, RssSampler
+from metricsync.bench.procs import CpuMeter, Proc, RssSampler
 from metricsync.bench.report import Figure, Target
 from metricsync.codec import encode_raw
 
@@ -65,12 +65,21 @@ def _service_seconds(proc: Proc, ended: float) -> float:
     return max(ended - started, 1e-6)
 
 
-def _burst(ctx: BenchContext, name: str, env: dict[str, str], timeout: float) -> tuple[float, float]:
-    """Run `metricsync <name> --burst`; (seconds of service time, peak RSS MB)."""
-    proc = Proc([name, "--burst"], env, ctx.path(f"logs/{env['METRICSYNC_MONGO_DB']}-{name}.log"))
-    with RssSampler(proc.pid) as rss:
-        proc.wait(timeout)
-    return _service_seconds(proc, time.time()), rss.peak
+def _burst(ctx: BenchContext, name: str, env: dict[str, str], timeout: float) -> tuple[float, float, dict[str, float]]:
+    """Run `metricsync <name> --burst`; (seconds of service time, peak RSS MB, CPU seconds used by
+    the service and by each local server meanwhile)."""
+    with CpuMeter() as cpu:
+        proc = Proc([name, "--burst"], env, ctx.path(f"logs/{env['METRICSYNC_MONGO_DB']}-{name}.log"))
+        with RssSampler(proc.pid) as rss:
+            proc.wait(timeout)
+    return _service_seconds(proc, time.time()), rss.peak, cpu.used
+
+
+def _cpu_figures(ctx: BenchContext, what: str, unit: str, count: int, runs: list[dict[str, float]]) -> None:
+    """CPU µs per item, of the service itself (start-up included) and of each local server."""
+    for part in runs[0] if runs else {}:
+        name = f"{what}: CPU of {'the process' if part == 'service' else part}"
+        ctx.add(Figure(SCENARIO, name, f"µs/{unit}", [used[part] / count * 1e6 for used in runs]))
 
 
 def _prepare(ctx: BenchContext, tag: str, events: int, services: int) -> tuple[dict[str, str], int, int, float]:
@@ -90,12 +99,14 @@ def run(ctx: BenchContext) -> None:
     # worker memory with a small history first
     small_env, _, small_events, _ = _prepare(ctx, "small", sizes.history_small, min(sizes.pipeline_services, 500))
     _burst(ctx, "normalizer", small_env, timeout)
-    _, small_rss = _burst(ctx, "worker", small_env, timeout)
+    _, small_rss, _ = _burst(ctx, "worker", small_env, timeout)
 
     env, deliveries, events, prepare_seconds = _prepare(ctx, "pipe", sizes.pipeline_events, sizes.pipeline_services)
     normalizer_rates: list[float] = []
     worker_rates: list[float] = []
     worker_rss: list[float] = []
+    normalizer_cpu: list[dict[str, float]] = []
+    worker_cpu: list[dict[str, float]] = []
     for n in range(sizes.runs):
         run_env = {
             **env,
@@ -104,8 +115,9 @@ def run(ctx: BenchContext) -> None:
             "METRICSYNC_EVENTS_TOPIC": f"{env['METRICSYNC_EVENTS_TOPIC']}-{n}",
         }
         Proc(["init"], run_env, ctx.path(f"logs/pipe-init-{n}.log")).wait(120)
-        seconds, _ = _burst(ctx, "normalizer", run_env, timeout)
+        seconds, _, used = _burst(ctx, "normalizer", run_env, timeout)
         normalizer_rates.append(deliveries / seconds)
+        normalizer_cpu.append(used)
     for n in range(sizes.runs):
         run_env = {
             **env,
@@ -113,18 +125,22 @@ def run(ctx: BenchContext) -> None:
             "METRICSYNC_WORKER_GROUP": f"{env['METRICSYNC_WORKER_GROUP']}-{n}",
             "METRICSYNC_EVENTS_TOPIC": f"{env['METRICSYNC_EVENTS_TOPIC']}-0",
         }
-        seconds, peak = _burst(ctx, "worker", run_env, timeout)
+        seconds, peak, used = _burst(ctx, "worker", run_env, timeout)
         worker_rates.append(events / seconds)
         worker_rss.append(peak)
+        worker_cpu.append(used)
     rebuild_rates: list[float] = []
     rebuild_env = {
         **env,
         "METRICSYNC_MONGO_DB": f"{env['METRICSYNC_MONGO_DB']}_n0",
         "METRICSYNC_EVENTS_TOPIC": f"{env['METRICSYNC_EVENTS_TOPIC']}-0",
     }
+    rebuild_cpu: list[dict[str, float]] = []
     for n in range(sizes.rebuild_runs):
-        proc = Proc(["rebuild", "--distributed"], rebuild_env, ctx.path(f"logs/rebuild-{n}.log"))
-        proc.wait(timeout)
+        with CpuMeter() as cpu:
+            proc = Proc(["rebuild", "--distributed"], rebuild_env, ctx.path(f"logs/rebuild-{n}.log"))
+            proc.wait(timeout)
+        rebuild_cpu.append(cpu.used)
         match = _REBUILT.search(proc.log_path.read_text(errors="replace"))
         if match is None:
             raise RuntimeError(f"rebuild printed no summary:\n{proc.tail()}")
@@ -132,8 +148,13 @@ def run(ctx: BenchContext) -> None:
 
     ctx.add(Figure(SCENARIO, "normalizer", "deliveries/s", normalizer_rates, Target(">=", 20_000)))
     ctx.add(Figure(SCENARIO, "normalizer, in events", "events/s", [r * events / deliveries for r in normalizer_rates]))
+    _cpu_figures(ctx, "normalizer", "delivery", deliveries, normalizer_cpu)
     ctx.add(Figure(SCENARIO, "worker", "events/s", worker_rates, Target(">=", 50_000)))
+    _cpu_figures(ctx, "worker", "event", events, worker_cpu)
     ctx.add(Figure(REBUILD, "rebuild --distributed", "events/s", rebuild_rates, Target(">=", 50_000)))
+    for part in rebuild_cpu[0] if rebuild_cpu else {}:
+        name = f"rebuild: CPU of {'the process' if part == 'service' else part}"
+        ctx.add(Figure(REBUILD, name, "µs/event", [used[part] / max(events, 1) * 1e6 for used in rebuild_cpu]))
     ctx.add(Figure(MEMORY, f"worker RSS, {small_events:,} events (peak)", "MB", [small_rss]))
     ctx.add(Figure(MEMORY, f"worker RSS, {events:,} events (peak)", "MB", worker_rss))
     ctx.note(

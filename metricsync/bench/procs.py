@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -119,3 +120,53 @@ class RssSampler:
         while not self._stop.is_set():
             self.peak = max(self.peak, rss_mb(self.pid))
             self._stop.wait(self.interval)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def server_pids() -> dict[str, int]:
+    """The pids of the local Kafka broker and FerretDB, found by command line ({} on other setups)."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"kafka.Kafka" in cmdline:
+            found.setdefault("Kafka", int(entry.name))
+        elif b"ferretdb" in cmdline.split(b"\0", 1)[0]:
+            found.setdefault("FerretDB", int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by waited-for children of this process and by the local servers between
+    `__enter__` and `__exit__`: where a consumer service's time goes."""
+
+    def __init__(self) -> None:
+        self.servers = server_pids()
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._children = _children_cpu()
+        self._servers = {name: cpu_seconds(pid) for name, pid in self.servers.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {"service": _children_cpu() - self._children}
+        for name, pid in self.servers.items():
+            self.used[name] = cpu_seconds(pid) - self._servers[name]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -40,6 +40,12 @@ def test_quick_pipeline_scenario_runs_and_reports(kafka_bootstrap: str, mongo_ur
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     text = output.read_text()
-    for figure in ("| normalizer |", "| worker |", "| rebuild --distributed |", "worker RSS"):
+    for figure in (
+        "| normalizer |",
+        "| worker |",
+        "| rebuild --distributed |",
+        "worker RSS",
+        "normalizer: CPU of the process",
+    ):
         assert figure in text
     assert "n/a" not in text

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from metrics_worker.rollup import Rollup
+from metrics_worker.timebase import day_of
 from schemas.events import DeploymentStatus
 
 Key = tuple[int, str]  # (finished, deployment id): the order of deployments
@@ -142,15 +143,19 @@ class DeploymentLog:
         self.set_range(rec, None)
 
     def detach(self) -> None:
-        """Take every deployment out of the rollup (the log is being replaced)."""
+        """Take every deployment and failed attempt out of the rollup (the log is being replaced)."""
         for at in range(len(self.keys)):
             self._unroll(at)
+        if self.rollup is not None:
+            for finish, _ in self.attempts:
+                self.rollup.attempt(day_of(finish), -1)
         self.rollup = None
 
     def _unroll(self, at: int) -> None:
         if self.rollup is not None:
             day = self.day[at]
             self.rollup.leads(day, self.leads[at], ())
+            self.rollup.recovery(day, self.recovery[at], None)
             self.rollup.count(
                 day,
                 deployments=-1,
@@ -219,6 +224,7 @@ class DeploymentLog:
         at = self.index(rec)
         if self.rollup is not None:
             self.rollup.count(self.day[at], failed=failed - self.failed[at])
+            self.rollup.recovery(self.day[at], self.recovery[at], recovery)
         self.failed[at] = failed
         self.recovery[at] = recovery
 
@@ -235,9 +241,13 @@ class DeploymentLog:
         old = self.attempt_key.pop(deployment_id, None)
         if old is not None:
             del self.attempts[bisect_left(self.attempts, old)]
+            if self.rollup is not None:
+                self.rollup.attempt(day_of(old[0]), -1)
         if key is not None:
             self.attempt_key[deployment_id] = key
             insort(self.attempts, key)
+            if self.rollup is not None:
+                self.rollup.attempt(day_of(key[0]), 1)
 
     def attempts_in(self, start: int, end: int) -> int:
         return bisect_left(self.attempts, (end,)) - bisect_left(self.attempts, (start,))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from metrics_worker.persist import export_state, import_state
 from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
 from metrics_worker.rollup import Rollup
+from metrics_worker.series import pooled_series
 from metrics_worker.state import ServiceState, environment_key
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
@@ -74,13 +75,20 @@ class MetricEngine:
         end: datetime,
         interval: Interval,
     ) -> list[SeriesPoint]:
-        """One point per UTC day / ISO week / calendar month bucket, the first and last clipped to the window."""
-        points = []
-        for bucket_start, bucket_end in buckets(start, end, interval):
-            lo, hi = to_us(bucket_start), to_us(bucket_end)
-            metrics = dora_metrics(self._pool(services, environment, lo, hi), lo, hi)
-            points.append(SeriesPoint(from_=bucket_start, to=bucket_end, metrics=metrics))
-        return points
+        """One point per UTC day / ISO week / calendar month bucket, the first and last clipped to the window.
+
+        Each point is the report of its bucket, but the buckets are pooled in one pass over the streams
+        (series.py) rather than one pool per bucket.
+        """
+        spans = buckets(start, end, interval)
+        bounds = [(to_us(a), to_us(b)) for a, b in spans]
+        streams = [stream for _, stream in self._streams(services, environment)]
+        rollup = self._rollups.get(environment_key(environment)) if services is None else None
+        pools = pooled_series(streams, rollup, bounds)
+        return [
+            SeriesPoint(from_=a, to=b, metrics=dora_metrics(samples, lo, hi))
+            for (a, b), (lo, hi), samples in zip(spans, bounds, pools, strict=True)
+        ]
 
     def deployments(
         self, services: Collection[str] | None, environment: str, start: datetime, end: datetime

@@ -9,7 +9,8 @@ is open. It carries the explicit causes of all its parts, and the id of its earl
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from metrics_worker.timebase import INF, US_PER_SECOND
+from metrics_worker.rollup import Rollup
+from metrics_worker.timebase import INF, US_PER_SECOND, day_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ class Merged:
 
 
 class IncidentTimeline:
-    def __init__(self) -> None:
+    def __init__(self, rollup: Rollup | None = None) -> None:
+        self.rollup = rollup  # the environment's cross-service day totals, kept in step with `restore`
         self.signals: dict[str, Signal] = {}
         self.merged: list[Merged] = []  # disjoint, not touching, sorted by start; only the last may be open
         self.starts: list[int] = []
@@ -81,6 +83,8 @@ class IncidentTimeline:
             at -= 1
         for merged in affected.values():
             at = bisect_left(self.starts, merged.start)
+            if self.rollup is not None:
+                self.rollup.incident(day_of(merged.start), self.restore[at], -1)
             del self.merged[at]
             del self.starts[at]
             del self.restore[at]
@@ -90,13 +94,23 @@ class IncidentTimeline:
         added = _sweep(sorted((self.signals[p] for p in parts), key=lambda s: s.order))
         for merged in added:
             at = bisect_left(self.starts, merged.start)
+            restore = None if merged.end is None else (merged.end - merged.start) / US_PER_SECOND
             self.merged.insert(at, merged)
             self.starts.insert(at, merged.start)
-            self.restore.insert(at, None if merged.end is None else (merged.end - merged.start) / US_PER_SECOND)
+            self.restore.insert(at, restore)
+            if self.rollup is not None:
+                self.rollup.incident(day_of(merged.start), restore, 1)
             self.by_id[merged.incident_id] = merged
             for part in merged.parts:
                 self.of_signal[part] = merged
         return list(affected.values()), added
+
+    def detach(self) -> None:
+        """Take every incident out of the rollup (the timeline is being replaced)."""
+        if self.rollup is not None:
+            for start, restore in zip(self.starts, self.restore, strict=True):
+                self.rollup.incident(day_of(start), restore, -1)
+        self.rollup = None
 
     def window(self, start: int, end: int) -> tuple[int, int]:
         """The index range of merged incidents with start in [start, end)."""

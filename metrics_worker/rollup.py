@@ -1,14 +1,17 @@
 """Totals of one environment key across all services, per UTC day and per aligned block of 8, 64 and 512
-days, kept up to date by the deployment logs.
+days, and the exact samples of each day, kept up to date by the deployment logs and incident timelines.
 
 A report over all services reads the whole days of its window as a handful of blocks (a year is at most
 ~20 of them, instead of one slice per service) and only the partial days at the window's edges from the
 services' logs. Counts are exact; the lead-time distribution is a log-bucket histogram (sketch.py), used
-only when the pool is too large to sort.
+only when the pool is too large to sort. The samples of a day (`Day`: lead, recovery and restore times,
+sorted, the same float objects as the logs'; open incidents and failed attempts) let such a report, and
+a series of day / week / month buckets, take whole days without visiting every service.
 """
 
+from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from metrics_worker.sketch import bucket
@@ -26,9 +29,22 @@ class Cell:
     leads: Counter[int] = field(default_factory=Counter)
 
 
+@dataclass(slots=True)
+class Day:
+    """The samples of one day over all services: deployments finishing on it (their lead times and
+    recovery times), incidents starting on it (restore times, or open), failed attempts finishing on it."""
+
+    leads: list[float] = field(default_factory=list)  # each list sorted
+    recoveries: list[float] = field(default_factory=list)
+    restores: list[float] = field(default_factory=list)
+    open_incidents: int = 0
+    failed_attempts: int = 0
+
+
 class Rollup:
     def __init__(self) -> None:
         self.levels: list[dict[int, Cell]] = [{} for _ in BLOCKS]
+        self.days: dict[int, Day] = {}  # kept once a day has had a sample (a few hundred bytes a day)
 
     def count(self, day: int, *, deployments: int = 0, failed: int = 0, nochange: int = 0, rework: int = 0) -> None:
         for size, cells in zip(BLOCKS, self.levels, strict=True):
@@ -42,7 +58,10 @@ class Rollup:
             if cell.deployments == 0 and cell.changes == 0:
                 del cells[day // size]
 
-    def leads(self, day: int, old: Iterable[float], new: Iterable[float]) -> None:
+    def leads(self, day: int, old: Sequence[float], new: Sequence[float]) -> None:
+        if old == new:
+            return
+        _replace(self._day(day).leads, old, new)
         old_buckets = Counter(map(bucket, old))
         new_buckets = Counter(map(bucket, new))
         if old_buckets == new_buckets:
@@ -58,6 +77,29 @@ class Rollup:
             for key in old_buckets:
                 if cell.leads[key] <= 0:
                     del cell.leads[key]
+
+    def recovery(self, day: int, old: float | None, new: float | None) -> None:
+        if old != new:
+            _replace(self._day(day).recoveries, () if old is None else (old,), () if new is None else (new,))
+
+    def incident(self, day: int, restore: float | None, delta: int) -> None:
+        """An incident starting on `day` (restore None: open) comes (delta 1) or goes (-1)."""
+        samples = self._day(day)
+        if restore is None:
+            samples.open_incidents += delta
+        elif delta > 0:
+            insort(samples.restores, restore)
+        else:
+            _replace(samples.restores, (restore,), ())
+
+    def attempt(self, day: int, delta: int) -> None:
+        self._day(day).failed_attempts += delta
+
+    def _day(self, day: int) -> Day:
+        samples = self.days.get(day)
+        if samples is None:
+            samples = self.days[day] = Day()
+        return samples
 
     def cover(self, first: int, last: int) -> list[Cell]:
         """Cells that exactly cover days [first, last): the largest aligned blocks that fit."""
@@ -80,3 +122,17 @@ class Rollup:
         if last - first <= len(days):
             return [day for day in range(first, last) if day in days and days[day].deployments]
         return [day for day, cell in days.items() if first <= day < last and cell.deployments]
+
+    def samples(self, first: int, last: int) -> list[Day]:
+        """The samples of the days in [first, last) that have had any."""
+        days = self.days
+        if last - first <= len(days):
+            return [days[day] for day in range(first, last) if day in days]
+        return [samples for day, samples in days.items() if first <= day < last]
+
+
+def _replace(ordered: list[float], old: Sequence[float], new: Sequence[float]) -> None:
+    for value in old:
+        del ordered[bisect_left(ordered, value)]
+    for value in new:
+        insort(ordered, value)

@@ -50,9 +50,10 @@ class ServiceState:
         return stream
 
     def detach(self) -> None:
-        """Withdraw this state's deployments from the cross-service rollups (it is being replaced)."""
+        """Withdraw this state's deployments and incidents from the cross-service rollups (it is being replaced)."""
         for stream in self.streams.values():
             stream.log.detach()
+            stream.timeline.detach()
 
     def touch(self, event_id: str, moment: int) -> None:
         self.seen.add(event_id)

@@ -38,7 +38,7 @@ class Stream:
         self.graph = graph
         self.window_us = window_us
         self.log = DeploymentLog(rollup)
-        self.timeline = IncidentTimeline()
+        self.timeline = IncidentTimeline(rollup)
         self.ownership = Ownership(graph)
         self.facts: dict[str, dict[str, DeploymentFact]] = {}  # deployment id -> event id -> fact
         self.blame: dict[str, DeployRec] = {}  # merged incident id -> the deployment it fails

@@ -5,25 +5,38 @@ length (413), content type (415), streamed body (413), HMAC over the raw bytes (
 parse (400), identity (400). Only then is the delivery handed to the sink, and 202 is answered
 once `sink.submit` returned (the delivery is durable). Nothing here reads the environment or a
 global: the runtime passes config, sink and clock in.
+
+The endpoints are plain ASGI callables (no Starlette `Request`/`Response` objects on the way to a
+202), and `IngestStarlette` hands `POST /webhooks/<source>` to them before Starlette's middleware
+and router: that path is most of what an ingest process does, and the framework layers cost as much
+as the verification itself. Every other request (probes, read API, 404/405) goes through Starlette
+as before, in the same JSON shape.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ingest.auth import Verifier, alertmanager_verifier, github_verifier, jenkins_verifier
 from ingest.body import check_content_length, check_content_type, parse_object, read_body
 from ingest.config import IngestConfig
-from ingest.errors import IngestError, ServiceUnavailable, http_exception_handler, problem_response
+from ingest.errors import (
+    IngestError,
+    InternalError,
+    ServiceUnavailable,
+    http_exception_handler,
+    problem_response,
+)
 from ingest.headers import stored_headers
 from ingest.health import create_health_routes
 from ingest.identity import (
@@ -43,8 +56,12 @@ from schemas.sources import Source
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# The request headers as looked up by the checks: lower-cased names, a repeated header's first value.
+HeaderMap = Mapping[str, str]
 # Identity of a parsed, verified request; or a response that ends it without storing (GitHub ping).
-Identify = Callable[[Headers, dict[str, Any], bytes], Identity | Response]
+Identify = Callable[[HeaderMap, dict[str, Any], bytes], Identity | Response]
+
+_ACCEPTED_HEADERS = (b"content-type", b"application/json")
 
 _GITHUB_HINTS = {
     "application/x-www-form-urlencoded": (
@@ -58,18 +75,18 @@ _JENKINS_XML = (
 _JENKINS_HINTS = {"application/xml": _JENKINS_XML, "text/xml": _JENKINS_XML}
 
 
-def _identify_github(headers: Headers, payload: dict[str, Any], body: bytes) -> Identity | Response:
+def _identify_github(headers: HeaderMap, payload: dict[str, Any], body: bytes) -> Identity | Response:
     event = github_event(headers)
     if event == GITHUB_PING:  # sent when the hook is created: verified, answered, not stored
         return json_response(200, {"status": "pong", "delivery_id": headers.get("x-github-delivery")})
     return github_identity(headers, event, payload)
 
 
-def _identify_jenkins(headers: Headers, payload: dict[str, Any], body: bytes) -> Identity:
+def _identify_jenkins(headers: HeaderMap, payload: dict[str, Any], body: bytes) -> Identity:
     return jenkins_identity(headers, payload, body)
 
 
-def _identify_alertmanager(headers: Headers, payload: dict[str, Any], body: bytes) -> Identity:
+def _identify_alertmanager(headers: HeaderMap, payload: dict[str, Any], body: bytes) -> Identity:
     return alertmanager_identity(payload, body)
 
 
@@ -98,41 +115,63 @@ class _WebhookEndpoints:
         return {sender.source.value: sender.verifier.mode for sender in (self.github, self.jenkins, self.alertmanager)}
 
     def route(self, path: str, sender: _Sender) -> Route:
-        async def endpoint(request: Request) -> Response:
-            return await self._handle(request, sender)
+        return Route(path, WebhookEndpoint(self, sender), methods=["POST"], name=f"webhook_{sender.source.value}")
 
-        return Route(path, endpoint, methods=["POST"], name=f"webhook_{sender.source.value}")
-
-    async def _handle(self, request: Request, sender: _Sender) -> Response:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, sender: _Sender) -> None:
         received_at = self._clock()
-        headers = request.headers
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = header_map(raw_headers)
         try:
-            sender.verifier.check_headers(request)
+            sender.verifier.check_headers(headers, scope.get("query_string", b""))
             check_content_length(headers.get("content-length"), self._limit)
             check_content_type(headers.get("content-type"), sender.content_type_hints)
-            body = await read_body(request, self._limit)
+            body = await read_body(receive, self._limit)
             sender.verifier.check_body(headers, body)
             payload = parse_object(body)
             identity = sender.identify(headers, payload, body)
             if isinstance(identity, Response):
-                return identity
-            return await self._store(request, sender.source, identity, body, received_at)
+                await identity(scope, receive, send)
+                return
+            status = await self._store(raw_headers, sender.source, identity, body, received_at)
         except IngestError as e:
-            return self._refuse(request, sender, e)
+            await self._refuse(headers, sender, e)(scope, receive, send)
+            return
         except ClientDisconnect:
             logger.info("webhook abandoned: client disconnected source=%s", sender.source.value)
-            return Response(status_code=400)
+            await Response(status_code=400)(scope, receive, send)
+            return
+        except Exception:
+            # Outside Starlette's ServerErrorMiddleware: answer 500 here (in the usual JSON shape).
+            logger.exception("webhook failed source=%s", sender.source.value)
+            await problem_response(InternalError())(scope, receive, send)
+            return
+        # The 202 as two raw ASGI messages: no Response object on the hot path.
+        answer = orjson.dumps({"status": status.value, "delivery_id": identity.delivery_id})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [(b"content-length", str(len(answer)).encode("ascii")), _ACCEPTED_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
     async def _store(
-        self, request: Request, source: Source, identity: Identity, body: bytes, received_at: datetime
-    ) -> Response:
-        delivery = RawDelivery(
+        self,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        source: Source,
+        identity: Identity,
+        body: bytes,
+        received_at: datetime,
+    ) -> IngestStatus:
+        # Every field was checked above: construct without validating again (it is per request).
+        delivery = RawDelivery.model_construct(
             delivery_id=identity.delivery_id,
             source=source,
             event_type=identity.event_type,
             key=identity.key,
             received_at=received_at,
-            headers=stored_headers(request.scope["headers"]),
+            headers=stored_headers(raw_headers),
             body=body,
         )
         try:
@@ -148,18 +187,19 @@ class _WebhookEndpoints:
             status = IngestStatus.ACCEPTED
         else:
             status = IngestStatus.IGNORED
-        logger.debug(
-            "webhook stored source=%s delivery_id=%s event_type=%s key=%s status=%s",
-            source.value,
-            identity.delivery_id,
-            identity.event_type,
-            identity.key,
-            status.value,
-        )
-        return json_response(202, {"status": status.value, "delivery_id": identity.delivery_id})
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "webhook stored source=%s delivery_id=%s event_type=%s key=%s status=%s",
+                source.value,
+                identity.delivery_id,
+                identity.event_type,
+                identity.key,
+                status.value,
+            )
+        return status
 
-    def _refuse(self, request: Request, sender: _Sender, error: IngestError) -> Response:
-        delivery_id = request.headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
+    def _refuse(self, headers: HeaderMap, sender: _Sender, error: IngestError) -> Response:
+        delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
         delivery_id = delivery_id[:MAX_HEADER_VALUE]
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
         # Never the URL: a Jenkins token may travel in its query string.
@@ -175,10 +215,57 @@ class _WebhookEndpoints:
         return problem_response(error)
 
 
+class WebhookEndpoint:
+    """One source's `POST /webhooks/<source>` as a plain ASGI app (a Starlette route's endpoint, and
+    what `IngestStarlette` calls directly)."""
+
+    def __init__(self, endpoints: _WebhookEndpoints, sender: _Sender) -> None:
+        self._endpoints = endpoints
+        self._sender = sender
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._endpoints.handle(scope, receive, send, self._sender)
+
+
+def header_map(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers as a dict for lookups: a repeated header keeps its first value (as Starlette's
+    `Headers.get`); names as sent (ASGI servers lower-case them)."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw_headers:
+        name = raw_name.decode("latin-1")
+        if name not in headers:
+            headers[name] = raw_value.decode("latin-1")
+    return headers
+
+
+class IngestStarlette(Starlette):
+    """Starlette, except that `POST` to a webhook route's exact path goes straight to its
+    `WebhookEndpoint`, past the middleware stack and the router (which still serve every other
+    request, and webhooks under a `root_path`). Same answers either way: the endpoint makes its own
+    refusals and 500s in the JSON shape of `http_exception_handler`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._webhooks: dict[str, WebhookEndpoint] = {
+            route.path: route.endpoint
+            for route in self.router.routes
+            if isinstance(route, Route) and isinstance(route.endpoint, WebhookEndpoint)
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            endpoint = self._webhooks.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_ingest_routes(config: IngestConfig, sink: DeliverySink, clock: Clock) -> list[BaseRoute]:
     """`POST /webhooks/github|jenkins|alertmanager`, `GET /healthz`, `GET /readyz`.
 
-    The runtime mounts these next to the read API in one Starlette app. How each source is
+    The runtime mounts these next to the read API in one `IngestStarlette` app. How each source is
     verified is documented on `IngestConfig`; a source with a secret always verifies it.
     """
     endpoints = _WebhookEndpoints(config, sink, clock)
@@ -190,9 +277,9 @@ def create_ingest_routes(config: IngestConfig, sink: DeliverySink, clock: Clock)
     ]
 
 
-def create_ingest_app(config: IngestConfig, sink: DeliverySink, clock: Clock) -> Starlette:
+def create_ingest_app(config: IngestConfig, sink: DeliverySink, clock: Clock) -> IngestStarlette:
     """The ingest routes alone, as an app (tests, benchmarks); 404/405 answered in the same JSON shape."""
-    return Starlette(
+    return IngestStarlette(
         routes=create_ingest_routes(config, sink, clock),
         exception_handlers={HTTPException: http_exception_handler},
     )

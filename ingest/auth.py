@@ -1,19 +1,21 @@
 """Who may post: GitHub's HMAC signature and the bearer/basic/query token of Jenkins and Alertmanager.
 
 A verifier checks a request in two steps: `check_headers` before the body is read (cheap refusals,
-and the whole check for token auth) and `check_body` over the raw bytes (GitHub's HMAC). Comparisons
-are constant-time. No message names a secret, a token or the query string.
+and the whole check for token auth) and `check_body` over the raw bytes (GitHub's HMAC). Both take
+the request headers as a plain mapping (lower-cased names, the first value of a repeated header)
+and the raw query string, not a framework request object: the webhook path is plain ASGI.
+Comparisons are constant-time. No message names a secret, a token or the query string.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Protocol
 
 from pydantic import SecretStr
-from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.datastructures import QueryParams
 
 from ingest.config import IngestConfig
 from ingest.errors import Unauthorized
@@ -34,11 +36,11 @@ class Verifier(Protocol):
         """What the health endpoints report: "hmac-sha256", "token", "off", "unconfigured"..."""
         ...
 
-    def check_headers(self, request: Request) -> None:
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
         """Raise Unauthorized from what the headers (and query) alone show."""
         ...
 
-    def check_body(self, headers: Headers, body: bytes) -> None:
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise Unauthorized unless the raw body is authentic."""
         ...
 
@@ -48,10 +50,10 @@ class Unverified:
 
     mode = "off"
 
-    def check_headers(self, request: Request) -> None:
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
         return None
 
-    def check_body(self, headers: Headers, body: bytes) -> None:
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
         return None
 
 
@@ -66,10 +68,10 @@ class Unconfigured:
             f"value in {sender}), or set {ALLOW_UNSIGNED_VAR}=true to accept unverified requests."
         )
 
-    def check_headers(self, request: Request) -> None:
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
         raise Unauthorized("not_configured", self._detail)
 
-    def check_body(self, headers: Headers, body: bytes) -> None:
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
         raise Unauthorized("not_configured", self._detail)
 
 
@@ -83,7 +85,7 @@ class GitHubSignature:
         self._allow_sha1 = allow_sha1
         self.mode = "hmac-sha256+sha1" if allow_sha1 else "hmac-sha256"
 
-    def _signature(self, headers: Headers) -> tuple[str, str, str]:
+    def _signature(self, headers: Mapping[str, str]) -> tuple[str, str, str]:
         """(header name, algorithm, header value) of the signature to verify, or Unauthorized."""
         value = headers.get(SIGNATURE_256)
         if value is not None:
@@ -103,10 +105,10 @@ class GitHubSignature:
             )
         return "X-Hub-Signature", "sha1", value
 
-    def check_headers(self, request: Request) -> None:
-        self._signature(request.headers)
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
+        self._signature(headers)
 
-    def check_body(self, headers: Headers, body: bytes) -> None:
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
         name, algorithm, value = self._signature(headers)
         expected = f"{algorithm}={hmac.digest(self._key, body, algorithm).hex()}"
         if not value.startswith(f"{algorithm}="):
@@ -145,9 +147,9 @@ class TokenAuth:
         # Compare digests: equal length whatever was sent, so the token's length does not leak either.
         return hmac.compare_digest(_digest(candidate), self._digest)
 
-    def check_headers(self, request: Request) -> None:
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
         presented: list[str] = []
-        authorization = request.headers.get("authorization")
+        authorization = headers.get("authorization")
         if authorization is not None:
             scheme, _, credentials = authorization.strip().partition(" ")
             scheme = scheme.lower()
@@ -163,8 +165,8 @@ class TokenAuth:
                 presented.append("basic auth password" if password is not None else "malformed basic auth header")
             else:
                 presented.append("Authorization header (unsupported scheme; use Bearer or Basic)")
-        if self._allow_query and request.scope.get("query_string"):
-            token = request.query_params.get("token")
+        if self._allow_query and query_string:
+            token = QueryParams(query_string).get("token")
             if token is not None:
                 if self._matches(token.encode("utf-8")):
                     return
@@ -179,7 +181,7 @@ class TokenAuth:
             ways += ", or a token query parameter"
         raise Unauthorized("missing_token", f"The {self._sender} request carries no token; send {ways}.")
 
-    def check_body(self, headers: Headers, body: bytes) -> None:
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
         return None
 
 

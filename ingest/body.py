@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -57,16 +58,27 @@ def _too_large(limit: int) -> str:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, read chunk by chunk; 413 as soon as more than `limit` bytes arrived."""
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The raw body, read chunk by chunk from the ASGI `receive`; 413 as soon as more than `limit`
+    bytes arrived, ClientDisconnect when the client goes away first."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("body_too_large", _too_large(limit))
-        if chunk:
-            chunks.append(chunk)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge("body_too_large", _too_large(limit))
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+    if len(chunks) == 1:
+        return chunks[0]  # the usual case: no copy
     return b"".join(chunks)
 
 

@@ -55,6 +55,15 @@ class ServiceUnavailable(IngestError):
         super().__init__("unavailable", detail, {"Retry-After": str(max(1, retry_after_seconds))})
 
 
+class InternalError(IngestError):
+    """A bug or an unexpected failure while handling a webhook (500): the sender should retry."""
+
+    status_code = 500
+
+    def __init__(self) -> None:
+        super().__init__("internal_error", "MetricSync failed to handle this webhook; it was not stored. Retry later.")
+
+
 def problem_response(error: IngestError) -> Response:
     return json_response(error.status_code, {"error": error.code, "detail": error.detail}, error.headers)
 

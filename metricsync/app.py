@@ -10,7 +10,7 @@ from datetime import datetime
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from ingest.app import create_ingest_routes
+from ingest.app import IngestStarlette, create_ingest_routes
 from ingest.errors import http_exception_handler
 from metrics_worker.engine import MetricEngine
 from metricsync.clock import utc_now
@@ -56,7 +56,7 @@ class DeferredSink:
         return await self.target.check_ready()
 
 
-def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
+def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> IngestStarlette:
     """The whole of embedded mode as one ASGI app; the store opens and the pipeline starts in its lifespan."""
     bus = MemoryBus()
     engine = MetricEngine(settings.engine_config())
@@ -88,4 +88,4 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await store.close()
 
     routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes()
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

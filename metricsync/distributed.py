@@ -13,19 +13,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ingest.app import create_ingest_routes
+from ingest.app import IngestStarlette, create_ingest_routes
 from ingest.errors import http_exception_handler
 from metricsync.clock import utc_now
 from metricsync.kafka_sink import KafkaSink
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
-from metricsync.spool import Spool
 
 log = logging.getLogger(__name__)
 
 
-def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    sink = KafkaSink(settings, Spool(settings.spool_dir, settings.spool_max_bytes))
+def create_ingest_service_app(
+    settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
+) -> IngestStarlette:
+    """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
+    sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
     routes = create_ingest_routes(settings.ingest_config(), sink, clock)
     if store is not None:
@@ -41,7 +43,7 @@ def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callabl
             logging.WARNING if "OFF" in summary else logging.INFO,
             "ingest ready topic=%s spool=%s api=%s verification: %s",
             settings.raw_topic,
-            settings.spool_dir,
+            sink.spool.directory,
             with_api,
             summary,
         )
@@ -52,7 +54,7 @@ def create_ingest_service_app(settings: Settings, with_api: bool, clock: Callabl
             if store is not None:
                 await store.close()
 
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
 
 
 def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:

@@ -4,11 +4,20 @@ One append-only file of records `[u32 length][u32 crc32][payload]` and a small f
 many bytes of it have been drained (published and acknowledged). When everything is drained both
 are truncated. A torn record at the tail (a crash mid-append) fails its CRC and is dropped with a
 warning: it was never acknowledged to the sender, so nothing accepted is lost.
+
+Several ingest processes share one `METRICSYNC_SPOOL_DIR`: each claims a slot of its own,
+`<spool dir>/worker-<n>/`, by taking an exclusive `flock` on the slot's `lock` file (the lowest `n`
+free), so two processes never write or drain the same files, and a restarted process gets the slot
+its predecessor left. A slot whose lock is free but which still holds records (its process died,
+or the worker count shrank) is an orphan: any process may claim it, drain it into Kafka and let it
+go (`claim_orphans`). The spool of the layout before slots (`<spool dir>/spool.log`) is one too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import os
 import struct
@@ -21,21 +30,56 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">II")
 
 
+SLOT_PREFIX = "worker-"
+LOCK_FILE = "lock"
+MAX_SLOTS = 1024  # far more ingest processes than one spool directory should ever see
+
+
 class SpoolFull(Exception):
     """The spool has no room for another record."""
 
 
+def _try_lock(directory: Path) -> int | None:
+    """An open fd holding an exclusive flock on `directory/lock`, or None when another process
+    (or another open file of this one) holds it. The lock lasts until the fd is closed or the
+    process ends, however it ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class Spool:
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, max_bytes: int, lock_fd: int | None = None) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.log_path = directory / "spool.log"
         self.offset_path = directory / "spool.offset"
+        self._lock_fd = lock_fd
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._lock = asyncio.Lock()
         directory.mkdir(parents=True, exist_ok=True)
         self._drained = self._read_offset()
         self._size = self._recover()
+
+    @classmethod
+    def claim(cls, directory: Path, max_bytes: int) -> Spool | None:
+        """The spool in `directory`, locked for this process; None when another process holds it."""
+        fd = _try_lock(directory)
+        if fd is None:
+            return None
+        try:
+            return cls(directory, max_bytes, lock_fd=fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     @property
     def pending_bytes(self) -> int:
@@ -130,3 +174,54 @@ class Spool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the slot
+            self._lock_fd = None
+
+
+def slot_directory(root: Path, index: int) -> Path:
+    return root / f"{SLOT_PREFIX}{index}"
+
+
+def claim_own_spool(root: Path, max_bytes: int) -> Spool:
+    """This process's spool: the lowest-numbered slot under `root` that no other process holds."""
+    for index in range(MAX_SLOTS):
+        spool = Spool.claim(slot_directory(root, index), max_bytes)
+        if spool is not None:
+            return spool
+    raise OSError(f"all {MAX_SLOTS} spool slots under {root} are locked by other processes")
+
+
+def _slot_directories(root: Path) -> list[Path]:
+    """The legacy root spool first (the oldest records), then worker slots by index."""
+    slots: list[tuple[int, Path]] = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in root.iterdir():
+            suffix = entry.name.removeprefix(SLOT_PREFIX)
+            if entry.name.startswith(SLOT_PREFIX) and suffix.isdigit() and entry.is_dir():
+                slots.append((int(suffix), entry))
+    return [root] + [path for _, path in sorted(slots)]
+
+
+def claim_orphans(root: Path, max_bytes: int, exclude: Path | None = None) -> list[Spool]:
+    """Every spool under `root` that holds undrained records and that no process holds: slots of
+    processes that died or of worker indexes no longer running, and the pre-slot spool in `root`
+    itself. Each is returned locked for this process (close it once drained, to let it go)."""
+    claimed: list[Spool] = []
+    for directory in _slot_directories(root):
+        if directory == exclude:
+            continue
+        try:
+            if (directory / "spool.log").stat().st_size == 0:
+                continue  # drained spools are truncated to nothing
+        except FileNotFoundError:
+            continue
+        spool = Spool.claim(directory, max_bytes)
+        if spool is None:
+            continue  # its owner is alive, or another process is draining it
+        if spool.is_empty():
+            spool.close()
+            continue
+        log.info("spool: claimed orphan %s pending_bytes=%d", directory, spool.pending_bytes)
+        claimed.append(spool)
+    return claimed

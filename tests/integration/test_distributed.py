@@ -135,7 +135,7 @@ def test_kafka_unreachable_spools_then_drains_in_order(distributed: Distributed)
     ingest = distributed.start_ingest(down_env)
     requests = scenario.requests()
     post_all(distributed, requests)
-    spool = Path(distributed.env["METRICSYNC_SPOOL_DIR"]) / "spool.log"
+    spool = Path(distributed.env["METRICSYNC_SPOOL_DIR"]) / "worker-0" / "spool.log"  # the one process's slot
     assert spool.stat().st_size > sum(len(r.body) for r in requests)
     ready = distributed.get("/readyz")
     assert ready.status_code == 503
@@ -240,7 +240,7 @@ def test_kafka_down_for_a_while_spools_then_drains(tmp_path: Path, private_serve
         try:
             started = time.monotonic()
             post_all(system, requests[5:])
-            spool = Path(system.env["METRICSYNC_SPOOL_DIR"]) / "spool.log"
+            spool = Path(system.env["METRICSYNC_SPOOL_DIR"]) / "worker-0" / "spool.log"
             assert spool.stat().st_size > 0
             assert time.monotonic() - started < 10  # 1 s timeout for the first, straight to spool after
             time.sleep(2)

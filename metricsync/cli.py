@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 import time
@@ -27,34 +26,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def freeze_startup_objects() -> None:
-    """Move everything alive at start-up (modules, classes, the app) out of the cyclic GC's reach:
-    full collections then walk only what requests create, not the whole heap. Under load this took
-    ingest's p99 at half its peak from ~40 ms to ~16-28 ms (docs/benchmarks.md)."""
-    gc.collect()
-    gc.freeze()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from metricsync.app import create_embedded_app
     from metricsync.datadir import DataDirLock
+    from metricsync.serving import serve_app
 
     settings = _settings(args)
     with DataDirLock(settings.data_dir):
         app = create_embedded_app(settings)
         log.info("serving embedded mode on http://%s:%d", settings.host, settings.port)
-        freeze_startup_objects()
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
-    return 0
+        # One process: the SQLite writer, the normalizer and the live engine are this process's.
+        return serve_app(settings, lambda: app, workers=1)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -72,22 +54,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = Settings()
     plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed)
     return run_simulation(args.url, plan, settings, out=sys.stderr)
-
-
-def serve_app(settings: Settings, app: object) -> None:
-    """How every HTTP service is served (the benchmarks serve their bare ceiling app the same way)."""
-    import uvicorn
-
-    freeze_startup_objects()
-
-    uvicorn.run(
-        app,  # type: ignore[arg-type]
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -116,18 +82,22 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from metricsync.distributed import create_ingest_service_app
+    from metricsync.serving import serve_app
 
     settings = _settings(args)
-    serve_app(settings, create_ingest_service_app(settings, with_api=args.with_api))
-    return 0
+    return serve_app(
+        settings,
+        lambda: create_ingest_service_app(settings, with_api=args.with_api),
+        workers=settings.ingest_workers,
+    )
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     from metricsync.distributed import create_api_app
+    from metricsync.serving import serve_app
 
     settings = _settings(args)
-    serve_app(settings, create_api_app(settings))
-    return 0
+    return serve_app(settings, lambda: create_api_app(settings))
 
 
 def cmd_normalizer(args: argparse.Namespace) -> int:

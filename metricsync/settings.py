@@ -81,8 +81,11 @@ class Settings(BaseSettings):
     kafka_compression: str = "zstd"
     kafka_send_timeout: timedelta = timedelta(seconds=2)
     worker_checkpoint_interval: timedelta = timedelta(seconds=1)
+    # `metricsync ingest` processes sharing the port (SO_REUSEPORT), each with its own Kafka producer
+    # and its own spool slot <spool_dir>/worker-<n>; see docs/architecture.md for choosing it.
+    ingest_workers: int = Field(default=1, ge=1, le=64)
     spool_dir: Path = Path("./metricsync-spool")
-    spool_max_bytes: int = Field(default=256 * MIB, gt=0)
+    spool_max_bytes: int = Field(default=256 * MIB, gt=0)  # per ingest process
     heartbeat_file: Path | None = None  # consumer services touch it while polling (liveness probes)
 
     # distributed mode: MongoDB

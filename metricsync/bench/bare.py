@@ -1,5 +1,6 @@
 """The ceiling: a bare Starlette endpoint that reads the body and answers 202, served exactly like
-the MetricSync HTTP services (`metricsync.cli.serve_app`: uvicorn, same flags, one process).
+the MetricSync HTTP services (`metricsync.serving.serve_app`: uvicorn, same flags and protocol, and
+as many processes as METRICSYNC_INGEST_WORKERS says, as `metricsync ingest` is).
 
     python -m metricsync.bench.bare      # METRICSYNC_HOST / METRICSYNC_PORT as for the services
 """
@@ -30,15 +31,15 @@ def create_bare_app() -> Starlette:
     )
 
 
-def main() -> None:
-    from metricsync.cli import serve_app
+def main() -> int:
     from metricsync.logs import configure_logging
+    from metricsync.serving import serve_app
     from metricsync.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_level)
-    serve_app(settings, create_bare_app())
+    return serve_app(settings, create_bare_app, workers=settings.ingest_workers)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -39,6 +39,7 @@ class Sizes:
     measured_events: int = 10_000  # events timed on top of a history
     read_repeats: int = 30
     rebuild_runs: int = 1
+    ingest_workers: int | None = None  # scenario 1: processes of ingest and of its ceiling (None: the default)
 
 
 FULL = Sizes()

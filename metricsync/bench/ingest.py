@@ -1,7 +1,10 @@
 """Scenarios 1 and 2 (and ingest's part of 7): webhook ingest under wrk, beside the bare-Starlette ceiling.
 
 The ceiling app and MetricSync run side by side and their runs alternate, so both see the same
-background load; each MetricSync run is divided by the ceiling run just before it.
+background load; each MetricSync run is divided by the ceiling run just before it. Both are served
+by `metricsync.serving.serve_app` with the same number of processes: `metricsync ingest` with
+METRICSYNC_INGEST_WORKERS (bench --ingest-workers, default ingest's own default), `metricsync
+serve` with one (embedded mode is one process).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from metricsync.bench.load import Load
 from metricsync.bench.procs import Proc, RssSampler, free_port, wait_http
 from metricsync.bench.report import Figure, Target
 from metricsync.bench.wrk import WrkResult
+from metricsync.settings import Settings
 
 DISTRIBUTED = "1 ingest, distributed"
 EMBEDDED = "2 ingest, embedded"
@@ -36,25 +40,34 @@ def _serve(
     return base, proc
 
 
-def _bare(ctx: BenchContext, stack: ExitStack) -> str:
-    base, _ = _serve(ctx, stack, "bare", [], {}, "metricsync.bench.bare")
+def _bare(ctx: BenchContext, stack: ExitStack, workers: int = 1) -> str:
+    base, _ = _serve(ctx, stack, "bare", [], {WORKERS_VAR: str(workers)}, "metricsync.bench.bare")
     return base
+
+
+WORKERS_VAR = "METRICSYNC_INGEST_WORKERS"
+
+
+def ingest_workers(ctx: BenchContext) -> int:
+    default: int = Settings.model_fields["ingest_workers"].default
+    return ctx.sizes.ingest_workers or default
 
 
 def run_distributed(ctx: BenchContext) -> None:
     sizes = ctx.sizes
+    workers = ingest_workers(ctx)
     prefix = f"bench-{ctx.run_id}-ingest"
-    env = ctx.distributed_env(prefix)
+    env = {**ctx.distributed_env(prefix), WORKERS_VAR: str(workers)}
     Proc(["init"], env, ctx.path("logs/ingest-init.log")).wait(120)
     with ExitStack() as stack:
-        bare = _bare(ctx, stack)
+        bare = _bare(ctx, stack, workers)
         ingest, ingest_proc = _serve(ctx, stack, "ingest", ["ingest"], env)
         load = Load(ctx, "ingest")
         load.full(bare, WARMUP_SECONDS)
         load.full(ingest, WARMUP_SECONDS)
         ceilings: list[WrkResult] = []
         runs: list[WrkResult] = []
-        with RssSampler(ingest_proc.pid) as rss:
+        with RssSampler(ingest_proc.pid, tree=True) as rss:
             for _ in range(sizes.runs):
                 ceilings.append(load.full(bare, sizes.load_seconds))
                 runs.append(load.full(ingest, sizes.load_seconds))
@@ -81,15 +94,32 @@ def run_distributed(ctx: BenchContext) -> None:
     ctx.add(Figure(DISTRIBUTED, "p50 latency at 50 % of peak", "ms", [r.p50_ms for r in paced]))
     ctx.add(Figure(DISTRIBUTED, "p99 latency at 50 % of peak", "ms", [r.p99_ms for r in paced], Target("<", 20)))
     ctx.add(Figure(DISTRIBUTED, "ceiling p99 at the same paced rate", "ms", [r.p99_ms for r in paced_ceiling]))
-    ctx.add(Figure(MEMORY, "ingest RSS under load (peak)", "MB", [rss.peak], Target("<", 150)))
+    if workers == 1:
+        ctx.add(Figure(MEMORY, "ingest RSS under load (peak)", "MB", [rss.peak], Target("<", 150)))
+    else:
+        ctx.add(Figure(MEMORY, f"ingest RSS under load (peak, largest of {workers} processes)", "MB", [rss.peak]))
+        ctx.add(
+            Figure(
+                MEMORY,
+                f"ingest memory under load, all {workers} processes + supervisor (PSS sum, peak)",
+                "MB",
+                [rss.peak_total],
+                Target("<", 150),
+            )
+        )
+    processes = "1 process" if workers == 1 else f"{workers} processes sharing the port (SO_REUSEPORT)"
     ctx.note(
         DISTRIBUTED,
-        f"`metricsync ingest` (uvicorn, 1 process, uvloop + httptools) publishing to a private Kafka "
+        f"Worker processes: {workers} (METRICSYNC_INGEST_WORKERS), for MetricSync and for the ceiling alike.",
+    )
+    ctx.note(
+        DISTRIBUTED,
+        f"`metricsync ingest` (uvicorn, {processes}, uvloop + httptools) publishing to a private Kafka "
         f"(topic with 8 partitions, acks=all, idempotent producer). Load: wrk, 1 thread, {sizes.connections} "
         f"keep-alive connections, {sizes.load_seconds:.0f} s per run, the real push payload "
         f"(metricsync/templates/{'push__single_commit.json'}, 8.5 kB) signed once, a unique X-GitHub-Delivery "
         "per request; every answer checked 2xx. Ceiling: `python -m metricsync.bench.bare` (reads the body, "
-        "answers 202), served by the same `serve_app`; runs alternate ceiling/MetricSync.",
+        "answers 202), served by the same `serve_app` with the same worker count; runs alternate ceiling/MetricSync.",
     )
     ctx.note(
         DISTRIBUTED,
@@ -119,7 +149,7 @@ def run_embedded(ctx: BenchContext) -> None:
     data_dir = ctx.path("embedded/data")
     env = {**SECRETS_ENV, "METRICSYNC_DATA_DIR": str(data_dir)}
     with ExitStack() as stack:
-        bare = _bare(ctx, stack)
+        bare = _bare(ctx, stack, workers=1)  # `metricsync serve` is one process
         serve, serve_proc = _serve(ctx, stack, "serve", ["serve"], env)
         load = Load(ctx, "embedded")
         load.full(bare, WARMUP_SECONDS)
@@ -145,7 +175,8 @@ def run_embedded(ctx: BenchContext) -> None:
     ctx.add(Figure(MEMORY, "serve (embedded) RSS under load (peak)", "MB", [rss.peak]))
     ctx.note(
         EMBEDDED,
-        f"`metricsync serve` (SQLite WAL, synchronous=FULL, group commit; normalizer and engine in-process), "
+        f"`metricsync serve` (1 process; SQLite WAL, synchronous=FULL, group commit; normalizer and engine "
+        "in-process; ceiling also 1 process), "
         f"same wrk load as scenario 1 ({sizes.load_seconds:.0f} s runs). Catch-up: after each run, "
         "GET /api/v1/status every 10 ms until `caught_up` is true; time from wrk's end. "
         f"At the end the store held {stored.get('raw_deliveries')} deliveries and {stored.get('events')} events.",

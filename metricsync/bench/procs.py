@@ -98,13 +98,45 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class RssSampler:
-    """Samples a process's RSS every `interval` seconds in a thread; `peak` is the largest seen."""
+def pss_mb(pid: int) -> float:
+    """Proportional set size, MB: pages shared between processes (after a fork) counted once overall."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a supervisor and its worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+class RssSampler:
+    """Samples a process's RSS every `interval` seconds in a thread; `peak` is the largest seen.
+    With `tree`, also its descendants: `peak` is then the largest single process, `peak_total`
+    the largest sum of their PSS (what N forked workers occupy together)."""
+
+    def __init__(self, pid: int, interval: float = 0.2, tree: bool = False) -> None:
         self.pid = pid
         self.interval = interval
+        self.tree = tree
         self.peak = 0.0
+        self.peak_total = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -118,7 +150,10 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
+            pids = process_tree(self.pid) if self.tree else [self.pid]
+            self.peak = max(self.peak, *(rss_mb(pid) for pid in pids))
+            if self.tree:
+                self.peak_total = max(self.peak_total, sum(pss_mb(pid) for pid in pids))
             self._stop.wait(self.interval)
 
 

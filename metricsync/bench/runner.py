@@ -80,6 +80,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     bench.add_argument("--runs", type=int, help="repetitions of each figure (default 3)")
     bench.add_argument("--seconds", type=float, help="seconds per load run (default 10)")
     bench.add_argument("--connections", type=int, help="wrk connections (default 32)")
+    bench.add_argument(
+        "--ingest-workers",
+        type=int,
+        help="scenario 1: METRICSYNC_INGEST_WORKERS for `metricsync ingest` and for its ceiling (default: ingest's)",
+    )
     bench.add_argument("--pipeline-events", type=int, help="events in the replayed topic (scenario 4)")
     bench.add_argument("--history-events", type=int, help="large history of scenarios 5-6 (default 1,000,000)")
     bench.add_argument("--output", type=Path, help="markdown file to write (default docs/benchmarks.md)")
@@ -88,6 +93,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from metricsync.bench.ingest import ingest_workers
+
     names = select(args.scenario)
     base = QUICK if args.quick else FULL
     sizes = sizes_with(
@@ -96,6 +103,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         load_seconds=args.seconds,
         paced_seconds=args.seconds,
         connections=args.connections,
+        ingest_workers=args.ingest_workers,
         pipeline_events=args.pipeline_events,
         history_large=args.history_events,
     )
@@ -132,6 +140,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"Load average (1/5/15 min) {load_before} at the start, {machine.load_average()} at the end "
             "(other engineers share the machine). Sizes: "
             f"{sizes.runs} runs per figure, {sizes.load_seconds:.0f} s load runs, {sizes.connections} connections, "
+            f"ingest worker processes {ingest_workers(ctx)} (scenario 1), "
             f"pipeline {sizes.pipeline_events:,} events / {sizes.pipeline_services} services, "
             f"history {sizes.history_small:,} vs {sizes.history_large:,} events."
         )

@@ -67,7 +67,11 @@ def _reports(engine: MetricEngine) -> dict[str, object]:
 
 
 async def test_state_log_restores_exactly_through_compactions_restarts_and_redeliveries(
-    kafka_bootstrap: str, mongo_uri: str, mongo_db_name: str, create_topic: TopicFactory, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    mongo_db_name: str,
+    create_topic: TopicFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(state_log, "MIN_COMPACT_EVENTS", 20)
     monkeypatch.setattr(state_log, "MAX_DELTAS", 2)

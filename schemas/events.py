@@ -128,9 +128,7 @@ UnifiedEvent = Annotated[
     Field(discriminator="kind"),
 ]
 
-EventKind = Literal[
-    "change", "pr_merged", "deployment", "incident_opened", "incident_resolved", "pipeline_run"
-]
+EventKind = Literal["change", "pr_merged", "deployment", "incident_opened", "incident_resolved", "pipeline_run"]
 
 CDEVENTS_TYPE: dict[str, str] = {
     "change": "dev.metricsync.change.pushed",  # CDEvents has no type for a pushed commit

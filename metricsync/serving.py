@@ -9,7 +9,8 @@
   uvicorn process per socket, each building its own app. It supervises them: a process that dies
   is started again on the same socket (connections queue on it meanwhile), SIGTERM/SIGINT are
   passed on and the processes get the usual graceful shutdown; a process that fails at start-up
-  (uvicorn's exit code 3) stops them all with that code.
+  (uvicorn's exit code 3) stops them all with that code. If the supervisor itself is killed, the
+  workers get SIGTERM (Linux's parent-death signal) rather than serving on as orphans.
 
 Either way the HTTP protocol is `CoalescingHttpToolsProtocol`: what uvicorn writes to a
 connection during one event-loop iteration leaves in one `write` system call. uvicorn writes a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
 import multiprocessing
@@ -175,10 +177,25 @@ def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
-def _worker_main(index: int, sockets: list[socket.socket], settings: Settings, make_app: AppFactory) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: get SIGTERM (a graceful stop) when the supervisor dies, even by SIGKILL, so that no
+    orphan keeps serving on the shared port. Elsewhere a no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(0)
+
+
+def _worker_main(
+    index: int, sockets: list[socket.socket], settings: Settings, make_app: AppFactory, parent: int
+) -> None:
     """One forked server process: its own socket, its own app (its own Kafka producer and spool)."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own; not the supervisor's
+    _die_with_parent(parent)
     own = sockets[index]
     for i, sock in enumerate(sockets):
         if i != index:
@@ -226,7 +243,7 @@ class _Supervisor:
     def _start(self, index: int, sockets: list[socket.socket]) -> None:
         process = self.context.Process(
             target=_worker_main,
-            args=(index, sockets, self.settings, self.make_app),
+            args=(index, sockets, self.settings, self.make_app, os.getpid()),
             name=f"metricsync-worker-{index}",
         )
         process.start()

@@ -148,3 +148,19 @@ def test_a_dead_worker_is_restarted_and_sigterm_stops_them_all(
     for pid in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_workers_stop_when_the_supervisor_is_killed(two_workers: tuple[subprocess.Popen[bytes], str]) -> None:
+    proc, _ = two_workers
+    workers = process_tree(proc.pid)[1:]
+    proc.kill()  # SIGKILL: no chance to stop them itself
+    proc.wait(10)
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+
+    wait_until("the orphaned workers to stop", lambda: all(gone(pid) for pid in workers), timeout=30)

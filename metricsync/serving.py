@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
@@ -108,6 +109,7 @@ class _CoalescingTransport:
         return getattr(self._transport, name)
 
 
+@functools.cache
 def _coalescing_protocol() -> type[asyncio.Protocol] | str:
     """httptools' protocol with `_CoalescingTransport`; uvicorn's "auto" when httptools is missing."""
     try:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from metricsync.reports import DEFAULT_WINDOW, PRODUCTION, dora_report
 from schemas.catalog import ServiceCatalog
+from schemas.metrics import SeriesPoint
 
 if TYPE_CHECKING:
     from metrics_worker.engine import MetricEngine
@@ -44,6 +45,27 @@ class BadQueryError(ValueError):
 
 def _problem(code: str, detail: str, status: int) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+_SERIES_POINTS = TypeAdapter(list[SeriesPoint])
+
+
+class SeriesResponse(JSONResponse):
+    """{"scope": ..., "points": [...]}, byte for byte what JSONResponse makes of the points' model_dump(mode=
+    "json"), with the points serialized by pydantic-core in one call (a year of days: about a third of the
+    time). The two write floats alike except below 1e-4 (0.00005 and 1.5e-7 against 5e-05 and 1.5e-07);
+    such a number shows as ":0.0000" or "e-" (no key, level or timestamp of a point has either), and a
+    document with one is rendered the slow way."""
+
+    def __init__(self, scope: dict[str, Any], points: list[SeriesPoint]) -> None:
+        super().__init__({"scope": scope, "points": points})
+
+    def render(self, content: Any) -> bytes:
+        points = _SERIES_POINTS.dump_json(content["points"], by_alias=True)
+        if b":0.0000" in points or b"e-" in points:
+            dumped = [p.model_dump(mode="json", by_alias=True) for p in content["points"]]
+            return super().render({"scope": content["scope"], "points": dumped})
+        return b'{"scope":' + super().render(content["scope"]) + b',"points":' + points + b"}"
 
 
 def parse_time(name: str, text: str) -> datetime:
@@ -180,8 +202,7 @@ class ReadApi:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(q.services)
         points = engine.series(q.services, q.environment, q.start, q.end, interval)
-        scope = {**q.scope_json(), "interval": interval}
-        return JSONResponse({"scope": scope, "points": [p.model_dump(mode="json", by_alias=True) for p in points]})
+        return SeriesResponse({**q.scope_json(), "interval": interval}, points)
 
     async def services(self, request: Request) -> Response:
         engine = await self.source.engine_for(None)

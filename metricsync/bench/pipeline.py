@@ -75,11 +75,13 @@ def _burst(ctx: BenchContext, name: str, env: dict[str, str], timeout: float) ->
     return _service_seconds(proc, time.time()), rss.peak, cpu.used
 
 
-def _cpu_figures(ctx: BenchContext, what: str, unit: str, count: int, runs: list[dict[str, float]]) -> None:
+def _cpu_figures(
+    ctx: BenchContext, scenario: str, what: str, unit: str, count: int, runs: list[dict[str, float]]
+) -> None:
     """CPU µs per item, of the service itself (start-up included) and of each local server."""
     for part in runs[0] if runs else {}:
         name = f"{what}: CPU of {'the process' if part == 'service' else part}"
-        ctx.add(Figure(SCENARIO, name, f"µs/{unit}", [used[part] / count * 1e6 for used in runs]))
+        ctx.add(Figure(scenario, name, f"µs/{unit}", [used[part] / max(count, 1) * 1e6 for used in runs]))
 
 
 def _prepare(ctx: BenchContext, tag: str, events: int, services: int) -> tuple[dict[str, str], int, int, float]:
@@ -148,13 +150,11 @@ def run(ctx: BenchContext) -> None:
 
     ctx.add(Figure(SCENARIO, "normalizer", "deliveries/s", normalizer_rates, Target(">=", 20_000)))
     ctx.add(Figure(SCENARIO, "normalizer, in events", "events/s", [r * events / deliveries for r in normalizer_rates]))
-    _cpu_figures(ctx, "normalizer", "delivery", deliveries, normalizer_cpu)
+    _cpu_figures(ctx, SCENARIO, "normalizer", "delivery", deliveries, normalizer_cpu)
     ctx.add(Figure(SCENARIO, "worker", "events/s", worker_rates, Target(">=", 50_000)))
-    _cpu_figures(ctx, "worker", "event", events, worker_cpu)
+    _cpu_figures(ctx, SCENARIO, "worker", "event", events, worker_cpu)
     ctx.add(Figure(REBUILD, "rebuild --distributed", "events/s", rebuild_rates, Target(">=", 50_000)))
-    for part in rebuild_cpu[0] if rebuild_cpu else {}:
-        name = f"rebuild: CPU of {'the process' if part == 'service' else part}"
-        ctx.add(Figure(REBUILD, name, "µs/event", [used[part] / max(events, 1) * 1e6 for used in rebuild_cpu]))
+    _cpu_figures(ctx, REBUILD, "rebuild", "event", events, rebuild_cpu)
     ctx.add(Figure(MEMORY, f"worker RSS, {small_events:,} events (peak)", "MB", [small_rss]))
     ctx.add(Figure(MEMORY, f"worker RSS, {events:,} events (peak)", "MB", worker_rss))
     ctx.note(

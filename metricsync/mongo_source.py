@@ -12,7 +12,7 @@ from metrics_worker.engine import MetricEngine
 from metricsync.mongo_store import MongoStore
 from metricsync.read_api import ReadApi
 from metricsync.settings import Settings
-from schemas.events import event_from_json
+from metricsync.state_log import restore
 
 
 class MongoMetricsSource:
@@ -35,12 +35,11 @@ class MongoMetricsSource:
             if stale:
                 for service, stored in (await self.store.load_states(stale)).items():
                     held = self.held.get(service)
-                    if held is not None and held[1:] == (stored.base_seq, stored.base_at) and held[0] < stored.rev:
-                        events = stored.events_after(held[0])  # same base: only what was logged since
-                    else:  # new, re-based, or rebuilt (sequence numbers start over)
-                        self.engine.import_service(service, stored.base)
-                        events = stored.events_after(stored.base_seq)
-                    self.engine.apply_many([event_from_json(raw) for raw in events])
+                    same_base = held is not None and held[1:] == (stored.base_seq, stored.base_at)
+                    # same base: only what was logged since; else (new, re-based, or rebuilt: sequence
+                    # numbers start over) the whole log
+                    since = held[0] if held is not None and same_base and held[0] < stored.rev else None
+                    restore(self.engine, stored, since)
                     self.held[service] = (stored.rev, stored.base_seq, stored.base_at)
             return self.engine
 

@@ -30,6 +30,9 @@ from typing import Any
 
 import orjson
 
+from metrics_worker.engine import MetricEngine
+from schemas.events import event_from_json
+
 BASE = "base"
 DELTA = "delta"
 MAX_DELTAS = 64  # deltas after which a base is rewritten whatever their size
@@ -115,6 +118,18 @@ class StoredState:
     def events_after(self, rev: int) -> list[bytes]:
         """The logged events of deltas after `rev` (a reader that holds the state up to `rev`)."""
         return [event for seq, events in self.deltas if seq > rev for event in events]
+
+
+def restore(engine: MetricEngine, stored: StoredState, since: int | None = None) -> int:
+    """Bring the engine's state of the service up to `stored`: import the base and replay the deltas
+    after it, or, with `since` (the rev the engine already holds on this same base), replay only the
+    deltas after that. Returns how many events were replayed."""
+    if since is None:
+        engine.import_service(stored.service, stored.base)
+        since = stored.base_seq
+    events = [event_from_json(raw) for raw in stored.events_after(since)]
+    engine.apply_many(events)
+    return len(events)
 
 
 def fold(docs: Iterable[Doc]) -> dict[str, StoredState]:

@@ -28,7 +28,7 @@ from metricsync.consumer import ConsumerServiceBase
 from metricsync.mongo_store import MongoStore
 from metricsync.reports import service_snapshot
 from metricsync.settings import Settings
-from metricsync.state_log import Cursor, Doc, base_doc, delta_doc, doc_id
+from metricsync.state_log import Cursor, Doc, base_doc, delta_doc, doc_id, restore
 from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
@@ -207,10 +207,7 @@ class WorkerService(ConsumerServiceBase):
         stored = await self.store.load_states(partitions=partitions)
         replayed = 0
         for service, state in stored.items():
-            self.engine.import_service(service, state.base)
-            events = [event_from_json(raw) for _, batch in state.deltas for raw in batch]
-            self.engine.apply_many(events)
-            replayed += len(events)
+            replayed += restore(self.engine, state)
             self.applied[service] = (state.partition, state.offset)
             self.cursors[service] = state.cursor
             self.garbage.extend(state.garbage)

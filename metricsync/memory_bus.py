@@ -34,7 +34,10 @@ class Subscription:
         """Wait (up to `wait_seconds`; None = forever) for at least one message, then take up to
         `max_messages` without waiting further. An empty list means the wait ran out."""
         try:
-            first = await asyncio.wait_for(self._queue.get(), wait_seconds)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as the queue hands over an item, and then a stopping pipeline never ends
+            async with asyncio.timeout(wait_seconds):
+                first = await self._queue.get()
         except TimeoutError:
             return []
         batch = [first]

@@ -3,8 +3,9 @@
 Each POST runs the same steps, cheapest refusal first: token/signature headers (401), declared
 length (413), content type (415), streamed body (413), HMAC over the raw bytes (401), one orjson
 parse (400), identity (400). Only then is the delivery handed to the sink, and 202 is answered
-once `sink.submit` returned (the delivery is durable). Nothing here reads the environment or a
-global: the runtime passes config, sink and clock in.
+once `sink.submit` returned (the delivery is durable); a sink that cannot store it now answers
+503, one that never will for its size (Kafka's record limit below the body limit) 413. Nothing
+here reads the environment or a global: the runtime passes config, sink and clock in.
 
 The endpoints are plain ASGI callables (no Starlette `Request`/`Response` objects on the way to a
 202), and `IngestStarlette` hands `POST /webhooks/<source>` to them before Starlette's middleware
@@ -33,6 +34,7 @@ from ingest.config import IngestConfig
 from ingest.errors import (
     IngestError,
     InternalError,
+    PayloadTooLarge,
     ServiceUnavailable,
     http_exception_handler,
     problem_response,
@@ -49,7 +51,7 @@ from ingest.identity import (
     jenkins_identity,
 )
 from ingest.responses import json_response
-from schemas.ports import DeliverySink, SinkUnavailable
+from schemas.ports import DeliverySink, DeliveryTooLarge, SinkUnavailable
 from schemas.raw import IngestStatus, RawDelivery
 from schemas.sources import Source
 
@@ -181,6 +183,8 @@ class _WebhookEndpoints:
                 f"The delivery could not be stored ({e.reason}); retry after {max(1, e.retry_after_seconds)} s.",
                 e.retry_after_seconds,
             ) from e
+        except DeliveryTooLarge as e:
+            raise PayloadTooLarge("delivery_too_large", e.reason) from e
         if not new:
             status = IngestStatus.DUPLICATE
         elif identity.mapped:

@@ -36,7 +36,7 @@ class ConsumerServiceBase:
     async def start(self) -> None:
         self.producer = make_producer(self.settings)
         await self.producer.start()
-        self.consumer = make_consumer(self.settings, self.group)
+        self.consumer = make_consumer(self.settings, self.group, **self.consumer_options())
         listener = self.rebalance_listener()
         if listener is None:
             self.consumer.subscribe([self.topic])
@@ -82,6 +82,10 @@ class ConsumerServiceBase:
 
     def rebalance_listener(self) -> ConsumerRebalanceListener | None:
         return None
+
+    def consumer_options(self) -> dict[str, Any]:
+        """Overrides of `make_consumer`'s options for this service's topic."""
+        return {}
 
     def kafka_consumer(self) -> AIOKafkaConsumer:
         if self.consumer is None:

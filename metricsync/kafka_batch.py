@@ -12,7 +12,9 @@ broker, everything sent meanwhile joins the next), with the per-message work gon
 
 Durability is unchanged: `publish` returns only once the broker acknowledged the batch holding
 the record (acks=all, idempotent producer: the producer's own settings), and raises `KafkaError`
-or `TimeoutError` otherwise, so the caller can spool the record. Timeout: a generation that is not
+or `TimeoutError` otherwise, so the caller can spool the record. A record Kafka refuses for its
+size raises `RecordTooLarge` (a KafkaError) saying whether the refusal is about that record alone
+and whether the broker (not the producer's own check) made it. Timeout: a generation that is not
 acknowledged within `send_timeout` of its first record fails all of its records with
 `TimeoutError`; one that was never handed over is dropped (none of its records reached Kafka).
 
@@ -33,6 +35,8 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from metricsync.kafka_limits import TOO_LARGE_ERRORS, is_too_large, record_size
+
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
@@ -42,6 +46,22 @@ Headers = Sequence[tuple[str, bytes]]
 # whole batch of others.
 LARGE_RECORD = 512 * 1024
 PARTITION_CACHE = 50_000  # keys remembered with their partition (repositories, jobs, alert groups)
+
+
+class RecordTooLarge(KafkaError):  # type: ignore[misc]
+    """Kafka refused a record of `size` bytes (uncompressed estimate) for its size.
+
+    `alone`: the record travelled in a batch of its own, so the refusal is about it (else a batch it
+    shared was refused, and which of its records is too large is unknown). `by_broker`: the broker
+    refused it, not the producer's own `max_request_size` check before sending; aiokafka's
+    idempotent producer has then used sequence numbers the broker never stored, and each later batch
+    to that partition fails with OutOfOrderSequenceNumber until the producer is replaced."""
+
+    def __init__(self, message: str, size: int, alone: bool, by_broker: bool) -> None:
+        super().__init__(message)
+        self.size = size
+        self.alone = alone
+        self.by_broker = by_broker
 
 
 def partition_for(key: bytes, partitions: Sequence[int]) -> int:
@@ -104,9 +124,7 @@ class BatchPublisher:
         if self._closed:
             raise KafkaError("the publisher is closed")
         if len(value) >= LARGE_RECORD:
-            async with asyncio.timeout(self.send_timeout):
-                acknowledged = await self.producer.send(self.topic, value=value, key=key, headers=list(headers))
-                await acknowledged
+            await self._publish_alone(key, value, headers)
             return
         partition = self._partition_of.get(key)
         if partition is None:
@@ -122,7 +140,25 @@ class BatchPublisher:
             self._loop.call_soon(self._flush)
         error = await batch.outcome
         if error is not None:
+            if is_too_large(error):
+                size = record_size(key, value, headers)
+                raise RecordTooLarge(str(error), size, alone=batch.records == 1, by_broker=True) from error
             raise copy.copy(error)
+
+    async def _publish_alone(self, key: bytes, value: bytes, headers: Headers) -> None:
+        """`send`, in a batch of its own (aiokafka starts a new batch for a record larger than its
+        batch size): it fails no other record, and a refusal is about this one."""
+        async with asyncio.timeout(self.send_timeout):
+            try:
+                acknowledged = await self.producer.send(self.topic, value=value, key=key, headers=list(headers))
+            except TOO_LARGE_ERRORS as e:  # the producer's own max_request_size: nothing was sent
+                size = record_size(key, value, headers)
+                raise RecordTooLarge(str(e), size, alone=True, by_broker=False) from e
+            try:
+                await acknowledged
+            except TOO_LARGE_ERRORS as e:
+                size = record_size(key, value, headers)
+                raise RecordTooLarge(str(e), size, alone=True, by_broker=True) from e
 
     async def close(self) -> None:
         """Fail what was not handed over; wait for the generation in flight."""

@@ -23,6 +23,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from metricsync.codec import CodecError, decode_raw
 from metricsync.consumer import ConsumerServiceBase
+from metricsync.kafka_limits import raw_consumer_options
 from metricsync.mapping import map_or_error
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
@@ -142,6 +143,10 @@ class NormalizerService(ConsumerServiceBase):
 
     def rebalance_listener(self) -> ConsumerRebalanceListener:
         return _FlushOnRevoke(self)
+
+    def consumer_options(self) -> dict[str, Any]:
+        """Fetches that hold the largest raw record (a body of METRICSYNC_MAX_BODY_BYTES)."""
+        return dict(raw_consumer_options(self.settings))
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -11,6 +11,12 @@ free), so two processes never write or drain the same files, and a restarted pro
 its predecessor left. A slot whose lock is free but which still holds records (its process died,
 or the worker count shrank) is an orphan: any process may claim it, drain it into Kafka and let it
 go (`claim_orphans`). The spool of the layout before slots (`<spool dir>/spool.log`) is one too.
+
+A record Kafka refuses for good (too large for the topic) would stop the drain forever and every
+record behind it: it is moved aside instead, appended (fsync'd, same framing) to `rejected.log`
+beside the slot's `spool.log`, and the drain goes on. Nothing drains `rejected.log` by itself; once
+Kafka's limit is raised, moving it to `spool.log` of a fresh slot directory (e.g.
+`<spool dir>/worker-900/`) has any ingest process claim it as an orphan and publish it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ _HEADER = struct.Struct(">II")
 
 SLOT_PREFIX = "worker-"
 LOCK_FILE = "lock"
+REJECTED_FILE = "rejected.log"
 MAX_SLOTS = 1024  # far more ingest processes than one spool directory should ever see
 
 
@@ -62,6 +69,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.log_path = directory / "spool.log"
         self.offset_path = directory / "spool.offset"
+        self.rejected_path = directory / REJECTED_FILE
         self._lock_fd = lock_fd
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._lock = asyncio.Lock()
@@ -116,13 +124,26 @@ class Spool:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._append, record)
             self._size += len(record)
 
-    def _append(self, record: bytes) -> None:
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    def _append(self, record: bytes, path: Path | None = None) -> None:
+        fd = os.open(path or self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            os.write(fd, record)
+            view = memoryview(record)
+            while view:  # a large record may take more than one write
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    async def reject(self, payload: bytes) -> None:
+        """Keep a record Kafka refuses for good in `rejected.log` (fsync'd, the spool's framing), so the
+        drain can move past it without losing it. Mark it drained afterwards."""
+        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        async with self._lock:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._append, record, self.rejected_path)
+
+    def rejected(self) -> list[bytes]:
+        """The records moved aside (tests, operators' scripts)."""
+        return [payload for _, payload in _read_records(self.rejected_path, 0, 1 << 62)]
 
     async def read_pending(self, max_records: int) -> list[tuple[int, bytes]]:
         """Up to `max_records` undrained records, each with the offset just past it."""
@@ -132,24 +153,7 @@ class Spool:
             )
 
     def _read(self, start: int, max_records: int) -> list[tuple[int, bytes]]:
-        out: list[tuple[int, bytes]] = []
-        if not self.log_path.exists():
-            return out
-        with self.log_path.open("rb") as f:
-            f.seek(start)
-            position = start
-            while len(out) < max_records:
-                header = f.read(_HEADER.size)
-                if len(header) < _HEADER.size:
-                    break
-                length, crc = _HEADER.unpack(header)
-                payload = f.read(length)
-                if len(payload) < length or zlib.crc32(payload) != crc:
-                    log.warning("spool: dropping a torn record at offset=%d (never acknowledged)", position)
-                    break
-                position += _HEADER.size + length
-                out.append((position, payload))
-        return out
+        return _read_records(self.log_path, start, max_records)
 
     async def mark_drained(self, offset: int) -> None:
         """Everything before `offset` is published; truncate when all is."""
@@ -177,6 +181,28 @@ class Spool:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the slot
             self._lock_fd = None
+
+
+def _read_records(path: Path, start: int, max_records: int) -> list[tuple[int, bytes]]:
+    """Up to `max_records` records of `path` from byte `start`, each with the offset just past it."""
+    out: list[tuple[int, bytes]] = []
+    if not path.exists():
+        return out
+    with path.open("rb") as f:
+        f.seek(start)
+        position = start
+        while len(out) < max_records:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                break
+            length, crc = _HEADER.unpack(header)
+            payload = f.read(length)
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                log.warning("spool: dropping a torn record in %s at offset=%d (never acknowledged)", path, position)
+                break
+            position += _HEADER.size + length
+            out.append((position, payload))
+    return out
 
 
 def slot_directory(root: Path, index: int) -> Path:

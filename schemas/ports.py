@@ -14,10 +14,21 @@ class SinkUnavailable(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+class DeliveryTooLarge(Exception):
+    """The sink refuses this delivery for its size, for good (e.g. Kafka's record limit is below the
+    body limit): it is not stored, and retrying it would not help. Ingest answers 413 with `reason`,
+    a sentence naming the limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class DeliverySink(Protocol):
     """Where ingest puts an accepted delivery. `submit` returns only once the delivery is durable
     (SQLite commit, broker ack or fsync'd spool): True when new, False when its delivery_id was seen
-    before (a duplicate, which changes nothing). Raises SinkUnavailable when it cannot store."""
+    before (a duplicate, which changes nothing). Raises SinkUnavailable when it cannot store now,
+    DeliveryTooLarge when it never will for the delivery's size."""
 
     async def submit(self, delivery: RawDelivery) -> bool: ...
 

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from metricsync.kafka_batch import LARGE_RECORD, BatchPublisher, partition_for
+from metricsync.kafka_batch import LARGE_RECORD, BatchPublisher, RecordTooLarge, partition_for
 
 HEADERS = [("ms-delivery-id", b"d")]
 
@@ -25,6 +25,8 @@ class FakeProducer:
         self.auto_ack = auto_ack
         self.sent: list[tuple[int, BatchBuilder, asyncio.Future[None]]] = []
         self.singles: list[bytes] = []
+        self.refuse_in_send = False  # `send` raises as aiokafka's max_request_size check does
+        self.refuse_ack = False  # the broker answers MESSAGE_SIZE_TOO_LARGE to `send`
 
     def create_batch(self) -> BatchBuilder:
         return BatchBuilder(self.batch_size, 0)
@@ -40,9 +42,14 @@ class FakeProducer:
         return self.partitions
 
     async def send(self, topic: str, value: bytes, key: bytes, headers: Any) -> asyncio.Future[None]:
+        if self.refuse_in_send:
+            raise MessageSizeTooLargeError("larger than the maximum request size")
         self.singles.append(value)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        future.set_result(None)
+        if self.refuse_ack:
+            future.set_exception(MessageSizeTooLargeError())
+        else:
+            future.set_result(None)
         return future
 
     def ack(self, error: Exception | None = None) -> None:
@@ -174,3 +181,32 @@ async def test_close_fails_what_was_not_handed_over() -> None:
         await waiting
     with pytest.raises(KafkaError):
         await pub.publish(b"k", b"3", HEADERS)
+
+
+@pytest.mark.parametrize(
+    ("refuse_in_send", "by_broker"),
+    [pytest.param(True, False, id="producer-check"), pytest.param(False, True, id="broker")],
+)
+async def test_a_large_record_refused_for_its_size_says_by_whom(refuse_in_send: bool, by_broker: bool) -> None:
+    producer = FakeProducer()
+    producer.refuse_in_send = refuse_in_send
+    producer.refuse_ack = not refuse_in_send
+    pub = publisher(producer)
+    with pytest.raises(RecordTooLarge) as refused:
+        await pub.publish(b"k", b"x" * LARGE_RECORD, HEADERS)
+
+    assert (refused.value.alone, refused.value.by_broker) == (True, by_broker)
+    assert refused.value.size > LARGE_RECORD
+    assert isinstance(refused.value.__cause__, MessageSizeTooLargeError)
+
+
+@pytest.mark.parametrize(("records", "alone"), [pytest.param(1, True, id="alone"), pytest.param(3, False, id="shared")])
+async def test_a_batch_refused_for_its_size_says_whether_the_record_was_alone(records: int, alone: bool) -> None:
+    producer = FakeProducer(partitions=1)
+    pub = publisher(producer)
+    tasks = [asyncio.create_task(pub.publish(b"k", b"v%d" % i, HEADERS)) for i in range(records)]
+    await ticks()
+    producer.ack(MessageSizeTooLargeError())
+
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, RecordTooLarge) and (r.alone, r.by_broker) == (alone, True) for r in results), results

@@ -7,7 +7,7 @@ import pytest
 
 from metricsync.codec import CodecError, decode_raw, decode_spool_record, encode_raw, encode_spool_record
 from metricsync.kafka_sink import RecentIds
-from metricsync.spool import Spool, SpoolFull
+from metricsync.spool import Spool, SpoolFull, claim_orphans, slot_directory
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
@@ -96,3 +96,39 @@ def test_recent_ids_forget_the_oldest() -> None:
     assert "a" not in recent
     assert "b" in recent
     assert "c" in recent
+
+
+async def test_a_rejected_record_is_kept_aside_and_the_spool_moves_past_it(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10_000)
+    for payload in (b"too-large", b"next"):
+        await spool.append(payload)
+    first, _ = await spool.read_pending(10)
+    await spool.reject(first[1])
+    await spool.mark_drained(first[0])
+
+    assert [p for _, p in await spool.read_pending(10)] == [b"next"]
+    assert spool.rejected() == [b"too-large"]
+    spool.close()
+    reopened = Spool(tmp_path, max_bytes=10_000)  # both survive a restart
+    assert [p for _, p in await reopened.read_pending(10)] == [b"next"]
+    assert reopened.rejected() == [b"too-large"]
+    assert reopened.rejected_path.parent == reopened.log_path.parent
+    reopened.close()
+
+
+async def test_rejected_records_are_replayed_by_moving_them_into_an_unused_slot(tmp_path: Path) -> None:
+    own = Spool(slot_directory(tmp_path, 0), max_bytes=10_000)
+    await own.append(b"too-large")
+    ((end, payload),) = await own.read_pending(10)
+    await own.reject(payload)
+    await own.mark_drained(end)
+    own.close()
+
+    # what docs/architecture.md tells operators to do once Kafka's limit is raised
+    replay = slot_directory(tmp_path, 900)
+    replay.mkdir()
+    (slot_directory(tmp_path, 0) / "rejected.log").rename(replay / "spool.log")
+    (orphan,) = claim_orphans(tmp_path, max_bytes=10_000)
+    assert orphan.directory == replay
+    assert [p for _, p in await orphan.read_pending(10)] == [b"too-large"]
+    orphan.close()

@@ -16,7 +16,7 @@ from metrics_worker.persist import export_state, import_state
 from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
 from metrics_worker.rollup import Rollup
 from metrics_worker.series import pooled_series
-from metrics_worker.state import ServiceState, environment_key
+from metrics_worker.state import ServiceState, environment_key, fact_time
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
 from metrics_worker.views import deployment_view, incident_view
@@ -27,6 +27,8 @@ from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, SeriesPoi
 class EngineConfig(BaseModel, frozen=True):
     # how long after a deployment an incident without an explicit cause is blamed on it; None or 0: no limit
     attribution_window: timedelta | None = timedelta(hours=72)
+    # how much history each service keeps (see `prune`); None or 0: all of it
+    retention: timedelta | None = None
 
 
 class UnknownServiceError(KeyError):
@@ -38,8 +40,11 @@ class MetricEngine:
         self.config = config
         window = config.attribution_window
         self._window_us = window // US if window is not None and window > timedelta(0) else None
+        retention = config.retention
+        self._retention_us = retention // US if retention is not None and retention > timedelta(0) else None
         self._services: dict[str, ServiceState] = {}
         self._rollups: dict[str, Rollup] = {}  # environment key -> per-day totals over all services
+        self.expired = 0  # events ignored because their fact is older than their service's horizon
 
     # --- writes ------------------------------------------------------------------------------------
 
@@ -51,7 +56,11 @@ class MetricEngine:
             state = self._services[service] = ServiceState(service, self._window_us, self._rollup)
         if event.id in state.seen:
             return frozenset()
-        state.touch(event.id, to_us(event.event_time))
+        fact = fact_time(event)
+        if state.horizon is not None and fact < state.horizon:
+            self.expired += 1
+            return frozenset()
+        state.touch(event.id, to_us(event.event_time), fact)
         return frozenset({service}) if state.apply(event) else frozenset()
 
     def apply_many(self, events: Iterable[UnifiedEvent]) -> frozenset[str]:
@@ -59,6 +68,33 @@ class MetricEngine:
         for event in events:
             changed |= self.apply(event)
         return frozenset(changed)
+
+    def prune(self, now: datetime) -> frozenset[str]:
+        """Drop the history that has left the retention; the services whose state was rebuilt.
+
+        A service keeps the facts at or after its horizon: its last event (or `now`, if that is
+        earlier, so a clock-skewed event from the future cannot expire everything) minus the retention.
+        The state is rebuilt from the retained facts (export, move the horizon, import) only once it
+        holds facts a quarter of the retention older than that, so each fact is replayed about four
+        times over its life and a service holds at most 1.25 retentions of history.
+        """
+        retention = self._retention_us
+        if retention is None:
+            return frozenset()
+        now_us = to_us(now)
+        slack = retention // 4
+        pruned = []
+        for name, state in self._services.items():
+            if state.oldest is None or state.last_event is None:
+                continue
+            horizon = min(state.last_event, now_us) - retention
+            if state.oldest < horizon - slack:
+                pruned.append((name, state, horizon))
+        for name, state, horizon in pruned:
+            data = export_state(state)
+            data["horizon"] = max(horizon, state.horizon or horizon)
+            self.import_service(name, data)
+        return frozenset(name for name, _, _ in pruned)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -114,6 +150,11 @@ class MetricEngine:
             for incident in stream.timeline.starting_in(lo, hi)
         ]
         return sorted(views, key=lambda v: (v.started_at, v.service, v.incident_id))
+
+    def horizon(self, service: str) -> datetime | None:
+        """The moment before which the service's history was dropped (None: it has all of it)."""
+        state = self._services.get(service.strip().lower())
+        return None if state is None or state.horizon is None else from_us(state.horizon)
 
     def services(self) -> list[ServiceSummary]:
         return [

@@ -22,6 +22,7 @@ class Push:
     after: str
     positions: list[int] = field(default_factory=list)  # sorted
     shas: dict[int, str] = field(default_factory=dict)
+    times: list[int] = field(default_factory=list)  # commit time reported by this push, per position
 
 
 class CommitGraph:
@@ -48,6 +49,7 @@ class CommitGraph:
             return edges, timed
         at = bisect_left(push.positions, position)
         push.positions.insert(at, position)
+        push.times.insert(at, commit_us)
         push.shas[position] = sha
         lower = push.shas[push.positions[at - 1]] if at > 0 else push.before
         self._link(sha, lower, edges)

@@ -3,6 +3,12 @@
 Only the facts are exported (commits of pushes, deployment events, incident signals, seen event ids);
 everything derived is rebuilt on import by replaying them through the same incremental code, in an order
 that makes the replay cheap (the whole commit graph first, then deployments by finish time).
+
+A state with a retention horizon keeps only what is at or after it: `import_state` drops the older facts
+(a commit of a push by the commit time that push reported, deployment events by finish, incidents by
+resolution or open start, seen ids by day), so exporting, moving the horizon and importing is how
+MetricEngine.prune drops old history. Format 1 (no horizon, seen ids without days, one time per commit)
+is still read: its ids take the day of the last event.
 """
 
 from collections.abc import Callable
@@ -13,9 +19,11 @@ from metrics_worker.deployments import DeploymentFact
 from metrics_worker.incidents import Signal
 from metrics_worker.rollup import Rollup
 from metrics_worker.state import ServiceState
+from metrics_worker.timebase import day_of
 from schemas.events import DeploymentStatus
 
-FORMAT = 1
+FORMAT = 2
+READS = frozenset({1, 2})
 _T = TypeVar("_T")
 
 
@@ -28,13 +36,18 @@ def export_state(state: ServiceState) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "service": state.service,
-        "seen": sorted(state.seen),
+        "seen": sorted(state.seen.items()),
         "last_event": state.last_event,
+        "horizon": state.horizon,
         "pushes": [
-            [push_id, push.before, push.after, [[pos, push.shas[pos]] for pos in push.positions]]
+            [
+                push_id,
+                push.before,
+                push.after,
+                [[pos, push.shas[pos], t] for pos, t in zip(push.positions, push.times, strict=True)],
+            ]
             for push_id, push in sorted(graph.pushes.items())
         ],
-        "commit_times": dict(sorted(graph.commit_time.items())),
         "streams": {
             key: {
                 "deployments": [
@@ -68,41 +81,76 @@ def import_state(
 ) -> ServiceState:
     """Rebuild a service from exported facts. The facts are all checked before any is applied, so a damaged
     state raises StateFormatError and leaves the rollups untouched."""
-    if data.get("format") != FORMAT:
+    if data.get("format") not in READS:
         raise StateFormatError(
-            f"state of service '{service}' has format {data.get('format')!r}; this engine reads format {FORMAT}"
+            f"state of service '{service}' has format {data.get('format')!r}; this engine reads formats {sorted(READS)}"
         )
     try:
         facts = _parse(data)
     except (KeyError, IndexError, TypeError, ValueError) as e:
         raise StateFormatError(f"state of service '{service}' is damaged: {e!r}") from e
+    if facts.horizon is not None:
+        facts = _retained(facts, facts.horizon)
     state = ServiceState(service, window_us, rollups)
-    state.seen, state.last_event = facts.seen, facts.last_event
+    state.last_event, state.horizon = facts.last_event, facts.horizon
+    for event_id, day in facts.seen.items():
+        state.remember(event_id, day)
+    times: list[int] = []
     for commit in facts.commits:
         state.add_commit(*commit)
+        times.append(commit[5])
     for key, (deployments, signals) in facts.streams.items():
         stream = state.stream(key)
         for fact in sorted(deployments, key=lambda f: (f.finish, f.deployment_id, f.event_id)):
             stream.add_deployment(fact)
+            times.append(fact.finish)
         for signal in signals:
             stream.add_signal(signal)
+            times.append(_signal_time(signal))
+    state.oldest = min(times, default=None)
     return state
+
+
+def _signal_time(signal: Signal) -> int:
+    return signal.end if signal.end is not None else signal.start
+
+
+def _retained(facts: "_Facts", horizon: int) -> "_Facts":
+    """The facts at or after `horizon` (see state.fact_time)."""
+    first_day = day_of(horizon)
+    return _Facts(
+        seen={event_id: day for event_id, day in facts.seen.items() if day >= first_day},
+        last_event=facts.last_event,
+        horizon=horizon,
+        commits=[commit for commit in facts.commits if commit[5] >= horizon],
+        streams={
+            key: (
+                [f for f in deployments if f.finish >= horizon],
+                [s for s in signals if _signal_time(s) >= horizon],
+            )
+            for key, (deployments, signals) in facts.streams.items()
+        },
+    )
 
 
 @dataclass(slots=True)
 class _Facts:
-    seen: set[str]
+    seen: dict[str, int]  # event id -> day
     last_event: int | None
+    horizon: int | None
     commits: list[tuple[str, str, str, int, str, int]]
     streams: dict[str, tuple[list[DeploymentFact], list[Signal]]]
 
 
 def _parse(data: dict[str, Any]) -> _Facts:
-    times = {_str(sha): _int(t) for sha, t in data["commit_times"].items()}
+    if data["format"] == 1:  # one time per commit, the earliest of its pushes
+        times = {_str(sha): _int(t) for sha, t in data["commit_times"].items()}
+        rows = [(p, b, a, pos, sha, times[sha]) for p, b, a, rows in data["pushes"] for pos, sha in rows]
+    else:  # each push's own time for its commits
+        rows = [(p, b, a, pos, sha, t) for p, b, a, rows in data["pushes"] for pos, sha, t in rows]
     commits = [
-        (_str(push_id), _str(before), _str(after), _int(pos), _str(sha), times[sha])
-        for push_id, before, after, rows in data["pushes"]
-        for pos, sha in rows
+        (_str(push_id), _str(before), _str(after), _int(pos), _str(sha), _int(t))
+        for push_id, before, after, pos, sha, t in rows
     ]
     streams = {}
     for key, content in data["streams"].items():
@@ -132,9 +180,16 @@ def _parse(data: dict[str, Any]) -> _Facts:
             for incident_id, start, end, causes, shas in content["signals"]
         ]
         streams[_str(key)] = (deployments, signals)
+    last_event = _opt(_int, data["last_event"])
+    if data["format"] == 1:  # ids only: keep them as long as the last event
+        day = 0 if last_event is None else day_of(last_event)
+        seen = {_str(i): day for i in data["seen"]}
+    else:
+        seen = {_str(i): _int(d) for i, d in data["seen"]}
     return _Facts(
-        seen={_str(i) for i in data["seen"]},
-        last_event=_opt(_int, data["last_event"]),
+        seen=seen,
+        last_event=last_event,
+        horizon=_opt(_int, data.get("horizon")),
         commits=commits,
         streams=streams,
     )

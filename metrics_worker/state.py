@@ -1,5 +1,10 @@
 """All the engine knows about one service: its commit graph, one Stream per environment key, seen ids.
 
+Retention: once `horizon` is set (MetricEngine.prune), the state holds only facts at or after it and
+ignores events whose fact time (`fact_time`) is earlier, so it is what applying just the events at or
+after the horizon would give. `seen` maps each event id to the UTC day of its fact time, so ids older
+than the horizon can be dropped with their facts.
+
 Environment keys: an event with production=True belongs to the key "production"; every event also belongs
 to its lower-cased environment name (unless that name is "production" on a non-production event: such an
 event would be mistaken for a production one, so it belongs to no key).
@@ -12,7 +17,7 @@ from metrics_worker.graph import CommitGraph
 from metrics_worker.incidents import Signal
 from metrics_worker.rollup import Rollup
 from metrics_worker.stream import Stream
-from metrics_worker.timebase import to_us
+from metrics_worker.timebase import day_of, to_us
 from schemas.events import ChangePushed, Deployment, IncidentOpened, IncidentResolved, UnifiedEvent
 
 PRODUCTION = "production"
@@ -40,8 +45,11 @@ class ServiceState:
         self.rollups = rollups
         self.graph = CommitGraph()
         self.streams: dict[str, Stream] = {}
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}  # event id -> day of its fact time
         self.last_event: int | None = None
+        self.horizon: int | None = None  # facts earlier than this are dropped (None: keep everything)
+        self.oldest: int | None = None  # the earliest fact time held
+        self._days: dict[int, int] = {}  # one int object per day number, shared by `seen`
 
     def stream(self, key: str) -> Stream:
         stream = self.streams.get(key)
@@ -55,10 +63,15 @@ class ServiceState:
             stream.log.detach()
             stream.timeline.detach()
 
-    def touch(self, event_id: str, moment: int) -> None:
-        self.seen.add(event_id)
+    def remember(self, event_id: str, day: int) -> None:
+        self.seen[event_id] = self._days.setdefault(day, day)
+
+    def touch(self, event_id: str, moment: int, fact: int) -> None:
+        self.remember(event_id, day_of(fact))
         if self.last_event is None or moment > self.last_event:
             self.last_event = moment
+        if self.oldest is None or fact < self.oldest:
+            self.oldest = fact
 
     def apply(self, event: UnifiedEvent) -> bool:
         """Apply a new event; True when it may change metrics."""
@@ -89,6 +102,22 @@ class ServiceState:
         if edges or timed:
             for stream in self.streams.values():
                 stream.add_edges(edges, sha if timed else None)
+
+
+def fact_time(event: UnifiedEvent) -> int:
+    """The moment an event's fact is kept by: a commit's time, a deployment's finish, an incident's
+    resolution (or start, while open); the event time for anything else."""
+    match event:
+        case ChangePushed():
+            return to_us(event.commit_time)
+        case Deployment():
+            return to_us(event.finished_at if event.finished_at is not None else event.event_time)
+        case IncidentResolved():
+            return to_us(event.resolved_at)
+        case IncidentOpened():
+            return to_us(event.started_at)
+        case _:
+            return to_us(event.event_time)
 
 
 def deployment_fact(event: Deployment) -> DeploymentFact:

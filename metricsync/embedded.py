@@ -32,6 +32,7 @@ from schemas.topics import EVENTS_TOPIC, METRICS_TOPIC, RAW_TOPIC
 
 log = logging.getLogger(__name__)
 
+PRUNE_INTERVAL = 300.0  # seconds between looks for history that left the retention (MetricEngine.prune)
 NORMALIZE_BATCH = 500
 APPLY_BATCH = 2000
 LOAD_BATCH = 5000
@@ -97,6 +98,7 @@ class EmbeddedPipeline:
         self._raw_sub: Subscription | None = None
         self._events_sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_prune = time.monotonic()
 
     async def load(self) -> int:
         """Apply every stored event to the engine (start-up). Returns the number of events."""
@@ -108,9 +110,24 @@ class EmbeddedPipeline:
                 break
             self.engine.apply_many(events)
             total += len(events)
+            self.prune()  # as it goes, so memory stays within the retention during the load too
         self.applied_events = total
         log.info("engine loaded events=%d seconds=%.2f", total, time.perf_counter() - started)
         return total
+
+    def prune(self) -> None:
+        """Drop history that left the retention from the engine (the stored events stay: a rebuild
+        or a longer METRICSYNC_RETENTION brings it back)."""
+        started = time.perf_counter()
+        pruned = self.engine.prune(self.clock())
+        self._last_prune = time.monotonic()
+        if pruned:
+            log.info(
+                "retention pruned services=%d ms=%.0f expired_events=%d",
+                len(pruned),
+                (time.perf_counter() - started) * 1000,
+                self.engine.expired,
+            )
 
     async def start(self) -> None:
         self._raw_sub = self.bus.subscribe(RAW_TOPIC)
@@ -171,6 +188,8 @@ class EmbeddedPipeline:
                 events = [event_from_json(m.value) for m in messages]
                 changed = self.engine.apply_many(events)
                 self.applied_events += len(events)
+                if time.monotonic() - self._last_prune >= PRUNE_INTERVAL:
+                    self.prune()
                 as_of = self.clock()
                 for service in sorted(changed):
                     self.bus.publish_nowait(

@@ -97,6 +97,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
                 if error is not None:
                     dead.append({"_id": delivery.delivery_id, "error": error, "source": delivery.source.value})
             engine.apply_many(events)
+            engine.prune(datetime.now(UTC))  # memory stays within the retention
             if writing is not None:
                 await writing
             writing = asyncio.create_task(store_batch(events, dead))

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
 
     # read API
     api_token: SecretStr | None = None
+    api_refresh_interval: timedelta = timedelta(milliseconds=250)  # distributed: how stale a read may be
 
     # mapping rules
     config: Path | None = None  # TOML: service aliases and teams
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
 
     # metric rules
     attribution_window: timedelta = timedelta(hours=72)
+    # history each service keeps in the worker's memory and state (docs/metrics.md "Retention"); 0: all
+    retention: timedelta = timedelta(days=400)
 
     # distributed mode: Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -101,7 +104,14 @@ class Settings(BaseSettings):
         "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"
     )(_split_list)
 
-    @field_validator("attribution_window", "kafka_send_timeout", "worker_checkpoint_interval", mode="before")
+    @field_validator(
+        "attribution_window",
+        "retention",
+        "api_refresh_interval",
+        "kafka_send_timeout",
+        "worker_checkpoint_interval",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any, info: ValidationInfo) -> timedelta:
         return parse_duration(value, name=f"METRICSYNC_{(info.field_name or '').upper()}")
@@ -155,7 +165,8 @@ class Settings(BaseSettings):
         from metrics_worker.engine import EngineConfig
 
         window = self.attribution_window if self.attribution_window > timedelta(0) else None
-        return EngineConfig(attribution_window=window)
+        retention = self.retention if self.retention > timedelta(0) else None
+        return EngineConfig(attribution_window=window, retention=retention)
 
     def verification_summary(self) -> str:
         """One line for the startup log: which sources verify what."""

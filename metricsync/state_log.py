@@ -91,6 +91,10 @@ class Cursor:
         logged = self.delta_events + new_events
         return self.delta_docs >= MAX_DELTAS or logged >= max(MIN_COMPACT_EVENTS, self.base_events)
 
+    def want_base(self) -> None:
+        """Make the next write a base (the state changed other than by events: retention pruned it)."""
+        self.delta_docs = MAX_DELTAS
+
     def wrote_base(self, seq: int, events: int) -> None:
         self.seq, self.base_seq, self.base_events, self.delta_events, self.delta_docs = seq, seq, events, 0, 0
 

@@ -33,6 +33,7 @@ from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
 
+PRUNE_INTERVAL = 300.0  # seconds between looks for history that left the retention (MetricEngine.prune)
 CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
 GARBAGE_BATCH = 1000  # superseded state documents deleted together (one collection scan on FerretDB)
 
@@ -72,6 +73,7 @@ class WorkerService(ConsumerServiceBase):
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
         self.checkpoint_gap = self.checkpoint_seconds  # grows when checkpoints get slow (see checkpoint)
         self.last_checkpoint = time.monotonic()
+        self.last_prune: float | None = None  # None: at the first batch
         self.events_applied = 0
         self.events_skipped = 0
 
@@ -143,9 +145,34 @@ class WorkerService(ConsumerServiceBase):
                 len(last),
             )
         await self._publish(frozenset(changed))
+        if self.last_prune is None or time.monotonic() - self.last_prune >= PRUNE_INTERVAL:
+            self.prune()
         if time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
             await self.checkpoint()
         log.debug("batch partitions=%d ms=%.1f", len(batches), (time.perf_counter() - started) * 1000)
+
+    def prune(self) -> None:
+        """Drop history that left the retention; a pruned service's next state document is a base
+        (its deltas could not express the dropped facts)."""
+        started = time.perf_counter()
+        pruned = self.engine.prune(self.clock())
+        self.last_prune = time.monotonic()
+        for service in pruned:
+            applied = self.applied.get(service)
+            if applied is None:  # not from this worker's partitions: nothing of it to store
+                continue
+            self.pending.pop(service, None)
+            self.dirty[service] = applied
+            cursor = self.cursors.get(service) or Cursor()
+            cursor.want_base()
+            self.cursors[service] = cursor
+        if pruned:
+            log.info(
+                "retention pruned services=%d ms=%.0f expired_events=%d",
+                len(pruned),
+                (time.perf_counter() - started) * 1000,
+                self.engine.expired,
+            )
 
     async def checkpoint(self, collect: bool = False) -> None:
         """Append to the state log of every service changed since the last checkpoint (its new

@@ -29,7 +29,7 @@ class Scenario:
 
 
 def _scenarios() -> list[Scenario]:
-    from metricsync.bench import e2e, engine_history, ingest, pipeline, read_api
+    from metricsync.bench import e2e, engine_history, ingest, pipeline, read_api, retention
 
     return [
         Scenario(
@@ -44,6 +44,7 @@ def _scenarios() -> list[Scenario]:
         ),
         Scenario("engine-history", "5: per-event engine cost with small vs large history", engine_history.run),
         Scenario("read-api", "6: read API over a large history (in-process ASGI)", read_api.run),
+        Scenario("worker-memory", "7: engine RSS as history grows past the retention (child processes)", retention.run),
     ]
 
 
@@ -54,6 +55,7 @@ SCENARIO_NAMES = (
     "pipeline",
     "engine-history",
     "read-api",
+    "worker-memory",
 )
 
 

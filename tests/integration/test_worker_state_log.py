@@ -14,6 +14,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from metrics_worker.engine import MetricEngine
+from metrics_worker.state import fact_time
+from metrics_worker.timebase import to_us
 from metricsync import state_log
 from metricsync.bench.payloads import MixedWorkload
 from metricsync.mongo_source import MongoMetricsSource
@@ -84,6 +86,7 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
         metrics_topic=await create_topic(1),
         worker_group=f"{events_topic}-worker",
         worker_checkpoint_interval=timedelta(seconds=3600),  # checkpoints only when idle and on stop
+        api_refresh_interval=timedelta(0),  # the reader looks at the state log on every call
     )
     events = _events(480)
     chunks = [events[i : i + 80] for i in range(0, len(events), 80)]
@@ -125,6 +128,97 @@ async def test_a_second_writer_of_the_same_state_document_is_refused(mongo_uri: 
         assert await store.state_revisions() == {"api": 0, "web": 0}
         await store.delete_states(["api#0000000000"])
         assert await store.state_revisions() == {"web": 0}
+    finally:
+        await store.db.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+async def test_retention_prunes_the_worker_state_and_the_stored_log_follows(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    mongo_db_name: str,
+    create_topic: TopicFactory,
+) -> None:
+    """60 days of history with a 20-day retention: each worker run prunes (at its first batch) and
+    stores a new base for the pruned services; the worker, a restarted worker and the read API then hold
+    exactly the events at or after each service's horizon."""
+    events_topic = await create_topic(2)
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        mongo_db=mongo_db_name,
+        events_topic=events_topic,
+        metrics_topic=await create_topic(1),
+        worker_group=f"{events_topic}-worker",
+        retention=timedelta(days=20),
+        api_refresh_interval=timedelta(0),
+    )
+    events = _events(480)
+    store = MongoStore.from_settings(settings)
+    reader = MongoMetricsSource(store, settings)
+    try:
+        await store.init()
+        for chunk in (events[:240], events[240:]):
+            await _produce(kafka_bootstrap, events_topic, chunk)
+            worker = await _run_worker(settings)
+        horizons = {s.service: worker.engine.horizon(s.service) for s in worker.engine.services()}
+        assert all(h is not None for h in horizons.values()), horizons
+
+        def kept(event: UnifiedEvent) -> bool:
+            horizon = horizons[event.service.lower()]
+            return horizon is None or fact_time(event) >= to_us(horizon)
+
+        reference = MetricEngine(Settings().engine_config().model_copy(update={"retention": None}))
+        reference.apply_many([e for e in events if kept(e)])
+        assert reference.report(None, "production", END - timedelta(days=90), END).lead_time.changes > 0
+        assert _reports(worker.engine) == _reports(reference)
+        assert _reports(await reader.engine_for(None)) == _reports(reference)
+        assert _reports(await MongoMetricsSource(store, settings).engine_for(None)) == _reports(reference)
+        await _produce(kafka_bootstrap, events_topic, events[-40:])  # redelivered: loads the state, changes nothing
+        restarted = await _run_worker(settings)
+        assert _reports(restarted.engine) == _reports(reference)
+        assert {s: restarted.engine.horizon(s) for s in horizons} == horizons
+        stored = await store.load_states()
+        assert all(state.base.get("horizon") is not None for state in stored.values())
+    finally:
+        await store.db.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+async def test_the_read_api_shares_one_look_at_the_state_log_within_its_refresh_interval(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    mongo_db_name: str,
+    create_topic: TopicFactory,
+) -> None:
+    events_topic = await create_topic(2)
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        mongo_db=mongo_db_name,
+        events_topic=events_topic,
+        metrics_topic=await create_topic(1),
+        worker_group=f"{events_topic}-worker",
+        api_refresh_interval=timedelta(hours=1),
+    )
+    events = _events(160)
+    first, everything = MetricEngine(settings.engine_config()), MetricEngine(settings.engine_config())
+    first.apply_many(events[:80])
+    everything.apply_many(events)
+    store = MongoStore.from_settings(settings)
+    try:
+        await store.init()
+        await _produce(kafka_bootstrap, events_topic, events[:80])
+        await _run_worker(settings)
+        reader = MongoMetricsSource(store, settings)
+        assert _reports(await reader.engine_for(None)) == _reports(first)
+        await _produce(kafka_bootstrap, events_topic, events[80:])
+        await _run_worker(settings)
+        # within the interval the reader answers from what it looked at last ...
+        assert _reports(await reader.engine_for(None)) == _reports(first)
+        # ... and once it has passed, it catches up
+        reader.refresh_seconds = 0.0
+        assert _reports(await reader.engine_for(None)) == _reports(everything)
     finally:
         await store.db.client.drop_database(mongo_db_name)
         await store.close()

@@ -135,3 +135,14 @@ def test_mixed_workload_maps_to_the_events_it_counts() -> None:
     assert set(kinds) == {"change", "deployment", "incident_opened", "incident_resolved"}
     assert len({g.delivery.delivery_id for g in generated}) == len(generated)
     assert max(g.delivery.received_at for g in generated) <= NOW
+
+
+def test_memory_scenario_build_keeps_only_the_retention() -> None:
+    from metricsync.bench.retention import build
+
+    # 20 services over 100 days with a 10-day retention: about 12.5 days or less of it is kept
+    out = build(events=3000, days=100, retention_days=10, services=20)
+    assert out["events"] >= 3000
+    assert 0 < out["kept"] <= out["events"] * 12.5 / 100 * 1.1
+    unbounded = build(events=3000, days=100, retention_days=0, services=20)
+    assert unbounded["kept"] > out["kept"] * 5

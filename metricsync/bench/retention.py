@@ -1,0 +1,157 @@
+"""Scenario 7, worker memory as history grows: one engine fed a history at a fixed event rate, with
+the retention (docs/metrics.md, "Retention") pruning as it goes, in a child process of its own so its
+RSS is the engine's alone.
+
+    python -m metricsync.bench.retention --events 1000000 --days 1460 --retention-days 400
+
+prints one JSON line: RSS after the build (MB), peak RSS, events kept, seconds. A service holds at
+most 1.25 retentions of history (then it is pruned to one), so the peak is reached once the history
+passes 500 days and stays there however long it grows. The same service mix
+and rate as scenario 4-5 (`payloads.MixedWorkload`, 500 services), so 10,000 events span 14.6 days and
+1,000,000 span 4 years: without a retention the second would hold 100 times the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from metrics_worker.engine import EngineConfig, MetricEngine
+from metricsync.bench.context import BenchContext
+from metricsync.bench.payloads import MixedWorkload
+from metricsync.bench.procs import rss_mb
+from metricsync.bench.report import Figure, Target
+from normalizer.mapping import map_delivery
+from schemas.events import UnifiedEvent
+
+log = logging.getLogger("metricsync.bench")
+
+MEMORY = "7 memory"
+SERVICES = 500
+EVENTS_PER_DAY = 1_000_000 / (4 * 365)  # ~685 a day over 500 services
+RETENTION_DAYS = 400
+CHUNK = 20_000
+
+
+def build(events: int, days: float, retention_days: float, services: int) -> dict[str, float]:
+    from metricsync.settings import Settings
+
+    end = datetime.now(UTC).replace(microsecond=0)
+    rules = Settings().mapping_rules()
+    engine = MetricEngine(EngineConfig(retention=timedelta(days=retention_days) if retention_days else None))
+    started = time.perf_counter()
+    chunk: list[UnifiedEvent] = []
+    applied = 0
+    for generated in MixedWorkload(services, events, end=end, days=days, prefix="mem"):
+        chunk.extend(map_delivery(generated.delivery, rules))
+        if len(chunk) >= CHUNK:
+            engine.apply_many(chunk)
+            engine.prune(end)
+            applied += len(chunk)
+            chunk = []
+    engine.apply_many(chunk)
+    engine.prune(end)
+    applied += len(chunk)
+    seconds = time.perf_counter() - started
+    chunk = []
+    gc.collect()
+    kept = sum(len(engine.export_service(s.service)["seen"]) for s in engine.services())
+    gc.collect()
+    return {
+        "events": applied,
+        "kept": kept,
+        "rss_mb": rss_mb_self(),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "seconds": seconds,
+    }
+
+
+def rss_mb_self() -> float:
+    import os
+
+    return rss_mb(os.getpid())
+
+
+def _command(events: int, days: float, retention_days: float, services: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "metricsync.bench.retention",
+        f"--events={events}",
+        f"--days={days}",
+        f"--retention-days={retention_days}",
+        f"--services={services}",
+    ]
+
+
+def _children(commands: list[list[str]], timeout: float) -> list[dict[str, float]]:
+    """Run the builds side by side (RSS does not depend on sharing the cores; the time does, and is
+    only reported), each printing its result as its last line."""
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for cmd in commands]
+    results: list[dict[str, float]] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(proc.args)} exited {proc.returncode}: {err.decode()[-2000:]}")  # type: ignore[arg-type]
+        results.append(orjson.loads(out.splitlines()[-1]))
+    return results
+
+
+def run(ctx: BenchContext) -> None:
+    """RSS at the small history, half the large one and the large one (both longer than the retention):
+    bounded means the last two are about equal."""
+    sizes = ctx.sizes
+    services = min(SERVICES, max(1, sizes.history_small // 20))
+    rate = EVENTS_PER_DAY * services / SERVICES
+    peaks: dict[int, float] = {}
+    sizes_run = (sizes.history_small, sizes.history_large // 2, sizes.history_large)
+    commands = [_command(events, events / rate, RETENTION_DAYS, services) for events in sizes_run]
+    for events, out in zip(sizes_run, _children(commands, timeout=1200), strict=True):
+        days = events / rate
+        peaks[events] = out["peak_mb"]
+        log.info(
+            "  %d events over %.0f days, retention %d days: kept %d, RSS %.0f MB (peak %.0f), %.0f s",
+            out["events"],
+            days,
+            RETENTION_DAYS,
+            out["kept"],
+            out["rss_mb"],
+            out["peak_mb"],
+            out["seconds"],
+        )
+        note = f"{days:,.0f} days; {out['kept']:,.0f} events kept; RSS at the end {out['rss_mb']:,.0f} MB"
+        name = f"engine peak RSS, {events:,} events at {rate:,.0f}/day, retention {RETENTION_DAYS} days"
+        ctx.add(Figure(MEMORY, name, "MB", [out["peak_mb"]], note=note))
+    half, full = peaks[sizes.history_large // 2], peaks[sizes.history_large]
+    ctx.add(
+        Figure(
+            MEMORY,
+            f"engine peak RSS growth, {sizes.history_large // 2:,} -> {sizes.history_large:,} events of history",
+            "x",
+            [full / half],
+            Target("<=", 1.1),
+            "twice the history, both longer than 1.25 retentions: bounded means about 1x",
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--days", type=float, required=True)
+    parser.add_argument("--retention-days", type=float, default=RETENTION_DAYS)
+    parser.add_argument("--services", type=int, default=SERVICES)
+    args = parser.parse_args()
+    print(orjson.dumps(build(args.events, args.days, args.retention_days, args.services)).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -47,36 +47,47 @@ class Rollup:
         self.days: dict[int, Day] = {}  # kept once a day has had a sample (a few hundred bytes a day)
 
     def count(self, day: int, *, deployments: int = 0, failed: int = 0, nochange: int = 0, rework: int = 0) -> None:
+        if not (deployments or failed or nochange or rework):
+            return
         for size, cells in zip(BLOCKS, self.levels, strict=True):
-            cell = cells.get(day // size)
+            key = day // size
+            cell = cells.get(key)
             if cell is None:
-                cell = cells[day // size] = Cell()
+                cell = cells[key] = Cell()
             cell.deployments += deployments
             cell.failed += failed
             cell.nochange += nochange
             cell.rework += rework
             if cell.deployments == 0 and cell.changes == 0:
-                del cells[day // size]
+                del cells[key]
 
     def leads(self, day: int, old: Sequence[float], new: Sequence[float]) -> None:
         if old == new:
             return
         _replace(self._day(day).leads, old, new)
-        old_buckets = Counter(map(bucket, old))
-        new_buckets = Counter(map(bucket, new))
-        if old_buckets == new_buckets:
+        delta: dict[int, int] = {}  # lead-time bucket -> change of its count
+        for value in new:
+            key = bucket(value)
+            delta[key] = delta.get(key, 0) + 1
+        for value in old:
+            key = bucket(value)
+            delta[key] = delta.get(key, 0) - 1
+        moved = [(key, change) for key, change in delta.items() if change]
+        if not moved:
             return
-        delta = new_buckets.total() - old_buckets.total()
+        total = len(new) - len(old)
         for size, cells in zip(BLOCKS, self.levels, strict=True):
             cell = cells.get(day // size)
             if cell is None:
                 cell = cells[day // size] = Cell()
-            cell.changes += delta
-            cell.leads.update(new_buckets)
-            cell.leads.subtract(old_buckets)
-            for key in old_buckets:
-                if cell.leads[key] <= 0:
-                    del cell.leads[key]
+            cell.changes += total
+            counts = cell.leads
+            for key, change in moved:
+                count = counts.get(key, 0) + change
+                if count > 0:
+                    counts[key] = count
+                else:
+                    counts.pop(key, None)
 
     def recovery(self, day: int, old: float | None, new: float | None) -> None:
         if old != new:

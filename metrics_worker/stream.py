@@ -94,9 +94,11 @@ class Stream:
         return True
 
     def add_edges(self, edges: list[Edge], timed: str | None) -> None:
+        owner = self.ownership.owner
+        if (timed is None or timed not in owner) and not any(child in owner for child, _ in edges):
+            return  # nothing shipped yet reaches the new edges or the (re)timed commit
         dirty = Dirty()
         moves = Moves()
-        owner = self.ownership.owner
         for child, parent in edges:
             holder = owner.get(child)
             if holder is not None:

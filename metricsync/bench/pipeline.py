@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from metricsync.bench.context import BenchContext
 from metricsync.bench.payloads import MixedWorkload
-from metricsync.bench.procs import CpuMeter, Proc, RssSampler
+from metricsync.bench.procs import CpuMeter, Proc, RssSampler, endpoint_ports
 from metricsync.bench.report import Figure, Target
 from metricsync.codec import encode_raw
 
@@ -65,10 +65,14 @@ def _service_seconds(proc: Proc, ended: float) -> float:
     return max(ended - started, 1e-6)
 
 
+def _ports(env: dict[str, str]) -> dict[str, int]:
+    return endpoint_ports(env["METRICSYNC_KAFKA_BOOTSTRAP"], env["METRICSYNC_MONGO_URI"])
+
+
 def _burst(ctx: BenchContext, name: str, env: dict[str, str], timeout: float) -> tuple[float, float, dict[str, float]]:
     """Run `metricsync <name> --burst`; (seconds of service time, peak RSS MB, CPU seconds used by
     the service and by each local server meanwhile)."""
-    with CpuMeter() as cpu:
+    with CpuMeter(_ports(env)) as cpu:
         proc = Proc([name, "--burst"], env, ctx.path(f"logs/{env['METRICSYNC_MONGO_DB']}-{name}.log"))
         with RssSampler(proc.pid) as rss:
             proc.wait(timeout)
@@ -139,7 +143,7 @@ def run(ctx: BenchContext) -> None:
     }
     rebuild_cpu: list[dict[str, float]] = []
     for n in range(sizes.rebuild_runs):
-        with CpuMeter() as cpu:
+        with CpuMeter(_ports(rebuild_env)) as cpu:
             proc = Proc(["rebuild", "--distributed"], rebuild_env, ctx.path(f"logs/rebuild-{n}.log"))
             proc.wait(timeout)
         rebuild_cpu.append(cpu.used)

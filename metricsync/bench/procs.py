@@ -166,8 +166,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def server_pids() -> dict[str, int]:
-    """The pids of the local Kafka broker and FerretDB, found by command line ({} on other setups)."""
+def server_pids(ports: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The pids of the local Kafka broker and FerretDB ({} on other setups): the processes listening on
+    `ports` (name -> port) when given, so servers of other runs on the same machine are not mistaken
+    for the bench's own; else the first found by command line."""
+    if ports:
+        by_port = {name: listening_pid(port) for name, port in ports.items()}
+        return {name: pid for name, pid in by_port.items() if pid is not None}
     found: dict[str, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -183,12 +188,45 @@ def server_pids() -> dict[str, int]:
     return found
 
 
+def listening_pid(port: int) -> int | None:
+    """The pid holding a TCP socket listening on `port` (Linux /proc; None if none is visible)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def endpoint_ports(kafka_bootstrap: str, mongo_uri: str) -> dict[str, int]:
+    """{"Kafka": port, "FerretDB": port} of the bench's servers (first bootstrap host; the URI's port)."""
+    kafka = kafka_bootstrap.split(",")[0].rsplit(":", 1)[1]
+    mongo = mongo_uri.split("://", 1)[1].split("/", 1)[0].split(",")[0]
+    return {"Kafka": int(kafka), "FerretDB": int(mongo.rsplit(":", 1)[1]) if ":" in mongo else 27017}
+
+
 class CpuMeter:
     """CPU seconds used by waited-for children of this process and by the local servers between
     `__enter__` and `__exit__`: where a consumer service's time goes."""
 
-    def __init__(self) -> None:
-        self.servers = server_pids()
+    def __init__(self, ports: Mapping[str, int] | None = None) -> None:
+        self.servers = server_pids(ports)
         self.used: dict[str, float] = {}
 
     def __enter__(self) -> CpuMeter:

@@ -146,3 +146,22 @@ def test_memory_scenario_build_keeps_only_the_retention() -> None:
     assert 0 < out["kept"] <= out["events"] * 12.5 / 100 * 1.1
     unbounded = build(events=3000, days=100, retention_days=0, services=20)
     assert unbounded["kept"] > out["kept"] * 5
+
+
+def test_server_pids_are_found_by_their_listening_port() -> None:
+    import os
+    import socket
+
+    from metricsync.bench.procs import endpoint_ports, listening_pid, server_pids
+
+    assert endpoint_ports("127.0.0.1:36689,127.0.0.1:1", "mongodb://127.0.0.1:45447/db") == {
+        "Kafka": 36689,
+        "FerretDB": 45447,
+    }
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert listening_pid(port) == os.getpid()
+        assert server_pids({"Kafka": port}) == {"Kafka": os.getpid()}
+    assert listening_pid(port) is None

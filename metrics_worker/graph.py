@@ -28,8 +28,9 @@ class Push:
 class CommitGraph:
     def __init__(self) -> None:
         self.pushes: dict[str, Push] = {}
-        self.parents: dict[str, set[str]] = {}
-        self.children: dict[str, set[str]] = {}
+        # tuples, not sets: most nodes have one or two of each, and an empty set alone is 216 bytes
+        self.parents: dict[str, tuple[str, ...]] = {}
+        self.children: dict[str, tuple[str, ...]] = {}
         self.commit_time: dict[str, int] = {}
 
     def add_commit(
@@ -61,9 +62,9 @@ class CommitGraph:
     def _link(self, child: str, parent: str, out: list[Edge]) -> None:
         if child == parent or child in _ZERO_SHA or parent in _ZERO_SHA:
             return
-        parents = self.parents.setdefault(child, set())
+        parents = self.parents.get(child, ())
         if parent in parents:
             return
-        parents.add(parent)
-        self.children.setdefault(parent, set()).add(child)
+        self.parents[child] = (*parents, parent)
+        self.children[parent] = (*self.children.get(parent, ()), child)
         out.append((child, parent))

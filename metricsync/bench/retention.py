@@ -139,6 +139,15 @@ def run(ctx: BenchContext) -> None:
         note = f"{days:,.0f} days; {out['kept']:,.0f} events kept; RSS at the end {out['rss_mb']:,.0f} MB"
         name = f"engine peak RSS, {events:,} events at {rate:,.0f}/day, retention {RETENTION_DAYS} days"
         ctx.add(Figure(MEMORY, name, "MB", [out["peak_mb"]], note=note))
+    ctx.note(
+        MEMORY,
+        f"Engine memory with the retention: one child process per history size (`python -m "
+        f"metricsync.bench.retention`), {services} services of `payloads.MixedWorkload` mapped by the "
+        f"normalizer's mappers and applied to one MetricEngine (retention {RETENTION_DAYS} days, pruned every "
+        f"{CHUNK:,} events), all at the same rate ({rate:,.0f} events a day), so the larger histories span "
+        f"{sizes.history_large // 2 / rate:,.0f} and {sizes.history_large / rate:,.0f} days; peak RSS is the "
+        f"child's VmHWM. The two largest ran side by side.",
+    )
     half, full = peaks[sizes.history_large // 2], peaks[sizes.history_large]
     ctx.add(
         Figure(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metrics_worker.engine import MetricEngine
+from metricsync import retention
 from metricsync.errors import StoreError
 from metricsync.mapping import map_or_error
 from metricsync.memory_bus import MemoryBus, Subscription
@@ -32,7 +33,6 @@ from schemas.topics import EVENTS_TOPIC, METRICS_TOPIC, RAW_TOPIC
 
 log = logging.getLogger(__name__)
 
-PRUNE_INTERVAL = 300.0  # seconds between looks for history that left the retention (MetricEngine.prune)
 NORMALIZE_BATCH = 500
 APPLY_BATCH = 2000
 LOAD_BATCH = 5000
@@ -118,16 +118,8 @@ class EmbeddedPipeline:
     def prune(self) -> None:
         """Drop history that left the retention from the engine (the stored events stay: a rebuild
         or a longer METRICSYNC_RETENTION brings it back)."""
-        started = time.perf_counter()
-        pruned = self.engine.prune(self.clock())
+        retention.prune(self.engine, self.clock())
         self._last_prune = time.monotonic()
-        if pruned:
-            log.info(
-                "retention pruned services=%d ms=%.0f expired_events=%d",
-                len(pruned),
-                (time.perf_counter() - started) * 1000,
-                self.engine.expired,
-            )
 
     async def start(self) -> None:
         self._raw_sub = self.bus.subscribe(RAW_TOPIC)
@@ -188,7 +180,7 @@ class EmbeddedPipeline:
                 events = [event_from_json(m.value) for m in messages]
                 changed = self.engine.apply_many(events)
                 self.applied_events += len(events)
-                if time.monotonic() - self._last_prune >= PRUNE_INTERVAL:
+                if time.monotonic() - self._last_prune >= retention.PRUNE_INTERVAL:
                     self.prune()
                 as_of = self.clock()
                 for service in sorted(changed):

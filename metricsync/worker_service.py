@@ -24,6 +24,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
 
 from metrics_worker.engine import MetricEngine
+from metricsync import retention
 from metricsync.consumer import ConsumerServiceBase
 from metricsync.mongo_store import MongoStore
 from metricsync.reports import service_snapshot
@@ -33,7 +34,6 @@ from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
 
-PRUNE_INTERVAL = 300.0  # seconds between looks for history that left the retention (MetricEngine.prune)
 CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
 GARBAGE_BATCH = 1000  # superseded state documents deleted together (one collection scan on FerretDB)
 
@@ -145,7 +145,7 @@ class WorkerService(ConsumerServiceBase):
                 len(last),
             )
         await self._publish(frozenset(changed))
-        if self.last_prune is None or time.monotonic() - self.last_prune >= PRUNE_INTERVAL:
+        if self.last_prune is None or time.monotonic() - self.last_prune >= retention.PRUNE_INTERVAL:
             self.prune()
         if time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
             await self.checkpoint()
@@ -154,8 +154,7 @@ class WorkerService(ConsumerServiceBase):
     def prune(self) -> None:
         """Drop history that left the retention; a pruned service's next state document is a base
         (its deltas could not express the dropped facts)."""
-        started = time.perf_counter()
-        pruned = self.engine.prune(self.clock())
+        pruned = retention.prune(self.engine, self.clock())
         self.last_prune = time.monotonic()
         for service in pruned:
             applied = self.applied.get(service)
@@ -166,13 +165,6 @@ class WorkerService(ConsumerServiceBase):
             cursor = self.cursors.get(service) or Cursor()
             cursor.want_base()
             self.cursors[service] = cursor
-        if pruned:
-            log.info(
-                "retention pruned services=%d ms=%.0f expired_events=%d",
-                len(pruned),
-                (time.perf_counter() - started) * 1000,
-                self.engine.expired,
-            )
 
     async def checkpoint(self, collect: bool = False) -> None:
         """Append to the state log of every service changed since the last checkpoint (its new

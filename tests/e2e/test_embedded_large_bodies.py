@@ -4,8 +4,6 @@ like distributed mode: nothing on the way (server, store, normalizer) has a smal
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 from metricsync.settings import Settings
 from tests.support.embedded import Embedded
 from tests.support.process import wait_until
-from tests.support.webhooks import GITHUB_SECRET, Request
+from tests.support.webhooks import Request, signed_github
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -39,14 +37,7 @@ def push_of_exactly(size: int) -> bytes:
 
 
 def signed(body: bytes, delivery_id: str) -> Request:
-    signature = hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery_id,
-        "X-Hub-Signature-256": f"sha256={signature}",
-    }
-    return Request("/webhooks/github", headers, body)
+    return signed_github(body, "push", delivery_id)
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
-import hmac
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -35,7 +33,7 @@ from schemas.sources import Source
 from tests.integration.conftest import unique_name
 from tests.support.distributed import Distributed
 from tests.support.process import wait_until
-from tests.support.webhooks import GITHUB_SECRET, Request, sha_of
+from tests.support.webhooks import Request, sha_of, signed_github
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
 
@@ -69,15 +67,7 @@ SMALL_BODY = FIXTURE.read_bytes()
 
 
 def signed(body: bytes, delivery_id: str) -> Request:
-    signature = hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery_id,
-        "X-Hub-Signature-256": f"sha256={signature}",
-        "User-Agent": "GitHub-Hookshot/large",
-    }
-    return Request("/webhooks/github", headers, body)
+    return signed_github(body, "push", delivery_id)
 
 
 def delivery(body: bytes, delivery_id: str) -> RawDelivery:

@@ -54,13 +54,18 @@ def sha_of(label: str) -> str:
 
 def _github(event: str, body: dict[str, Any], delivery: str | None = None) -> Request:
     raw = orjson.dumps(body)
+    return signed_github(raw, event, delivery or str(uuid.UUID(bytes=hashlib.sha256(raw).digest()[:16])))
+
+
+def signed_github(raw: bytes, event: str, delivery: str) -> Request:
+    """A GitHub webhook of these exact body bytes, signed with GITHUB_SECRET."""
     signature = hmac.new(GITHUB_SECRET.encode(), raw, hashlib.sha256).hexdigest()
     return Request(
         "/webhooks/github",
         {
             "Content-Type": "application/json",
             "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery or str(uuid.UUID(bytes=hashlib.sha256(raw).digest()[:16])),
+            "X-GitHub-Delivery": delivery,
             "X-Hub-Signature-256": f"sha256={signature}",
             "User-Agent": "GitHub-Hookshot/e2e",
         },

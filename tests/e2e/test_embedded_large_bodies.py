@@ -4,7 +4,6 @@ like distributed mode: nothing on the way (server, store, normalizer) has a smal
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +37,6 @@ def push_of_exactly(size: int) -> bytes:
 
 def signed(body: bytes, delivery_id: str) -> Request:
     return signed_github(body, "push", delivery_id)
-
-
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Embedded]:
-    server = Embedded(tmp_path)
-    server.start()
-    yield server
-    if server.process is not None and server.process.alive():
-        server.stop()
 
 
 def test_a_body_of_the_full_limit_is_accepted_stored_and_normalized(embedded: Embedded) -> None:

@@ -4,7 +4,6 @@ same numbers after a restart."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,15 +15,6 @@ from tests.support.process import METRICSYNC, wait_until
 from tests.support.webhooks import SECRETS_ENV, Request
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Embedded]:
-    server = Embedded(tmp_path)
-    server.start()
-    yield server
-    if server.process is not None and server.process.alive():
-        server.stop()
 
 
 def all_reports(server: Embedded) -> dict[str, dict[str, dict[str, object]]]:

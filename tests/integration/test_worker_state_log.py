@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -63,6 +64,22 @@ async def _run_worker(settings: Settings) -> WorkerService:
     return worker
 
 
+async def _settings(
+    kafka_bootstrap: str, mongo_uri: str, mongo_db_name: str, create_topic: TopicFactory, **overrides: Any
+) -> Settings:
+    """A private events topic (2 partitions), metrics topic and worker group on the test servers."""
+    events_topic = await create_topic(2)
+    return Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        mongo_db=mongo_db_name,
+        events_topic=events_topic,
+        metrics_topic=await create_topic(1),
+        worker_group=f"{events_topic}-worker",
+        **overrides,
+    )
+
+
 def _reports(engine: MetricEngine) -> dict[str, object]:
     start, end = END - timedelta(days=90), END + timedelta(days=1)
     return {s.service: engine.report([s.service], "production", start, end) for s in engine.services()}
@@ -77,14 +94,11 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
 ) -> None:
     monkeypatch.setattr(state_log, "MIN_COMPACT_EVENTS", 20)
     monkeypatch.setattr(state_log, "MAX_DELTAS", 2)
-    events_topic = await create_topic(2)
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongo_uri=mongo_uri,
-        mongo_db=mongo_db_name,
-        events_topic=events_topic,
-        metrics_topic=await create_topic(1),
-        worker_group=f"{events_topic}-worker",
+    settings = await _settings(
+        kafka_bootstrap,
+        mongo_uri,
+        mongo_db_name,
+        create_topic,
         worker_checkpoint_interval=timedelta(seconds=3600),  # checkpoints only when idle and on stop
         api_refresh_interval=timedelta(0),  # the reader looks at the state log on every call
     )
@@ -97,7 +111,7 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
         await store.init()
         for n, chunk in enumerate(chunks):
             redelivered = chunks[n - 1] if n == 3 else []  # a normalizer redelivering a batch: no effect
-            await _produce(kafka_bootstrap, events_topic, [*redelivered, *chunk])
+            await _produce(kafka_bootstrap, settings.events_topic, [*redelivered, *chunk])
             reference.apply_many(chunk)
             worker = await _run_worker(settings)  # a fresh process every round: loads the stored state
             assert _reports(worker.engine) == _reports(reference), f"worker after round {n}"
@@ -142,14 +156,11 @@ async def test_retention_prunes_the_worker_state_and_the_stored_log_follows(
     """60 days of history with a 20-day retention: each worker run prunes (at its first batch) and
     stores a new base for the pruned services; the worker, a restarted worker and the read API then hold
     exactly the events at or after each service's horizon."""
-    events_topic = await create_topic(2)
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongo_uri=mongo_uri,
-        mongo_db=mongo_db_name,
-        events_topic=events_topic,
-        metrics_topic=await create_topic(1),
-        worker_group=f"{events_topic}-worker",
+    settings = await _settings(
+        kafka_bootstrap,
+        mongo_uri,
+        mongo_db_name,
+        create_topic,
         retention=timedelta(days=20),
         api_refresh_interval=timedelta(0),
     )
@@ -159,7 +170,7 @@ async def test_retention_prunes_the_worker_state_and_the_stored_log_follows(
     try:
         await store.init()
         for chunk in (events[:240], events[240:]):
-            await _produce(kafka_bootstrap, events_topic, chunk)
+            await _produce(kafka_bootstrap, settings.events_topic, chunk)
             worker = await _run_worker(settings)
         horizons = {s.service: worker.engine.horizon(s.service) for s in worker.engine.services()}
         assert all(h is not None for h in horizons.values()), horizons
@@ -174,7 +185,8 @@ async def test_retention_prunes_the_worker_state_and_the_stored_log_follows(
         assert _reports(worker.engine) == _reports(reference)
         assert _reports(await reader.engine_for(None)) == _reports(reference)
         assert _reports(await MongoMetricsSource(store, settings).engine_for(None)) == _reports(reference)
-        await _produce(kafka_bootstrap, events_topic, events[-40:])  # redelivered: loads the state, changes nothing
+        # redelivered: the worker loads the stored state, and the events change nothing
+        await _produce(kafka_bootstrap, settings.events_topic, events[-40:])
         restarted = await _run_worker(settings)
         assert _reports(restarted.engine) == _reports(reference)
         assert {s: restarted.engine.horizon(s) for s in horizons} == horizons
@@ -191,14 +203,11 @@ async def test_the_read_api_shares_one_look_at_the_state_log_within_its_refresh_
     mongo_db_name: str,
     create_topic: TopicFactory,
 ) -> None:
-    events_topic = await create_topic(2)
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongo_uri=mongo_uri,
-        mongo_db=mongo_db_name,
-        events_topic=events_topic,
-        metrics_topic=await create_topic(1),
-        worker_group=f"{events_topic}-worker",
+    settings = await _settings(
+        kafka_bootstrap,
+        mongo_uri,
+        mongo_db_name,
+        create_topic,
         api_refresh_interval=timedelta(hours=1),
     )
     events = _events(160)
@@ -208,11 +217,11 @@ async def test_the_read_api_shares_one_look_at_the_state_log_within_its_refresh_
     store = MongoStore.from_settings(settings)
     try:
         await store.init()
-        await _produce(kafka_bootstrap, events_topic, events[:80])
+        await _produce(kafka_bootstrap, settings.events_topic, events[:80])
         await _run_worker(settings)
         reader = MongoMetricsSource(store, settings)
         assert _reports(await reader.engine_for(None)) == _reports(first)
-        await _produce(kafka_bootstrap, events_topic, events[80:])
+        await _produce(kafka_bootstrap, settings.events_topic, events[80:])
         await _run_worker(settings)
         # within the interval the reader answers from what it looked at last ...
         assert _reports(await reader.engine_for(None)) == _reports(first)

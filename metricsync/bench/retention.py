@@ -50,28 +50,38 @@ def build(events: int, days: float, retention_days: float, services: int) -> dic
     started = time.perf_counter()
     chunk: list[UnifiedEvent] = []
     applied = 0
+    halfway: dict[str, float] = {}
+    size = max(1, min(CHUNK, events // 20))  # small histories too get pruned along the way
     for generated in MixedWorkload(services, events, end=end, days=days, prefix="mem"):
         chunk.extend(map_delivery(generated.delivery, rules))
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= size:
             engine.apply_many(chunk)
             engine.prune(end)
             applied += len(chunk)
             chunk = []
+            if not halfway and applied >= events // 2:
+                halfway = {"half_events": applied, "half_kept": _kept(engine), "half_peak_mb": _peak_mb()}
     engine.apply_many(chunk)
     engine.prune(end)
     applied += len(chunk)
     seconds = time.perf_counter() - started
     chunk = []
-    gc.collect()
-    kept = sum(len(engine.export_service(s.service)["seen"]) for s in engine.services())
-    gc.collect()
     return {
         "events": applied,
-        "kept": kept,
+        "kept": _kept(engine),
         "rss_mb": rss_mb_self(),
         "peak_mb": _peak_mb(),
         "seconds": seconds,
+        **halfway,
     }
+
+
+def _kept(engine: MetricEngine) -> int:
+    """Events the engine holds (their ids, for dedup), after a full collection."""
+    gc.collect()
+    kept = sum(len(engine.export_service(s.service)["seen"]) for s in engine.services())
+    gc.collect()
+    return kept
 
 
 def _peak_mb() -> float:
@@ -115,44 +125,40 @@ def _children(commands: list[list[str]], timeout: float) -> list[dict[str, float
 
 
 def run(ctx: BenchContext) -> None:
-    """RSS at the small history, half the large one and the large one (both longer than the retention):
-    bounded means the last two are about equal."""
+    """Peak RSS at the small history, and in one child at half the large one and at the large one (both
+    longer than 1.25 retentions): bounded means the last two are about equal."""
     sizes = ctx.sizes
     services = min(SERVICES, max(1, sizes.history_small // 20))
     rate = EVENTS_PER_DAY * services / SERVICES
-    peaks: dict[int, float] = {}
-    sizes_run = (sizes.history_small, sizes.history_large // 2, sizes.history_large)
-    commands = [_command(events, events / rate, RETENTION_DAYS, services) for events in sizes_run]
-    for events, out in zip(sizes_run, _children(commands, timeout=1200), strict=True):
+    small, large = sizes.history_small, sizes.history_large
+    commands = [_command(events, events / rate, RETENTION_DAYS, services) for events in (small, large)]
+    small_out, large_out = _children(commands, timeout=1200)
+    rows = [
+        (small, small_out["events"], small_out["kept"], small_out["peak_mb"], small_out),
+        (large // 2, large_out["half_events"], large_out["half_kept"], large_out["half_peak_mb"], None),
+        (large, large_out["events"], large_out["kept"], large_out["peak_mb"], large_out),
+    ]
+    for nominal, events, kept, peak, out in rows:
         days = events / rate
-        peaks[events] = out["peak_mb"]
-        log.info(
-            "  %d events over %.0f days, retention %d days: kept %d, RSS %.0f MB (peak %.0f), %.0f s",
-            out["events"],
-            days,
-            RETENTION_DAYS,
-            out["kept"],
-            out["rss_mb"],
-            out["peak_mb"],
-            out["seconds"],
-        )
-        note = f"{days:,.0f} days; {out['kept']:,.0f} events kept; RSS at the end {out['rss_mb']:,.0f} MB"
-        name = f"engine peak RSS, {events:,} events at {rate:,.0f}/day, retention {RETENTION_DAYS} days"
-        ctx.add(Figure(MEMORY, name, "MB", [out["peak_mb"]], note=note))
+        end_rss = f"; RSS at the end {out['rss_mb']:,.0f} MB, built in {out['seconds']:,.0f} s" if out else ""
+        log.info("  %d events over %.0f days: kept %d, peak RSS %.0f MB%s", events, days, kept, peak, end_rss)
+        note = f"{days:,.0f} days; {kept:,.0f} events kept{end_rss}"
+        name = f"engine peak RSS, {nominal:,} events at {rate:,.0f}/day, retention {RETENTION_DAYS} days"
+        ctx.add(Figure(MEMORY, name, "MB", [peak], note=note))
     ctx.note(
         MEMORY,
-        f"Engine memory with the retention: one child process per history size (`python -m "
-        f"metricsync.bench.retention`), {services} services of `payloads.MixedWorkload` mapped by the "
-        f"normalizer's mappers and applied to one MetricEngine (retention {RETENTION_DAYS} days, pruned every "
-        f"{CHUNK:,} events), all at the same rate ({rate:,.0f} events a day), so the larger histories span "
-        f"{sizes.history_large // 2 / rate:,.0f} and {sizes.history_large / rate:,.0f} days; peak RSS is the "
-        f"child's VmHWM. The two largest ran side by side.",
+        f"Engine memory with the retention: `python -m metricsync.bench.retention` child processes, "
+        f"{services} services of `payloads.MixedWorkload` mapped by the normalizer's mappers and applied "
+        f"to one MetricEngine (retention {RETENTION_DAYS} days, pruned every {min(CHUNK, large // 20):,} events), at "
+        f"{rate:,.0f} events a day, so {large:,} events span {large / rate:,.0f} days. Peak RSS is the "
+        f"child's VmHWM; the {large // 2:,}-event figure is the large child's when its history reached "
+        f"that size.",
     )
-    half, full = peaks[sizes.history_large // 2], peaks[sizes.history_large]
+    half, full = rows[1][3], rows[2][3]
     ctx.add(
         Figure(
             MEMORY,
-            f"engine peak RSS growth, {sizes.history_large // 2:,} -> {sizes.history_large:,} events of history",
+            f"engine peak RSS growth, {large // 2:,} -> {large:,} events of history",
             "x",
             [full / half],
             Target("<=", 1.1),

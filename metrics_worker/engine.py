@@ -162,6 +162,7 @@ class MetricEngine:
                 service=service,
                 environments=sorted(state.streams),
                 last_event_at=None if state.last_event is None else from_us(state.last_event),
+                retained_from=None if state.horizon is None else from_us(state.horizon),
             )
             for service, state in sorted(self._services.items())
         ]

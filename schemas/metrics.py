@@ -137,6 +137,8 @@ class ServiceSummary(_Block):
     service: str
     environments: list[str]  # environment keys: "production" plus the lower-cased environment names
     last_event_at: datetime | None
+    # history before this moment was dropped by the retention (docs/metrics.md, Retention); null: all kept
+    retained_from: datetime | None = None
 
 
 class SeriesPoint(_Block):

@@ -53,6 +53,7 @@ def test_prune_drops_facts_before_the_horizon_and_keeps_late_windows() -> None:
     # horizon = last event (h732) - 240 h = h492; the oldest fact (c1, h0) is older than h492 - 60 h
     assert e.prune(at(10_000)) == {"svc"}
     assert e.horizon("svc") == at(492)
+    assert [s.retained_from for s in e.services()] == [at(492)]  # what GET /api/v1/services shows
     after = e.report(None, "production", *EVERYTHING)
     # kept: d3 (finished h495, but its commit c3 at h480 is gone: a deployment without changes), d4, i2
     assert after.deployment_frequency.deployments == 2

@@ -120,7 +120,7 @@ async def test_incidents_list_merged_incidents_with_restore_time(client: httpx.A
 async def test_services_lists_services_with_their_team(client: httpx.AsyncClient) -> None:
     rows = (await get(client, "/api/v1/services"))["services"]
     assert {s["service"]: s["team"] for s in rows} == {"acme/shop": "web", "acme/pay": "web"}
-    assert [s["retained_from"] for s in rows] == [None, None]  # the scenario is younger than the retention
+    assert [s["retained_from"] for s in rows] == [None, None]  # nothing was pruned
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,10 @@ class MetricEngine:
             changed |= self.apply(event)
         return frozenset(changed)
 
-    def prune(self, now: datetime) -> frozenset[str]:
-        """Drop the history that has left the retention; the services whose state was rebuilt.
+    def prune(self, now: datetime, limit: int | None = None) -> frozenset[str]:
+        """Drop the history that has left the retention; the services whose state was rebuilt (at
+        most `limit` of them, the most overdue first: a caller that must stay responsive calls again
+        while it gets `limit` back).
 
         A service keeps the facts at or after its horizon: its last event (or `now`, if that is
         earlier, so a clock-skewed event from the future cannot expire everything) minus the retention.
@@ -83,13 +85,15 @@ class MetricEngine:
             return frozenset()
         now_us = to_us(now)
         slack = retention // 4
-        pruned = []
+        due = []
         for name, state in self._services.items():
             if state.oldest is None or state.last_event is None:
                 continue
             horizon = min(state.last_event, now_us) - retention
             if state.oldest < horizon - slack:
-                pruned.append((name, state, horizon))
+                due.append((state.oldest - horizon, name, state, horizon))
+        due.sort(key=lambda row: (row[0], row[1]))
+        pruned = [(name, state, horizon) for _, name, state, horizon in due[:limit]]
         for name, state, horizon in pruned:
             data = export_state(state)
             data["horizon"] = max(horizon, state.horizon or horizon)

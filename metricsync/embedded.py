@@ -98,7 +98,7 @@ class EmbeddedPipeline:
         self._raw_sub: Subscription | None = None
         self._events_sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_prune = time.monotonic()
+        self._pruning = retention.PruneSchedule()
 
     async def load(self) -> int:
         """Apply every stored event to the engine (start-up). Returns the number of events."""
@@ -110,16 +110,16 @@ class EmbeddedPipeline:
                 break
             self.engine.apply_many(events)
             total += len(events)
-            self.prune()  # as it goes, so memory stays within the retention during the load too
+            self.prune(limit=None)  # as it goes, so memory stays within the retention during the load too
         self.applied_events = total
         log.info("engine loaded events=%d seconds=%.2f", total, time.perf_counter() - started)
         return total
 
-    def prune(self) -> None:
+    def prune(self, limit: int | None = retention.PRUNE_BATCH) -> None:
         """Drop history that left the retention from the engine (the stored events stay: a rebuild
         or a longer METRICSYNC_RETENTION brings it back)."""
-        retention.prune(self.engine, self.clock())
-        self._last_prune = time.monotonic()
+        pruned = retention.prune(self.engine, self.clock(), limit)
+        self._pruning.done(len(pruned), limit)
 
     async def start(self) -> None:
         self._raw_sub = self.bus.subscribe(RAW_TOPIC)
@@ -180,7 +180,7 @@ class EmbeddedPipeline:
                 events = [event_from_json(m.value) for m in messages]
                 changed = self.engine.apply_many(events)
                 self.applied_events += len(events)
-                if time.monotonic() - self._last_prune >= retention.PRUNE_INTERVAL:
+                if self._pruning.due():
                     self.prune()
                 as_of = self.clock()
                 for service in sorted(changed):

@@ -73,7 +73,7 @@ class WorkerService(ConsumerServiceBase):
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
         self.checkpoint_gap = self.checkpoint_seconds  # grows when checkpoints get slow (see checkpoint)
         self.last_checkpoint = time.monotonic()
-        self.last_prune: float | None = None  # None: at the first batch
+        self.pruning = retention.PruneSchedule()
         self.events_applied = 0
         self.events_skipped = 0
 
@@ -145,7 +145,7 @@ class WorkerService(ConsumerServiceBase):
                 len(last),
             )
         await self._publish(frozenset(changed))
-        if self.last_prune is None or time.monotonic() - self.last_prune >= retention.PRUNE_INTERVAL:
+        if self.pruning.due():
             self.prune()
         if time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
             await self.checkpoint()
@@ -155,7 +155,7 @@ class WorkerService(ConsumerServiceBase):
         """Drop history that left the retention; a pruned service's next state document is a base
         (its deltas could not express the dropped facts)."""
         pruned = retention.prune(self.engine, self.clock())
-        self.last_prune = time.monotonic()
+        self.pruning.done(len(pruned))
         for service in pruned:
             applied = self.applied.get(service)
             if applied is None:  # not from this worker's partitions: nothing of it to store

@@ -181,3 +181,14 @@ def test_pruned_state_equals_applying_only_the_retained_events(seed: int, split:
     reference.apply_many([ev for ev in events if kept(ev)])
     assert digest(e) == digest(reference)
     assert reports(e) == reports(reference)
+
+
+def test_a_limit_rebuilds_the_most_overdue_services_first() -> None:
+    e = engine()
+    e.apply_many(example())  # svc: oldest fact h0, horizon h492: 492 h overdue
+    late = [ev.model_copy(update={"service": "late"}) for ev in example() if to_us(ev.event_time) >= to_us(at(120))]
+    e.apply_many(late)  # late: oldest fact h120, same horizon: 372 h overdue
+    assert e.prune(at(10_000), limit=1) == {"svc"}
+    assert e.prune(at(10_000), limit=1) == {"late"}
+    assert e.prune(at(10_000), limit=1) == frozenset()
+    assert e.horizon("late") == at(492)

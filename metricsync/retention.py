@@ -14,7 +14,7 @@ from metrics_worker.engine import MetricEngine
 log = logging.getLogger(__name__)
 
 PRUNE_INTERVAL = 300.0  # seconds between looks for history that left the retention
-PRUNE_BATCH = 16  # services rebuilt per call by a running service (~15 ms each at 700 events): the
+PRUNE_BATCH = 16  # services rebuilt per call by a running service (~27 ms each at 700 events): the
 # event loop (Kafka heartbeats, HTTP) is never held for long; the rest wait for the next batch
 
 

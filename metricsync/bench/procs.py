@@ -87,11 +87,13 @@ def wait_http(url: str, proc: Proc, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} not ready after {timeout}s ({last}):\n{proc.tail()}")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process, MB (from /proc)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set size of a process, MB (from /proc); field "VmHWM" for its peak. The peak is the
+    process's own: unlike getrusage's ru_maxrss, which Linux carries over from the parent through fork
+    and exec, so a child of the bench would report the bench's own peak."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass

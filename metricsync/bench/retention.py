@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 
@@ -60,7 +60,8 @@ def build(events: int, days: float, retention_days: float, services: int) -> dic
             applied += len(chunk)
             chunk = []
             if not halfway and applied >= events // 2:
-                halfway = {"half_events": applied, "half_kept": _kept(engine), "half_peak_mb": _peak_mb()}
+                peak = rss_mb(os.getpid(), "VmHWM")
+                halfway = {"half_events": applied, "half_kept": _kept(engine), "half_peak_mb": peak}
     engine.apply_many(chunk)
     engine.prune(end)
     applied += len(chunk)
@@ -69,8 +70,8 @@ def build(events: int, days: float, retention_days: float, services: int) -> dic
     return {
         "events": applied,
         "kept": _kept(engine),
-        "rss_mb": rss_mb_self(),
-        "peak_mb": _peak_mb(),
+        "rss_mb": rss_mb(os.getpid()),
+        "peak_mb": rss_mb(os.getpid(), "VmHWM"),
         "seconds": seconds,
         **halfway,
     }
@@ -82,21 +83,6 @@ def _kept(engine: MetricEngine) -> int:
     kept = sum(len(engine.export_service(s.service)["seen"]) for s in engine.services())
     gc.collect()
     return kept
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over from the parent through
-    fork and exec, so a child of the bench would report the bench's own peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_mb_self() -> float:
-    import os
-
-    return rss_mb(os.getpid())
 
 
 def _command(events: int, days: float, retention_days: float, services: int) -> list[str]:

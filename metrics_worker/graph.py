@@ -9,11 +9,36 @@ earliest commit time.
 """
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _ZERO_SHA = frozenset({"", "0" * 40, "0" * 64})
 
 Edge = tuple[str, str]  # (child, parent)
+
+# A node's parents (or children) are kept as one string, the shas joined by a space, not as a tuple.
+# A dict whose values are all strings is never tracked by the garbage collector. With tuple values,
+# every full collection untracked each graph dict (the tuples are untracked by then) and the next
+# edge re-tracked it into the youngest generation, so the following young collections walked the
+# whole graph of every service: measured 14-23 µs an event at 1,000,000 events of history, ~1 µs at
+# 10,000. A sha holding a space (never a real one) is kept in a tuple instead, which is still correct.
+Adjacent = str | tuple[str, ...]
+_SEP = " "
+
+
+def adjacent(value: Adjacent | None) -> Sequence[str]:
+    """The shas of a `parents` or `children` entry."""
+    if value is None:
+        return ()
+    return value.split(_SEP) if isinstance(value, str) else value
+
+
+def _joined(value: Adjacent | None, sha: str) -> Adjacent:
+    if value is None:
+        return sha if _SEP not in sha else (sha,)
+    if isinstance(value, str) and _SEP not in sha:
+        return f"{value}{_SEP}{sha}"
+    return (*adjacent(value), sha)
 
 
 @dataclass(slots=True)
@@ -28,9 +53,10 @@ class Push:
 class CommitGraph:
     def __init__(self) -> None:
         self.pushes: dict[str, Push] = {}
-        # tuples, not sets: most nodes have one or two of each, and an empty set alone is 216 bytes
-        self.parents: dict[str, tuple[str, ...]] = {}
-        self.children: dict[str, tuple[str, ...]] = {}
+        # strings, not sets or tuples (see Adjacent): most nodes have one or two of each, and an empty
+        # set alone is 216 bytes
+        self.parents: dict[str, Adjacent] = {}
+        self.children: dict[str, Adjacent] = {}
         self.commit_time: dict[str, int] = {}
 
     def add_commit(
@@ -62,9 +88,9 @@ class CommitGraph:
     def _link(self, child: str, parent: str, out: list[Edge]) -> None:
         if child == parent or child in _ZERO_SHA or parent in _ZERO_SHA:
             return
-        parents = self.parents.get(child, ())
-        if parent in parents:
+        parents = self.parents.get(child)
+        if parents is not None and parent in adjacent(parents):
             return
-        self.parents[child] = (*parents, parent)
-        self.children[parent] = (*self.children.get(parent, ()), child)
+        self.parents[child] = _joined(parents, parent)
+        self.children[parent] = _joined(self.children.get(parent), child)
         out.append((child, parent))

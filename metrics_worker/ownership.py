@@ -17,7 +17,7 @@ Updates touch only nodes whose owner changes:
 from dataclasses import dataclass, field
 
 from metrics_worker.deployments import DeploymentLog, DeployRec
-from metrics_worker.graph import CommitGraph
+from metrics_worker.graph import CommitGraph, adjacent
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ class Ownership:
             owner[node] = rec
             rec.owned.add(node)
             moves.nodes.add(node)
-            stack.extend(parents.get(node, ()))
+            stack.extend(adjacent(parents.get(node)))
         moves.recs.add(rec)
 
     def release(self, rec: DeployRec, log: DeploymentLog, moves: Moves) -> None:
@@ -70,7 +70,7 @@ class Ownership:
             shipped_by = log.by_sha.get(node)
             if shipped_by:
                 candidates[(log.by_id[shipped_by[0][1]], node)] = None
-            for child in children.get(node, ()):
+            for child in adjacent(children.get(node)):
                 holder = self.owner.get(child)
                 if holder is not None:
                     candidates[(holder, node)] = None

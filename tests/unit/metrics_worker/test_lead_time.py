@@ -20,6 +20,18 @@ CASES = [
         id="walk-back-through-several-pushes",
     ),
     pytest.param(
+        # the first case with shas holding a space (no real sha does; the graph keeps them apart anyway)
+        flatten(
+            push("P1", ZERO, [("a 1", 0), ("a 2", 1)]),
+            push("P2", "a 2", [("a3", 2)]),
+            push("P3", "a3", [("a 4", 3), ("a5", 4)]),
+            deploy("D1", "a5", 6),
+        ),
+        {"D1": ["a 1", "a 2", "a3", "a 4", "a5"]},
+        (4 * HOUR, 5.6 * HOUR, 5, 0),
+        id="shas-holding-a-space",
+    ),
+    pytest.param(
         # one push b1 0h, b2 1h, b3 2h; D1 deploys b2 (the middle) at 4h, D2 deploys b3 at 5h
         flatten(push("P1", ZERO, [("b1", 0), ("b2", 1), ("b3", 2)]), deploy("D1", "b2", 4), deploy("D2", "b3", 5)),
         {"D1": ["b1", "b2"], "D2": ["b3"]},

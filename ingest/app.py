@@ -134,7 +134,7 @@ class _WebhookEndpoints:
             if isinstance(identity, Response):
                 await identity(scope, receive, send)
                 return
-            status = await self._store(raw_headers, sender.source, identity, body, received_at)
+            status = await self._store(raw_headers, sender.source, identity, body, payload, received_at)
         except IngestError as e:
             await self._refuse(headers, sender, e)(scope, receive, send)
             return
@@ -164,6 +164,7 @@ class _WebhookEndpoints:
         source: Source,
         identity: Identity,
         body: bytes,
+        payload: dict[str, Any],
         received_at: datetime,
     ) -> IngestStatus:
         # Every field was checked above: construct without validating again (it is per request).
@@ -177,7 +178,7 @@ class _WebhookEndpoints:
             body=body,
         )
         try:
-            new = await self._sink.submit(delivery)
+            new = await self._sink.submit(delivery, payload)
         except SinkUnavailable as e:
             raise ServiceUnavailable(
                 f"The delivery could not be stored ({e.reason}); retry after {max(1, e.retry_after_seconds)} s.",

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,10 +46,10 @@ class DeferredSink:
     def __init__(self) -> None:
         self.target: EmbeddedSink | None = None
 
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         if self.target is None:
             raise SinkUnavailable("MetricSync is starting", retry_after_seconds=1)
-        return await self.target.submit(delivery)
+        return await self.target.submit(delivery, payload)
 
     async def check_ready(self) -> str | None:
         if self.target is None:
@@ -77,7 +78,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         pipeline = EmbeddedPipeline(store, bus, rules, engine, clock)
         await pipeline.start()
         holder["pipeline"] = pipeline
-        sink.target = EmbeddedSink(store, bus)
+        sink.target = EmbeddedSink(store, bus, rules)
         summary = settings.verification_summary()
         level = logging.WARNING if "OFF" in summary else logging.INFO
         log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)

@@ -1,11 +1,14 @@
 """Embedded mode: ingest, normalizer and metrics worker in one process, on SQLite and the in-memory bus.
 
-    webhook -> ingest -> SqliteStore.put_raw (durable) -> bus RAW_TOPIC (wake-up)
-            -> normalizer: raw rows after its cursor -> map_delivery -> events + cursor (one txn)
+    webhook -> ingest -> map_delivery -> SqliteStore.put_mapped: the delivery, its events, any dead
+            letter and the normalizer cursor in one transaction (durable; group commit)
             -> bus EVENTS_TOPIC -> worker: MetricEngine.apply_many -> bus METRICS_TOPIC snapshots
 
-On start the engine is loaded from the stored events, then the normalizer catches up on raw
-deliveries stored but not yet normalized (a crash between the two loses nothing).
+The normalizer task is the fallback: a delivery stored while the cursor is behind the raw log (a
+backlog after an upgrade, `put_raw` without a mapping) is stored alone, a wake-up goes on the bus
+RAW_TOPIC, and the normalizer maps raw rows after its cursor and commits events + cursor. On start the
+engine is loaded from the stored events, then the normalizer catches up on raw deliveries stored but
+not yet normalized (a crash between the two loses nothing).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from metrics_worker.engine import MetricEngine
 from metricsync import retention
@@ -24,7 +28,7 @@ from metricsync.errors import StoreError
 from metricsync.mapping import map_or_error
 from metricsync.memory_bus import MemoryBus, Subscription
 from metricsync.reports import service_snapshot
-from metricsync.sqlite_store import DeadLetter, SqliteStore, StoredRaw
+from metricsync.sqlite_store import DeadLetter, Mapping, SqliteStore, StoredRaw
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
 from schemas.ports import SinkUnavailable
@@ -57,20 +61,26 @@ def normalize_rows(rows: list[StoredRaw], rules: MappingRules) -> NormalizeResul
 
 
 class EmbeddedSink:
-    """The DeliverySink of embedded mode: durable in SQLite, then a wake-up on the bus."""
+    """The DeliverySink of embedded mode: mapped, then stored with its events in one durable
+    transaction; its new events go to the worker on the bus (or a wake-up to the normalizer task if
+    the store left the mapping to it)."""
 
-    def __init__(self, store: SqliteStore, bus: MemoryBus) -> None:
+    def __init__(self, store: SqliteStore, bus: MemoryBus, rules: MappingRules) -> None:
         self._store = store
         self._bus = bus
+        self._rules = rules
 
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
+        events, error = map_or_error(delivery, self._rules, payload)
         try:
-            is_new = await self._store.put_raw(delivery)
+            stored = await self._store.put_mapped(delivery, Mapping(events, error))
         except StoreError as e:
             raise SinkUnavailable(f"cannot store the delivery: {e}", retry_after_seconds=5) from e
-        if is_new:
+        if stored.is_new and not stored.normalized:
             self._bus.publish_nowait(RAW_TOPIC, delivery.key.encode(), delivery.delivery_id.encode())
-        return is_new
+        for event in stored.new_events:
+            self._bus.publish_nowait(EVENTS_TOPIC, event.service.encode(), event_to_json(event))
+        return stored.is_new
 
     async def check_ready(self) -> str | None:
         return await self._store.ping()
@@ -147,6 +157,8 @@ class EmbeddedPipeline:
         """Normalize every raw delivery stored after the cursor. Returns how many were processed;
         `progress` is called with the running count after each batch."""
         processed = 0
+        # deliveries stored with their events move the cursor without this task
+        self._normalized_through = max(self._normalized_through, await self.store.cursor())
         while True:
             rows = await self.store.raw_after(self._normalized_through, NORMALIZE_BATCH)
             if not rows:

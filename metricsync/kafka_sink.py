@@ -203,7 +203,7 @@ class KafkaSink:
 
     # --- DeliverySink ----------------------------------------------------------------------------
 
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         if delivery.delivery_id in self.recent:
             return False
         if self._renewal is not None:  # the producer is being replaced: a moment, not an outage

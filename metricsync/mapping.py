@@ -10,6 +10,7 @@ import logging
 
 from normalizer.errors import UnmappableDelivery
 from normalizer.mapping import map_delivery
+from normalizer.payload import Parsed
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
@@ -17,10 +18,13 @@ from schemas.raw import RawDelivery
 log = logging.getLogger(__name__)
 
 
-def map_or_error(delivery: RawDelivery, rules: MappingRules) -> tuple[list[UnifiedEvent], str | None]:
-    """The delivery's events and None, or no events and why it cannot be mapped."""
+def map_or_error(
+    delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None
+) -> tuple[list[UnifiedEvent], str | None]:
+    """The delivery's events and None, or no events and why it cannot be mapped (`parsed`: see
+    map_delivery)."""
     try:
-        return map_delivery(delivery, rules), None
+        return map_delivery(delivery, rules, parsed), None
     except UnmappableDelivery as e:
         log.warning("dead letter source=%s delivery_id=%s error=%s", delivery.source, delivery.delivery_id, e)
         return [], str(e)

@@ -77,6 +77,23 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Mapping:
+    """A delivery's events, or why it cannot be mapped, worked out before it is stored."""
+
+    events: Sequence[UnifiedEvent]
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing one delivery did."""
+
+    is_new: bool  # False: its delivery_id was stored before
+    normalized: bool  # its events (or dead letter) were stored with it: no normalizer pass needed
+    new_events: list[UnifiedEvent]  # its events not stored before (empty unless normalized)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreCounts:
     raw_deliveries: int
     last_raw_seq: int
@@ -109,6 +126,78 @@ def _raw_row(row: tuple[int, str, str, str, str, str, str, bytes]) -> StoredRaw:
     )
 
 
+ROWS_PER_INSERT = 200  # rows of one multi-row INSERT (7 columns: 1,400 variables, under SQLite's 32,766)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery]) -> dict[str, int]:
+    """Insert the deliveries not stored before: {delivery_id: seq} of those inserted. One statement per
+    ROWS_PER_INSERT rows (not one per row: each statement hands the GIL to the event loop and back)."""
+    inserted: dict[str, int] = {}
+    for chunk in _chunks(deliveries, ROWS_PER_INSERT):
+        sql = (
+            "INSERT OR IGNORE INTO raw_deliveries (delivery_id, source, event_type, key, received_at, headers, body)"
+            f" VALUES {','.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} RETURNING delivery_id, seq"
+        )
+        params: list[object] = []
+        for d in chunk:
+            params += (
+                d.delivery_id,
+                d.source.value,
+                d.event_type,
+                d.key,
+                d.received_at.isoformat(),
+                orjson.dumps(d.headers),
+                d.body,
+            )
+        inserted.update(conn.execute(sql, params).fetchall())
+    return inserted
+
+
+def _insert_events(conn: sqlite3.Connection, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
+    """Insert the events whose id was not stored before; the new ones, in the order given."""
+    new_ids: set[str] = set()
+    for chunk in _chunks(events, ROWS_PER_INSERT):
+        sql = (
+            "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload)"
+            f" VALUES {','.join(['(?, ?, ?, ?, ?)'] * len(chunk))} RETURNING id"
+        )
+        params: list[object] = []
+        for e in chunk:
+            params += (e.id, e.service, e.kind, e.event_time.isoformat(), event_to_json(e))
+        new_ids.update(row[0] for row in conn.execute(sql, params))
+    new: list[UnifiedEvent] = []
+    for event in events:
+        if event.id in new_ids:  # the same id twice in `events`: the first one is the stored one
+            new_ids.discard(event.id)
+            new.append(event)
+    return new
+
+
+def _insert_dead(conn: sqlite3.Connection, dead: Sequence[DeadLetter]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
+        [(d.raw_seq, d.delivery_id, d.error) for d in dead],
+    )
+
+
+def _cursor_of(conn: sqlite3.Connection, name: str) -> int:
+    row = conn.execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _move_cursor(conn: sqlite3.Connection, name: str, position: int) -> None:
+    """Move a cursor forward to `position` (never back: inline normalization may be ahead of a pass)."""
+    conn.execute(
+        "INSERT INTO cursors (name, position) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET position = max(position, excluded.position)",
+        (name, position),
+    )
+
+
 class SqliteStore:
     """The embedded store. Open with `await SqliteStore.open(path)`, close with `await store.close()`."""
 
@@ -118,7 +207,7 @@ class SqliteStore:
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
-        self._pending: list[tuple[RawDelivery, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[RawDelivery, Mapping | None, asyncio.Future[Stored]]] = []
         self._flush_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -150,8 +239,15 @@ class SqliteStore:
 
     async def put_raw(self, delivery: RawDelivery) -> bool:
         """Store a delivery durably. True if new, False if its delivery_id was stored before."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((delivery, future))
+        return (await self.put_mapped(delivery, None)).is_new
+
+    async def put_mapped(self, delivery: RawDelivery, mapping: Mapping | None) -> Stored:
+        """Store a delivery durably, with its events if `mapping` is given and the normalizer has no
+        backlog (then the events, any dead letter and the normalizer cursor move in the same
+        transaction as the delivery, so nothing needs to read it back). Concurrent callers share one
+        transaction (group commit)."""
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, mapping, future))
         if self._flush_task is None:
             self._flush_task = asyncio.create_task(self._flush_pending())
         return await future
@@ -162,50 +258,69 @@ class SqliteStore:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    results = await loop.run_in_executor(self._writer, self._insert_raw_batch, [d for d, _ in batch])
+                    results = await loop.run_in_executor(
+                        self._writer, self._insert_raw_batch, [(d, m) for d, m, _ in batch]
+                    )
                 except BaseException as e:  # every waiting caller gets an answer, whatever happened
                     error = StoreError(f"cannot store deliveries in {self.path}: {e}")
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_exception(error)
                     if not isinstance(e, Exception):
                         raise
                     continue
-                for (_, future), is_new in zip(batch, results, strict=True):
+                for (_, _, future), stored in zip(batch, results, strict=True):
                     if not future.done():
-                        future.set_result(is_new)
+                        future.set_result(stored)
         finally:
             self._flush_task = None
-            for _, future in self._pending:  # cancelled mid-flush: nobody will write these
+            for _, _, future in self._pending:  # cancelled mid-flush: nobody will write these
                 if not future.done():
                     future.set_exception(StoreError("the SQLite store is closing"))
             self._pending = []
 
-    def _insert_raw_batch(self, deliveries: Sequence[RawDelivery]) -> list[bool]:
+    def _insert_raw_batch(self, items: Sequence[tuple[RawDelivery, Mapping | None]]) -> list[Stored]:
         conn = self._require(self._wconn)
-        results: list[bool] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for d in deliveries:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO raw_deliveries"
-                    " (delivery_id, source, event_type, key, received_at, headers, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        d.delivery_id,
-                        d.source.value,
-                        d.event_type,
-                        d.key,
-                        d.received_at.isoformat(),
-                        orjson.dumps(d.headers),
-                        d.body,
-                    ),
-                )
-                results.append(cursor.rowcount == 1)
+            (last_seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
+            inline = all(m is not None for _, m in items) and _cursor_of(conn, NORMALIZER_CURSOR) == last_seq
+            seqs = _insert_raws(conn, [d for d, _ in items])
+            firsts: list[int | None] = []  # each item's new seq, for the first item of a delivery id
+            for delivery, _ in items:
+                firsts.append(seqs.pop(delivery.delivery_id, None))
+            results = [Stored(seq is not None, False, []) for seq in firsts]
+            if inline and any(seq is not None for seq in firsts):
+                results = self._normalize_inline(conn, items, firsts)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return results
+
+    @staticmethod
+    def _normalize_inline(
+        conn: sqlite3.Connection, items: Sequence[tuple[RawDelivery, Mapping | None]], firsts: list[int | None]
+    ) -> list[Stored]:
+        events: list[UnifiedEvent] = []
+        dead: list[DeadLetter] = []
+        for (delivery, mapping), seq in zip(items, firsts, strict=True):
+            if seq is not None and mapping is not None:
+                events.extend(mapping.events)
+                if mapping.error is not None:
+                    dead.append(DeadLetter(seq, delivery.delivery_id, mapping.error))
+        fresh = {e.id for e in _insert_events(conn, events)}
+        _insert_dead(conn, dead)
+        _move_cursor(conn, NORMALIZER_CURSOR, max(seq for seq in firsts if seq is not None))
+        results: list[Stored] = []
+        for (_, mapping), seq in zip(items, firsts, strict=True):
+            mine: list[UnifiedEvent] = []
+            if seq is not None and mapping is not None:
+                for event in mapping.events:
+                    if event.id in fresh:  # each new event goes to the first delivery that brought it
+                        fresh.discard(event.id)
+                        mine.append(event)
+            results.append(Stored(seq is not None, seq is not None, mine))
         return results
 
     async def raw_after(self, seq: int, limit: int) -> list[StoredRaw]:
@@ -239,25 +354,11 @@ class SqliteStore:
         self, through_seq: int, events: list[UnifiedEvent], dead: list[DeadLetter]
     ) -> list[UnifiedEvent]:
         conn = self._require(self._wconn)
-        new: list[UnifiedEvent] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload) VALUES (?, ?, ?, ?, ?)",
-                    (event.id, event.service, event.kind, event.event_time.isoformat(), event_to_json(event)),
-                )
-                if cursor.rowcount == 1:
-                    new.append(event)
-            conn.executemany(
-                "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
-                [(d.raw_seq, d.delivery_id, d.error) for d in dead],
-            )
-            conn.execute(
-                "INSERT INTO cursors (name, position) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                (NORMALIZER_CURSOR, through_seq),
-            )
+            new = _insert_events(conn, events)
+            _insert_dead(conn, dead)
+            _move_cursor(conn, NORMALIZER_CURSOR, through_seq)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -268,8 +369,7 @@ class SqliteStore:
         return await self._read(self._cursor, name)
 
     def _cursor(self, name: str) -> int:
-        row = self._require(self._rconn).execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
+        return _cursor_of(self._require(self._rconn), name)
 
     async def events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
         """Stored events with seq > `seq` in storage order, and the last seq returned."""

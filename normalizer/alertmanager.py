@@ -9,7 +9,7 @@ the same event ids again and changes nothing.
 from collections.abc import Mapping
 
 from normalizer.incidents import IncidentFacts, incident_events
-from normalizer.payload import Fields, load_object
+from normalizer.payload import Fields, Parsed, load_object
 from normalizer.rules import MappingRules
 from normalizer.timeparse import as_utc, rfc3339
 from schemas.events import UnifiedEvent
@@ -22,8 +22,8 @@ _FNV64_PRIME = 0x100000001B3
 _LABEL_SEPARATOR = 0xFF
 
 
-def map_alertmanager(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
-    body = load_object(delivery)
+def map_alertmanager(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
+    body = load_object(delivery, parsed)
     group_status = body.opt_str("status")
     events: dict[str, UnifiedEvent] = {}  # by id: one group may list an occurrence twice
     for alert in body.obj_list("alerts"):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from normalizer.envelope import envelope
 from normalizer.incidents import IncidentFacts, incident_events
-from normalizer.payload import Fields, load_object
+from normalizer.payload import Fields, Parsed, load_object
 from normalizer.rules import MappingRules
 from normalizer.scm import branch_of
 from schemas.events import (
@@ -41,11 +41,11 @@ _OUTCOMES = {"timed_out": "failure", "startup_failure": "failure"}
 _ROOT_CAUSE = re.compile(r"^[ \t]*root cause:[ \t]*([0-9a-f]{7,40})\b", re.IGNORECASE | re.MULTILINE)
 
 
-def map_github(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+def map_github(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
     handler = _HANDLERS.get(delivery.event_type)
     if handler is None:
         return []
-    return handler(load_object(delivery), delivery, rules)
+    return handler(load_object(delivery, parsed), delivery, rules)
 
 
 def _push(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:

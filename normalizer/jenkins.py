@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from normalizer.envelope import envelope
 from normalizer.jenkins_formats import BuildNotice, Phase, read_notice
+from normalizer.payload import Parsed
 from normalizer.rules import MappingRules
 from normalizer.scm import repo_from_git_url
 from normalizer.timeparse import as_utc
@@ -42,8 +43,8 @@ _RUN_OUTCOME = {
 }
 
 
-def map_jenkins(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
-    notice = read_notice(delivery)
+def map_jenkins(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
+    notice = read_notice(delivery, parsed)
     if notice is None:
         return []
     rollback = rules.is_rollback(notice.job_name)

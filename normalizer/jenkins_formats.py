@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import unquote, urlsplit
 
-from normalizer.payload import Fields, load_object
+from normalizer.payload import Fields, Parsed, load_object
 from schemas.raw import RawDelivery
 
 
@@ -67,13 +67,13 @@ class BuildNotice:
         return f"{self.controller}{self.job_url}#{self.number}"
 
 
-def read_notice(delivery: RawDelivery) -> BuildNotice | None:
+def read_notice(delivery: RawDelivery, parsed: Parsed = None) -> BuildNotice | None:
     """The build notification a delivery carries; None for events without a build (queue, node,
     other CDEvents types, the Notification Plugin's internal NONE phase)."""
     ce_type = delivery.headers.get("ce-type")
     if ce_type is not None and not ce_type.startswith(_CE_JOB_PREFIX):
         return None  # org.jenkinsci.queue.* / org.jenkinsci.node.*: nothing about a build
-    body = load_object(delivery)
+    body = load_object(delivery, parsed)
     if ce_type is None and isinstance(body.raw("type"), str) and isinstance(body.raw("data"), dict):
         return _cdevents(body)
     if ce_type is None and body.has("projectName") and body.has("buildUrl"):

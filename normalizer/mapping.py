@@ -7,12 +7,13 @@ from normalizer.alertmanager import map_alertmanager
 from normalizer.errors import UnmappableDelivery
 from normalizer.github import map_github
 from normalizer.jenkins import map_jenkins
+from normalizer.payload import Parsed
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
-Mapper = Callable[[RawDelivery, MappingRules], list[UnifiedEvent]]
+Mapper = Callable[[RawDelivery, MappingRules, Parsed], list[UnifiedEvent]]
 
 MAPPERS: Mapping[Source, Mapper] = MappingProxyType(
     {
@@ -23,9 +24,10 @@ MAPPERS: Mapping[Source, Mapper] = MappingProxyType(
 )
 
 
-def map_delivery(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+def map_delivery(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
     """The events a delivery carries ([] for a type the metrics do not use). Pure: the same delivery
-    and rules always give the same events, with the same ids. Raises UnmappableDelivery."""
+    and rules always give the same events, with the same ids. Raises UnmappableDelivery. `parsed`:
+    the body as `orjson.loads` gives it, when the caller parsed it already (not parsed again)."""
     mapper = MAPPERS.get(delivery.source)
     if mapper is None:
         raise UnmappableDelivery(
@@ -35,4 +37,4 @@ def map_delivery(delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEven
             field=None,
             reason="no mapper for this source",
         )
-    return mapper(delivery, rules)
+    return mapper(delivery, rules, parsed)

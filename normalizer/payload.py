@@ -18,11 +18,18 @@ from schemas.raw import RawDelivery
 
 _FORM = "application/x-www-form-urlencoded"
 
+Parsed = dict[str, Any] | None  # a delivery's JSON body as already parsed, if it was
 
-def load_object(delivery: RawDelivery) -> "Fields":
-    """The body as a JSON object. A GitHub hook set to form encoding sends `payload=<url-encoded JSON>`."""
+
+def load_object(delivery: RawDelivery, parsed: Parsed = None) -> "Fields":
+    """The body as a JSON object. A GitHub hook set to form encoding sends `payload=<url-encoded JSON>`.
+    `parsed` is `orjson.loads(delivery.body)` when the caller has it already (ingest parses every
+    body it accepts), so the body is not parsed twice."""
     body = delivery.body
-    if delivery.headers.get("content-type", "").lower().startswith(_FORM):
+    is_form = delivery.headers.get("content-type", "").lower().startswith(_FORM)
+    if parsed is not None and not is_form:
+        return Fields(parsed, "", delivery)
+    if is_form:
         try:
             form = parse_qs(body.decode("utf-8"), strict_parsing=True)
         except (UnicodeDecodeError, ValueError) as e:

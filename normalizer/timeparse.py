@@ -19,9 +19,15 @@ _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
 def parse_time(text: str) -> datetime:
     """An RFC 3339 timestamp (offset required) as an aware UTC datetime, truncated to microseconds."""
-    match = _RFC3339.fullmatch(text.strip())
+    text = text.strip()
+    match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp with a UTC offset: {text!r}")
+    if len(match.group(7) or "") <= 6:  # the shape is checked: the C parser is ~10x faster than below
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass  # lower-case t or z, a "+hhmm" offset: the long way gives the answer or the error
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
     micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
     if match.group("utc"):

@@ -1,6 +1,6 @@
 """Ports: what the core needs from the outside world, as Protocols. Adapters live in metricsync/."""
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from schemas.raw import RawDelivery
 
@@ -28,9 +28,11 @@ class DeliverySink(Protocol):
     """Where ingest puts an accepted delivery. `submit` returns only once the delivery is durable
     (SQLite commit, broker ack or fsync'd spool): True when new, False when its delivery_id was seen
     before (a duplicate, which changes nothing). Raises SinkUnavailable when it cannot store now,
-    DeliveryTooLarge when it never will for the delivery's size."""
+    DeliveryTooLarge when it never will for the delivery's size. `payload` is the body as ingest
+    parsed it (`orjson.loads(delivery.body)`, a JSON object; never to be modified), for a sink that
+    maps deliveries in-process; other sinks ignore it."""
 
-    async def submit(self, delivery: RawDelivery) -> bool: ...
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool: ...
 
     async def check_ready(self) -> str | None:
         """None when the backing store answers, else a one-line reason."""

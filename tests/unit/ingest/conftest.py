@@ -35,13 +35,15 @@ class MemorySink:
     def __init__(self) -> None:
         self.stored: dict[str, RawDelivery] = {}
         self.submitted: list[RawDelivery] = []
+        self.payloads: list[dict[str, Any] | None] = []  # what ingest passed as the parsed body
         self.unavailable: SinkUnavailable | None = None
         self.not_ready: str | None = None
 
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         if self.unavailable is not None:
             raise self.unavailable
         self.submitted.append(delivery)
+        self.payloads.append(payload)
         if delivery.delivery_id in self.stored:
             return False
         self.stored[delivery.delivery_id] = delivery

@@ -5,6 +5,7 @@ webhooks under a root_path, and everything else)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -80,7 +81,7 @@ async def test_sink_unavailable_is_503_on_the_fast_path(client: httpx.AsyncClien
 
 
 class BrokenSink(MemorySink):
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         raise RuntimeError("a bug")
 
 

@@ -41,6 +41,7 @@ async def test_real_payload_is_stored_verbatim(client: httpx.AsyncClient, sink: 
     assert delivery.body == body
     assert delivery.received_at == RECEIVED_AT
     assert delivery.key == orjson.loads(body)["repository"]["full_name"].lower()
+    assert sink.payloads == [orjson.loads(body)]  # the parsed body goes along, for in-process mapping
 
 
 async def test_stored_headers_keep_github_context_and_drop_credentials(

@@ -1,5 +1,7 @@
 """A sink that refuses a delivery for its size (Kafka's record limit below the body limit): 413."""
 
+from typing import Any
+
 import httpx
 
 from ingest.app import create_ingest_app
@@ -14,7 +16,7 @@ class TooLargeSink:
     def __init__(self) -> None:
         self.submitted: list[RawDelivery] = []
 
-    async def submit(self, delivery: RawDelivery) -> bool:
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         self.submitted.append(delivery)
         raise DeliveryTooLarge(REASON)
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from normalizer.errors import UnmappableDelivery
@@ -62,6 +63,15 @@ def test_mapping_is_pure_and_deterministic(delivery: RawDelivery) -> None:
         assert event.event_time.utcoffset() == timedelta(0)
         assert event_from_json(event_to_json(event)) == event  # the wire form round-trips
     assert EVENT_LIST_ADAPTER.validate_python(first) == first
+
+
+@pytest.mark.parametrize("delivery", _all_fixture_deliveries())
+def test_an_already_parsed_body_maps_the_same(delivery: RawDelivery) -> None:
+    try:
+        parsed = orjson.loads(delivery.body)
+    except orjson.JSONDecodeError:
+        pytest.skip("not a JSON body: ingest would not have parsed it")
+    assert map_delivery(delivery, DEFAULT_RULES, parsed) == map_delivery(delivery, DEFAULT_RULES)
 
 
 def test_fixture_set_yields_each_event_kind_it_can() -> None:

@@ -20,6 +20,9 @@ from tests.unit.normalizer.factories import utc
         pytest.param("2019-05-15t15:20:55z", "2019-05-15T15:20:55Z", id="lower-case-t-and-z"),
         pytest.param("2019-05-15 15:20:55+0000", "2019-05-15T15:20:55Z", id="space-and-compact-offset"),
         pytest.param("2019-12-31T23:30:00-01:00", "2020-01-01T00:30:00Z", id="offset-crosses-year"),
+        pytest.param("2019-05-15T15:20:55,25Z", "2019-05-15T15:20:55.250Z", id="comma-fraction"),
+        pytest.param("2019-05-15T15:20:55.123456+01:00", "2019-05-15T14:20:55.123456Z", id="six-digits-offset"),
+        pytest.param("9999-12-31T23:59:59+01:00", "9999-12-31T22:59:59Z", id="last-year-positive-offset"),
     ],
 )
 def test_parse_time_gives_utc(text: str, expected: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.sqlite_store import DeadLetter, SqliteStore
+from metricsync.sqlite_store import ROWS_PER_INSERT, DeadLetter, Mapping, SqliteStore, Stored
 from schemas.events import ChangePushed
 from schemas.raw import RawDelivery
 from schemas.sources import Source
@@ -120,4 +120,63 @@ async def test_reset_derived_keeps_raw_log(store: SqliteStore) -> None:
 
 async def test_ping_answers_none_when_healthy(store: SqliteStore) -> None:
     assert await store.ping() is None
+    await store.close()
+
+
+# --- deliveries stored with their events (embedded ingest) -----------------------------------------
+
+
+async def test_put_mapped_stores_events_dead_letters_and_cursor_with_the_delivery(store: SqliteStore) -> None:
+    results = await asyncio.gather(
+        store.put_mapped(raw("a"), Mapping([change("e1", "s1"), change("e2", "s2")], None)),
+        store.put_mapped(raw("b"), Mapping([change("e2", "s2"), change("e3", "s3")], None)),  # e2 again
+        store.put_mapped(raw("c"), Mapping([], "bad payload")),
+        store.put_mapped(raw("a"), Mapping([change("e1", "s1")], None)),  # the same delivery twice in a batch
+    )
+    assert results == [
+        Stored(True, True, [change("e1", "s1"), change("e2", "s2")]),
+        Stored(True, True, [change("e3", "s3")]),  # each new event goes to the first delivery bringing it
+        Stored(True, True, []),
+        Stored(False, False, []),
+    ]
+    counts = await store.counts()
+    assert (counts.raw_deliveries, counts.last_raw_seq, counts.normalized_through, counts.events) == (3, 3, 3, 3)
+    assert await store.dead_letters() == [DeadLetter(3, "c", "bad payload")]
+    assert await store.put_mapped(raw("b"), Mapping([change("e4", "s4")], None)) == Stored(False, False, [])
+    _, events = await store.events_after(0, 10)
+    assert [e.id for e in events] == ["e1", "e2", "e3"]
+    await store.close()
+
+
+async def test_put_mapped_leaves_a_backlog_to_the_normalizer(store: SqliteStore) -> None:
+    assert await store.put_raw(raw("a")) is True  # stored without a mapping: the cursor stays behind
+    stored = await store.put_mapped(raw("b"), Mapping([change("e1", "s1")], None))
+    assert stored == Stored(True, False, [])  # not normalized: the normalizer takes rows 1 and 2 in order
+    assert (await store.counts()).events == 0
+    assert await store.cursor() == 0
+    await store.commit_normalized(2, [change("e1", "s1")], [])
+    assert await store.put_mapped(raw("c"), Mapping([change("e2", "s2")], None)) == Stored(
+        True, True, [change("e2", "s2")]
+    )
+    assert await store.cursor() == 3
+    await store.close()
+
+
+async def test_the_cursor_never_moves_back(store: SqliteStore) -> None:
+    await store.put_mapped(raw("a"), Mapping([], None))
+    await store.put_mapped(raw("b"), Mapping([], None))
+    assert await store.cursor() == 2
+    await store.commit_normalized(1, [], [])  # a normalizer pass that read only up to row 1
+    assert await store.cursor() == 2
+    await store.close()
+
+
+async def test_batches_larger_than_one_insert_statement(store: SqliteStore) -> None:
+    count = ROWS_PER_INSERT * 2 + 7
+    results = await asyncio.gather(
+        *(store.put_mapped(raw(f"d{i}"), Mapping([change(f"e{i}", f"s{i}")], None)) for i in range(count))
+    )
+    assert all(r.is_new and r.normalized and [e.id for e in r.new_events] == [f"e{i}"] for i, r in enumerate(results))
+    counts = await store.counts()
+    assert (counts.raw_deliveries, counts.events, counts.normalized_through) == (count, count, count)
     await store.close()

@@ -133,7 +133,7 @@ async def test_put_mapped_stores_events_dead_letters_and_cursor_with_the_deliver
         store.put_mapped(raw("c"), Mapping([], "bad payload")),
         store.put_mapped(raw("a"), Mapping([change("e1", "s1")], None)),  # the same delivery twice in a batch
     )
-    assert results == [
+    assert list(results) == [
         Stored(True, True, [change("e1", "s1"), change("e2", "s2")]),
         Stored(True, True, [change("e3", "s3")]),  # each new event goes to the first delivery bringing it
         Stored(True, True, []),

@@ -160,6 +160,18 @@ class MetricEngine:
         state = self._services.get(service.strip().lower())
         return None if state is None or state.horizon is None else from_us(state.horizon)
 
+    def retained_from(self, services: Collection[str] | None, start: datetime) -> datetime | None:
+        """The latest horizon among `services` (None: all) if it is after `start`: a window from
+        `start` reaches back past the history kept, so facts before that moment are missing. None when
+        the whole window is kept."""
+        states = (
+            self._services.values()
+            if services is None
+            else (s for s in (self._services.get(name.strip().lower()) for name in services) if s is not None)
+        )
+        latest = max((s.horizon for s in states if s.horizon is not None), default=None)
+        return None if latest is None or latest <= to_us(start) else from_us(latest)
+
     def services(self) -> list[ServiceSummary]:
         return [
             ServiceSummary(

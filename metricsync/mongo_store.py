@@ -4,9 +4,8 @@ Used as a document store only, so it runs on both: inserts (upserts only for dea
 transactions, no change streams, no `$group` beyond `$sum`. Collections (names are settings):
 
 - raw_deliveries   `_id` = delivery id; the immutable log `metricsync rebuild` re-derives from.
-                   Bodies are LZ4 blocks (`body_encoding`): a push webhook shrinks 8.5 -> 2.5 kB
-                   for ~8 µs of CPU (zlib: 1.8 kB for 120 µs), and FerretDB's write and scan
-                   cost is per byte (~25 MB/s inserts on 2 cores).
+                   Bodies are LZ4 blocks (`body_encoding`, metricsync/body_codec.py): FerretDB's
+                   write and scan cost is per byte (~25 MB/s inserts on 2 cores).
 - events           unified events; a time-series collection (timeField `event_time`, metaField
                    `meta` = {service, source, kind, environment}) where the server supports it
                    (MongoDB >= 5.0), else an ordinary one with the same index.
@@ -27,12 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import cramjam
 from bson import Binary
 from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
+from metricsync.body_codec import decode_body, encode_body
 from metricsync.settings import Settings
 from metricsync.state_log import StoredState, fold
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
@@ -166,10 +165,11 @@ class MongoStore:
                 "key": d.key,
                 "received_at": d.received_at,
                 "headers": d.headers,
-                "body": Binary(bytes(cramjam.lz4.compress_block(d.body))),
-                "body_encoding": "lz4",
+                "body": Binary(body),
+                "body_encoding": encoding,
             }
             for d in deliveries
+            for body, encoding in [encode_body(d.body)]
         ]
         try:
             result = await self.db[self.names.raw].insert_many(docs, ordered=False)
@@ -340,8 +340,7 @@ class MongoStore:
 
 
 def _raw_body(doc: Doc) -> bytes:
-    body = bytes(doc["body"])
-    return bytes(cramjam.lz4.decompress_block(body)) if doc.get("body_encoding") == "lz4" else body
+    return decode_body(bytes(doc["body"]), doc.get("body_encoding"))
 
 
 def _utc(value: datetime) -> datetime:

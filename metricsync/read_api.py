@@ -202,7 +202,9 @@ class ReadApi:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(q.services)
         points = engine.series(q.services, q.environment, q.start, q.end, interval)
-        return SeriesResponse({**q.scope_json(), "interval": interval}, points)
+        retained = engine.retained_from(q.services, q.start)
+        scope = {**q.scope_json(), "retained_from": None if retained is None else _iso(retained)}
+        return SeriesResponse({**scope, "interval": interval}, points)
 
     async def services(self, request: Request) -> Response:
         engine = await self.source.engine_for(None)

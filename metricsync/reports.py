@@ -28,7 +28,14 @@ def dora_report(
     end: datetime,
 ) -> dict[str, Any]:
     metrics = engine.report(services, environment, start, end)
-    scope = Scope(service=service, team=team, environment=environment, from_=start, to=end)
+    scope = Scope(
+        service=service,
+        team=team,
+        environment=environment,
+        from_=start,
+        to=end,
+        retained_from=engine.retained_from(services, start),
+    )
     document = DoraReport(scope=scope, **dict(metrics)).model_dump(mode="json")
     return {"scope": document.pop("scope"), **document}  # scope first, as the API documents it
 

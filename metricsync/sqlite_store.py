@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import orjson
 
+from metricsync.body_codec import decode_body, encode_body
 from metricsync.errors import StoreError
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
 from schemas.raw import RawDelivery
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS raw_deliveries (
     key TEXT NOT NULL,
     received_at TEXT NOT NULL,
     headers TEXT NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    body_encoding TEXT NOT NULL DEFAULT ''  -- see metricsync/body_codec.py; '' = as received
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -110,8 +112,8 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def _raw_row(row: tuple[int, str, str, str, str, str, str, bytes]) -> StoredRaw:
-    seq, delivery_id, source, event_type, key, received_at, headers, body = row
+def _raw_row(row: tuple[int, str, str, str, str, str, str, bytes, str]) -> StoredRaw:
+    seq, delivery_id, source, event_type, key, received_at, headers, body, encoding = row
     return StoredRaw(
         seq=seq,
         delivery=RawDelivery(
@@ -121,12 +123,12 @@ def _raw_row(row: tuple[int, str, str, str, str, str, str, bytes]) -> StoredRaw:
             key=key,
             received_at=datetime.fromisoformat(received_at),
             headers=orjson.loads(headers),
-            body=bytes(body),
+            body=decode_body(bytes(body), encoding),
         ),
     )
 
 
-ROWS_PER_INSERT = 200  # rows of one multi-row INSERT (7 columns: 1,400 variables, under SQLite's 32,766)
+ROWS_PER_INSERT = 200  # rows of one multi-row INSERT (8 columns: 1,600 variables, under SQLite's 32,766)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -139,8 +141,9 @@ def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery]) ->
     inserted: dict[str, int] = {}
     for chunk in _chunks(deliveries, ROWS_PER_INSERT):
         sql = (
-            "INSERT OR IGNORE INTO raw_deliveries (delivery_id, source, event_type, key, received_at, headers, body)"
-            f" VALUES {','.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} RETURNING delivery_id, seq"
+            "INSERT OR IGNORE INTO raw_deliveries"
+            " (delivery_id, source, event_type, key, received_at, headers, body, body_encoding)"
+            f" VALUES {','.join(['(?, ?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} RETURNING delivery_id, seq"
         )
         params: list[object] = []
         for d in chunk:
@@ -151,7 +154,7 @@ def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery]) ->
                 d.key,
                 d.received_at.isoformat(),
                 orjson.dumps(d.headers),
-                d.body,
+                *encode_body(d.body),
             )
         inserted.update(conn.execute(sql, params).fetchall())
     return inserted
@@ -222,6 +225,9 @@ class SqliteStore:
     def _open_writer(self) -> sqlite3.Connection:
         conn = _connect(self.path, "FULL")
         conn.executescript(SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(raw_deliveries)")}
+        if "body_encoding" not in columns:  # a store written before bodies were compressed
+            conn.execute("ALTER TABLE raw_deliveries ADD COLUMN body_encoding TEXT NOT NULL DEFAULT ''")
         return conn
 
     async def close(self) -> None:
@@ -331,7 +337,7 @@ class SqliteStore:
         rows = (
             self._require(self._rconn)
             .execute(
-                "SELECT seq, delivery_id, source, event_type, key, received_at, headers, body"
+                "SELECT seq, delivery_id, source, event_type, key, received_at, headers, body, body_encoding"
                 " FROM raw_deliveries WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
             )

@@ -22,6 +22,9 @@ class Scope(_Block):
     environment: str
     from_: datetime = Field(alias="from")
     to: datetime
+    # set when the window starts before the retained history of one of the scope's services (its
+    # horizon, the latest if several): what happened before this moment is not counted
+    retained_from: datetime | None = None
 
 
 class DeploymentFrequency(_Block):

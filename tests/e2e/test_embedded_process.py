@@ -41,6 +41,7 @@ def test_webhooks_in_metrics_out_and_survive_restart(embedded: Embedded) -> None
         "environment": "production",
         "from": "2026-03-01T00:00:00Z",
         "to": "2026-03-08T00:00:00Z",
+        "retained_from": None,  # the window is inside every service's retained history
     }
 
     # redelivery: acknowledged as duplicate, nothing changes

@@ -135,15 +135,20 @@ def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     return (items[i : i + size] for i in range(0, len(items), size))
 
 
-def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery]) -> dict[str, int]:
-    """Insert the deliveries not stored before: {delivery_id: seq} of those inserted. One statement per
-    ROWS_PER_INSERT rows (not one per row: each statement hands the GIL to the event loop and back)."""
-    inserted: dict[str, int] = {}
+# Statements per transaction are kept few and fixed: the sqlite3 module releases the GIL for every
+# step (each statement, and each row it returns), and the writer thread then waits for the event
+# loop's thread to hand it back. So rows go in as multi-row INSERTs, and which ones were new comes
+# back as one JSON row (json_group_array over the seqs just assigned), not one row each (RETURNING).
+
+
+def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery], after_seq: int) -> dict[str, int]:
+    """Insert the deliveries not stored before: {delivery_id: seq} of those inserted (`after_seq`: the
+    last seq before this transaction), in one statement per ROWS_PER_INSERT rows."""
     for chunk in _chunks(deliveries, ROWS_PER_INSERT):
         sql = (
             "INSERT OR IGNORE INTO raw_deliveries"
             " (delivery_id, source, event_type, key, received_at, headers, body, body_encoding)"
-            f" VALUES {','.join(['(?, ?, ?, ?, ?, ?, ?, ?)'] * len(chunk))} RETURNING delivery_id, seq"
+            f" VALUES {','.join(['(?, ?, ?, ?, ?, ?, ?, ?)'] * len(chunk))}"
         )
         params: list[object] = []
         for d in chunk:
@@ -156,22 +161,29 @@ def _insert_raws(conn: sqlite3.Connection, deliveries: Sequence[RawDelivery]) ->
                 orjson.dumps(d.headers),
                 *encode_body(d.body),
             )
-        inserted.update(conn.execute(sql, params).fetchall())
-    return inserted
+        conn.execute(sql, params)
+    (pairs,) = conn.execute(
+        "SELECT json_group_array(json_array(delivery_id, seq)) FROM raw_deliveries WHERE seq > ?", (after_seq,)
+    ).fetchone()
+    return {delivery_id: seq for delivery_id, seq in orjson.loads(pairs)}
 
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
     """Insert the events whose id was not stored before; the new ones, in the order given."""
-    new_ids: set[str] = set()
+    if not events:
+        return []
+    (after_seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
     for chunk in _chunks(events, ROWS_PER_INSERT):
         sql = (
             "INSERT OR IGNORE INTO events (id, service, kind, event_time, payload)"
-            f" VALUES {','.join(['(?, ?, ?, ?, ?)'] * len(chunk))} RETURNING id"
+            f" VALUES {','.join(['(?, ?, ?, ?, ?)'] * len(chunk))}"
         )
         params: list[object] = []
         for e in chunk:
             params += (e.id, e.service, e.kind, e.event_time.isoformat(), event_to_json(e))
-        new_ids.update(row[0] for row in conn.execute(sql, params))
+        conn.execute(sql, params)
+    (ids,) = conn.execute("SELECT json_group_array(id) FROM events WHERE seq > ?", (after_seq,)).fetchone()
+    new_ids: set[str] = set(orjson.loads(ids))
     new: list[UnifiedEvent] = []
     for event in events:
         if event.id in new_ids:  # the same id twice in `events`: the first one is the stored one
@@ -181,6 +193,8 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[UnifiedEvent]) -> 
 
 
 def _insert_dead(conn: sqlite3.Connection, dead: Sequence[DeadLetter]) -> None:
+    if not dead:
+        return
     conn.executemany(
         "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
         [(d.raw_seq, d.delivery_id, d.error) for d in dead],
@@ -289,9 +303,13 @@ class SqliteStore:
         conn = self._require(self._wconn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (last_seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
-            inline = all(m is not None for _, m in items) and _cursor_of(conn, NORMALIZER_CURSOR) == last_seq
-            seqs = _insert_raws(conn, [d for d, _ in items])
+            last_seq, cursor = conn.execute(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM raw_deliveries),"
+                " (SELECT coalesce(max(position), 0) FROM cursors WHERE name = ?)",
+                (NORMALIZER_CURSOR,),
+            ).fetchone()
+            inline = all(m is not None for _, m in items) and cursor == last_seq
+            seqs = _insert_raws(conn, [d for d, _ in items], last_seq)
             firsts: list[int | None] = []  # each item's new seq, for the first item of a delivery id
             for delivery, _ in items:
                 firsts.append(seqs.pop(delivery.delivery_id, None))

@@ -6,6 +6,7 @@ a bad one raises `ConfigError` naming the setting.
 """
 
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -45,7 +46,6 @@ class MappingRules(BaseModel):
     incident_label: str = "incident"
     catalog: ServiceCatalog = Field(default_factory=ServiceCatalog)
 
-    _patterns: dict[str, re.Pattern[str]] = PrivateAttr(default_factory=dict)
     _alert_matchers: tuple[Matcher, ...] = PrivateAttr(default=())
 
     if not TYPE_CHECKING:  # keep the typed signature the pydantic mypy plugin generates
@@ -64,13 +64,21 @@ class MappingRules(BaseModel):
                 raise ConfigError(f"Invalid mapping rules: {problems}") from e
 
     def model_post_init(self, context: object, /) -> None:
+        _ = self.patterns  # compiled (and checked) now, not on first use
+        self._alert_matchers = parse_matchers(self.alert_match, setting="alert_match")
+
+    @cached_property
+    def patterns(self) -> dict[str, re.Pattern[str]]:
+        """The pattern settings, compiled. A cached property: read for every event mapped, and
+        pydantic private attributes are read through __getattr__."""
+        compiled: dict[str, re.Pattern[str]] = {}
         for setting in _PATTERN_SETTINGS:
             text = getattr(self, setting)
             try:
-                self._patterns[setting] = re.compile(text)
+                compiled[setting] = re.compile(text)
             except re.error as e:
                 raise ConfigError(f"{setting} {text!r} is not a valid regular expression: {e}") from e
-        self._alert_matchers = parse_matchers(self.alert_match, setting="alert_match")
+        return compiled
 
     @property
     def alert_matchers(self) -> tuple[Matcher, ...]:
@@ -81,16 +89,16 @@ class MappingRules(BaseModel):
         return self.catalog.resolve(identifier)
 
     def is_production(self, environment: str) -> bool:
-        return self._patterns["production_pattern"].search(environment) is not None
+        return self.patterns["production_pattern"].search(environment) is not None
 
     def is_production_job(self, job: str) -> bool:
-        return self._patterns["jenkins_production_job_pattern"].search(job) is not None
+        return self.patterns["jenkins_production_job_pattern"].search(job) is not None
 
     def is_deploy_job(self, job: str) -> bool:
-        return self._patterns["jenkins_deploy_pattern"].search(job) is not None
+        return self.patterns["jenkins_deploy_pattern"].search(job) is not None
 
     def is_rollback(self, text: str) -> bool:
-        return self._patterns["jenkins_rollback_pattern"].search(text) is not None
+        return self.patterns["jenkins_rollback_pattern"].search(text) is not None
 
     def alert_counts(self, labels: dict[str, str]) -> bool:
         return matches_all(self._alert_matchers, labels)

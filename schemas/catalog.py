@@ -9,7 +9,9 @@ Built from the optional TOML file at `METRICSYNC_CONFIG`:
 Service ids are lower-case. An identifier with no alias is its own service id (lower-cased).
 """
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ServiceEntry(BaseModel):
@@ -24,18 +26,21 @@ class ServiceCatalog(BaseModel):
 
     services: dict[str, ServiceEntry] = Field(default_factory=dict)
 
-    _index: dict[str, str] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, context: object, /) -> None:
+    @cached_property
+    def index(self) -> dict[str, str]:
+        """Identifier (lower-case) -> service id. A cached property, not a pydantic private attribute:
+        resolve runs for every event mapped, and private attributes are read through __getattr__."""
+        index: dict[str, str] = {}
         for name, entry in self.services.items():
-            self._index[name.lower()] = name.lower()
+            index[name.lower()] = name.lower()
             for alias in entry.aliases:
-                self._index[alias.strip().lower()] = name.lower()
+                index[alias.strip().lower()] = name.lower()
+        return index
 
     def resolve(self, identifier: str) -> str:
         """The service id an identifier (repo full name, job name, alert label) stands for."""
         key = identifier.strip().lower()
-        return self._index.get(key, key)
+        return self.index.get(key, key)
 
     def team_of(self, service: str) -> str | None:
         entry = self.services.get(service)

@@ -2,16 +2,19 @@
 
 Per poll: decode records, map with the pure mappers, publish the events keyed by service (a
 redelivered batch publishes them again: the worker skips events it has applied), send what cannot
-be mapped to the dead-letter topic with its error; then, while the next poll is mapped, keep every
+be mapped to the dead-letter topic with its error; then, while the next polls are mapped, keep every
 raw delivery in MongoDB (the immutable log rebuild re-derives from), store new events (dedup by
-event id) and dead letters, and only then commit the poll's offsets. One poll is in flight at a
-time, and it is flushed when idle, before partitions are revoked and on stop.
+event id) and dead letters, and only then commit the poll's offsets. Up to MAX_INFLIGHT polls wait
+for their MongoDB writes, stored one after the other and committed in order, so the events of a
+poll go out without waiting for the store of the one before (FerretDB's writes are the slow part);
+they are flushed when idle, before partitions are revoked and on stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +36,8 @@ from schemas.raw import RawDelivery
 
 log = logging.getLogger(__name__)
 
+MAX_INFLIGHT = 3  # polls published but not yet stored and committed
+
 
 class NormalizerService(ConsumerServiceBase):
     name = "normalizer"
@@ -43,7 +48,7 @@ class NormalizerService(ConsumerServiceBase):
         self.rules = rules
         self.processed = 0
         self.dead = 0
-        self.inflight: asyncio.Task[None] | None = None
+        self.inflight: collections.deque[asyncio.Task[None]] = collections.deque()
 
     async def start(self) -> None:
         await super().start()
@@ -89,8 +94,12 @@ class NormalizerService(ConsumerServiceBase):
                 )
             )
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        await self.flush()  # one poll in flight at a time: offsets are committed in order
-        self.inflight = asyncio.create_task(self._store_and_commit(deliveries, events, letters, futures, offsets))
+        while len(self.inflight) >= MAX_INFLIGHT:
+            await self.inflight.popleft()  # its errors surface here
+        previous = self.inflight[-1] if self.inflight else None
+        self.inflight.append(
+            asyncio.create_task(self._store_and_commit(previous, deliveries, events, letters, futures, offsets))
+        )
         count = sum(len(records) for records in batches.values())
         self.processed += count
         self.dead += len(dead)
@@ -115,14 +124,18 @@ class NormalizerService(ConsumerServiceBase):
 
     async def _store_and_commit(
         self,
+        previous: asyncio.Task[None] | None,
         deliveries: list[RawDelivery],
         events: list[UnifiedEvent],
         letters: list[dict[str, Any]],
         sends: list[asyncio.Future[Any]],
         offsets: dict[TopicPartition, int],
     ) -> None:
-        """The MongoDB writes of one poll (while the next poll is mapped), then, with the Kafka sends
-        acknowledged too, its offsets."""
+        """The MongoDB writes of one poll (while the next polls are mapped), then, with the Kafka sends
+        acknowledged too, its offsets; after the poll before it (`previous`) is stored and committed,
+        so offsets are committed in order. If `previous` failed, this one fails too, uncommitted."""
+        if previous is not None:
+            await asyncio.shield(previous)  # shared with flush(): cancelling this must not cancel that
         await self.store.put_raw_many(deliveries)
         await self.store.put_events(events)
         await self.store.put_dead_letters(letters)
@@ -130,10 +143,9 @@ class NormalizerService(ConsumerServiceBase):
         await self.kafka_consumer().commit(offsets)
 
     async def flush(self) -> None:
-        """Wait for the poll in flight to be stored and committed (its errors surface here)."""
-        inflight, self.inflight = self.inflight, None
-        if inflight is not None:
-            await inflight
+        """Wait for every poll in flight to be stored and committed (the first error surfaces here)."""
+        while self.inflight:
+            await self.inflight.popleft()
 
     async def on_idle(self) -> None:
         await self.flush()

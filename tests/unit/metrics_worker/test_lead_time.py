@@ -5,28 +5,28 @@ import pytest
 from schemas.events import UnifiedEvent
 from tests.unit.metrics_worker.factories import HOUR, ZERO, deploy, engine_of, flatten, push, report_of, views_of
 
+
+def walk_back(a1: str, a2: str, a3: str, a4: str, a5: str) -> list[UnifiedEvent]:
+    """P1 a1 0h, a2 1h -> P2 (before a2) a3 2h -> P3 (before a3) a4 3h, a5 4h; D1 at a5 6h."""
+    return flatten(
+        push("P1", ZERO, [(a1, 0), (a2, 1)]),
+        push("P2", a2, [(a3, 2)]),
+        push("P3", a3, [(a4, 3), (a5, 4)]),
+        deploy("D1", a5, 6),
+    )
+
+
 CASES = [
     pytest.param(
-        # P1 a1 0h, a2 1h -> P2 (before a2) a3 2h -> P3 (before a3) a4 3h, a5 4h; D1 at a5 6h
-        flatten(
-            push("P1", ZERO, [("a1", 0), ("a2", 1)]),
-            push("P2", "a2", [("a3", 2)]),
-            push("P3", "a3", [("a4", 3), ("a5", 4)]),
-            deploy("D1", "a5", 6),
-        ),
+        walk_back("a1", "a2", "a3", "a4", "a5"),
         {"D1": ["a1", "a2", "a3", "a4", "a5"]},
         # leads 6, 5, 4, 3, 2 h: median 4h; p90 rank 4*0.9 = 3.6 -> 5h + 0.6*1h = 5.6h
         (4 * HOUR, 5.6 * HOUR, 5, 0),
         id="walk-back-through-several-pushes",
     ),
     pytest.param(
-        # the first case with shas holding a space (no real sha does; the graph keeps them apart anyway)
-        flatten(
-            push("P1", ZERO, [("a 1", 0), ("a 2", 1)]),
-            push("P2", "a 2", [("a3", 2)]),
-            push("P3", "a3", [("a 4", 3), ("a5", 4)]),
-            deploy("D1", "a5", 6),
-        ),
+        # the same with shas holding a space (no real sha does; the graph keeps them apart anyway)
+        walk_back("a 1", "a 2", "a3", "a 4", "a5"),
         {"D1": ["a 1", "a 2", "a3", "a 4", "a5"]},
         (4 * HOUR, 5.6 * HOUR, 5, 0),
         id="shas-holding-a-space",

@@ -201,11 +201,6 @@ def _insert_dead(conn: sqlite3.Connection, dead: Sequence[DeadLetter]) -> None:
     )
 
 
-def _cursor_of(conn: sqlite3.Connection, name: str) -> int:
-    row = conn.execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _move_cursor(conn: sqlite3.Connection, name: str, position: int) -> None:
     """Move a cursor forward to `position` (never back: inline normalization may be ahead of a pass)."""
     conn.execute(
@@ -393,7 +388,8 @@ class SqliteStore:
         return await self._read(self._cursor, name)
 
     def _cursor(self, name: str) -> int:
-        return _cursor_of(self._require(self._rconn), name)
+        row = self._require(self._rconn).execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     async def events_after(self, seq: int, limit: int) -> tuple[int, list[UnifiedEvent]]:
         """Stored events with seq > `seq` in storage order, and the last seq returned."""

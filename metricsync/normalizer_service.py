@@ -2,22 +2,25 @@
 
 Per poll: decode records, map with the pure mappers, publish the events keyed by service (a
 redelivered batch publishes them again: the worker skips events it has applied), send what cannot
-be mapped to the dead-letter topic with its error; then, while the next polls are mapped, keep every
-raw delivery in MongoDB (the immutable log rebuild re-derives from), store new events (dedup by
-event id) and dead letters, and only then commit the poll's offsets. Up to MAX_INFLIGHT polls wait
-for their MongoDB writes, stored one after the other and committed in order, so the events of a
-poll go out without waiting for the store of the one before (FerretDB's writes are the slow part);
-they are flushed when idle, before partitions are revoked and on stop.
+be mapped to the dead-letter topic with its error. The MongoDB writes are a group commit that runs
+beside the polls: keep every raw delivery (the immutable log rebuild re-derives from), store new
+events (dedup by event id) and dead letters, then commit the offsets. While one round of writes is
+out, the polls that follow are mapped and published and their writes gather; the next round takes
+all of them at once (one insert per collection), so a poll never waits for the store of the one
+before, and FerretDB's cost per call is shared by every poll that arrived meanwhile. Rounds run one
+after the other, so offsets are committed in poll order. Only when what is gathered reaches
+MAX_UNSTORED deliveries or MAX_UNSTORED_BYTES of bodies does the next poll wait for the round out.
+Everything gathered is stored when idle, before partitions are revoked and on stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +39,40 @@ from schemas.raw import RawDelivery
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 3  # polls published but not yet stored and committed
+MAX_UNSTORED = 6000  # deliveries published but not stored before a poll waits for the round out
+MAX_UNSTORED_BYTES = 64 * 1024 * 1024  # or their bodies' bytes
+
+
+@dataclass(slots=True)
+class Unstored:
+    """What polls published and did not yet store and commit: the next round of MongoDB writes."""
+
+    deliveries: list[RawDelivery] = field(default_factory=list)
+    events: list[UnifiedEvent] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    sends: list[asyncio.Future[Any]] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    polls: int = 0
+    body_bytes: int = 0
+
+    def add(
+        self,
+        deliveries: list[RawDelivery],
+        events: list[UnifiedEvent],
+        letters: list[dict[str, Any]],
+        sends: list[asyncio.Future[Any]],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        self.deliveries += deliveries
+        self.events += events
+        self.letters += letters
+        self.sends += sends
+        self.offsets.update(offsets)  # polls come in offset order: a later one's offset is higher
+        self.polls += 1
+        self.body_bytes += sum(len(d.body) for d in deliveries)
+
+    def full(self) -> bool:
+        return len(self.deliveries) >= MAX_UNSTORED or self.body_bytes >= MAX_UNSTORED_BYTES
 
 
 class NormalizerService(ConsumerServiceBase):
@@ -48,7 +84,10 @@ class NormalizerService(ConsumerServiceBase):
         self.rules = rules
         self.processed = 0
         self.dead = 0
-        self.inflight: collections.deque[asyncio.Task[None]] = collections.deque()
+        self.unstored = Unstored()
+        self.storing: asyncio.Task[None] | None = None  # the rounds of writes, while there is something to store
+        self._taken: asyncio.Future[None] | None = None  # resolved when a round takes what was gathered
+        self.rounds = 0  # rounds of writes done (tests, logs)
 
     async def start(self) -> None:
         await super().start()
@@ -94,12 +133,11 @@ class NormalizerService(ConsumerServiceBase):
                 )
             )
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        while len(self.inflight) >= MAX_INFLIGHT:
-            await self.inflight.popleft()  # its errors surface here
-        previous = self.inflight[-1] if self.inflight else None
-        self.inflight.append(
-            asyncio.create_task(self._store_and_commit(previous, deliveries, events, letters, futures, offsets))
-        )
+        self._check_storing()  # a failed round stops the normalizer here: nothing after it is committed
+        self.unstored.add(deliveries, events, letters, futures, offsets)
+        if self.storing is None:
+            self.storing = asyncio.create_task(self._store_rounds(), name="normalizer-store")
+        await self._room()
         count = sum(len(records) for records in batches.values())
         self.processed += count
         self.dead += len(dead)
@@ -122,30 +160,53 @@ class NormalizerService(ConsumerServiceBase):
                 letter["error"],
             )
 
-    async def _store_and_commit(
-        self,
-        previous: asyncio.Task[None] | None,
-        deliveries: list[RawDelivery],
-        events: list[UnifiedEvent],
-        letters: list[dict[str, Any]],
-        sends: list[asyncio.Future[Any]],
-        offsets: dict[TopicPartition, int],
-    ) -> None:
-        """The MongoDB writes of one poll (while the next polls are mapped), then, with the Kafka sends
-        acknowledged too, its offsets; after the poll before it (`previous`) is stored and committed,
-        so offsets are committed in order. If `previous` failed, this one fails too, uncommitted."""
-        if previous is not None:
-            await asyncio.shield(previous)  # shared with flush(): cancelling this must not cancel that
-        await self.store.put_raw_many(deliveries)
-        await self.store.put_events(events)
-        await self.store.put_dead_letters(letters)
-        await asyncio.gather(*sends)
-        await self.kafka_consumer().commit(offsets)
+    async def _store_rounds(self) -> None:
+        """Rounds of writes until nothing is left to store; each takes everything gathered."""
+        while self.unstored.polls:
+            batch, self.unstored = self.unstored, Unstored()
+            if self._taken is not None and not self._taken.done():
+                self._taken.set_result(None)
+            await self._store_and_commit(batch)
+            self.rounds += 1
+        self.storing = None
+
+    async def _store_and_commit(self, batch: Unstored) -> None:
+        """One round: the MongoDB writes of every poll in it, then, with their Kafka sends
+        acknowledged too, the offsets of the last of them."""
+        started = time.perf_counter()
+        await self.store.put_raw_many(batch.deliveries)
+        await self.store.put_events(batch.events)
+        await self.store.put_dead_letters(batch.letters)
+        await asyncio.gather(*batch.sends)
+        await self.kafka_consumer().commit(batch.offsets)
+        log.debug(
+            "stored polls=%d deliveries=%d events=%d ms=%.1f",
+            batch.polls,
+            len(batch.deliveries),
+            len(batch.events),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _check_storing(self) -> None:
+        """Raise the error of a failed round of writes (its task ends with it)."""
+        task = self.storing
+        if task is not None and task.done():
+            self.storing = None
+            task.result()
+
+    async def _room(self) -> None:
+        """While what is gathered is full, wait for the round out to take it (or to fail)."""
+        while self.unstored.full() and self.storing is not None and not self.storing.done():
+            self._taken = asyncio.get_running_loop().create_future()
+            await asyncio.wait([self.storing, self._taken], return_when=asyncio.FIRST_COMPLETED)
+        self._check_storing()
 
     async def flush(self) -> None:
-        """Wait for every poll in flight to be stored and committed (the first error surfaces here)."""
-        while self.inflight:
-            await self.inflight.popleft()
+        """Wait until everything published is stored and committed (a failed round's error surfaces here)."""
+        task = self.storing
+        if task is not None:
+            await asyncio.wait([task])
+        self._check_storing()
 
     async def on_idle(self) -> None:
         await self.flush()

@@ -1,6 +1,7 @@
-"""The normalizer with several polls in flight (MAX_INFLIGHT) on the real servers: each poll's events
-are published before the polls ahead of it are stored, yet every delivery and event ends up stored
-once, and the committed offsets reach the end of the raw topic."""
+"""The normalizer's group commit on the real servers: while a (slowed) round of MongoDB writes is
+out, the next polls are mapped and published and their writes gather into the next round; every
+delivery and event ends up stored once, what gathers stays within MAX_UNSTORED, and the committed
+offsets reach the end of the raw topic."""
 
 from __future__ import annotations
 
@@ -24,9 +25,16 @@ pytestmark = pytest.mark.servers
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-async def test_polls_in_flight_store_everything_once_and_commit_in_order(
-    kafka_bootstrap: str, mongo_uri: str, mongo_db_name: str, create_topic: TopicFactory
+@pytest.mark.parametrize("max_unstored", [normalizer_service.MAX_UNSTORED, 40])
+async def test_polls_gather_into_rounds_of_writes_store_everything_once_and_commit(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    mongo_db_name: str,
+    create_topic: TopicFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    max_unstored: int,
 ) -> None:
+    monkeypatch.setattr(normalizer_service, "MAX_UNSTORED", max_unstored)
     raw_topic = await create_topic(2)
     settings = Settings(
         kafka_bootstrap=kafka_bootstrap,
@@ -53,14 +61,13 @@ async def test_polls_in_flight_store_everything_once_and_commit_in_order(
     store = MongoStore.from_settings(settings)
     await store.init()
     normalizer = NormalizerService(settings, store, rules)
-    normalizer.max_records = 7  # many small polls, so several are in flight at once
-    most_in_flight = 0
+    normalizer.max_records = 7  # many small polls, so several gather while a round is out
+    rounds: list[int] = []  # deliveries per round of writes
     store_raw = store.put_raw_many
 
     async def slow_put_raw(batch):  # type: ignore[no-untyped-def]
-        nonlocal most_in_flight
-        most_in_flight = max(most_in_flight, len(normalizer.inflight))
-        await asyncio.sleep(0.01)  # a slow store: the next polls are mapped and published meanwhile
+        rounds.append(len(batch))
+        await asyncio.sleep(0.05)  # a slow store: the next polls are mapped and published meanwhile
         return await store_raw(batch)
 
     store.put_raw_many = slow_put_raw  # type: ignore[method-assign]
@@ -68,7 +75,11 @@ async def test_polls_in_flight_store_everything_once_and_commit_in_order(
         await normalizer.start()
         await asyncio.wait_for(normalizer.run(asyncio.Event(), burst=True), 120)
         await normalizer.stop()
-        assert most_in_flight == normalizer_service.MAX_INFLIGHT > 1  # publishing ran ahead of storing
+        assert sum(rounds) == len(deliveries)  # each delivery in one round
+        assert max(rounds) > normalizer.max_records  # a round held several polls
+        assert normalizer.rounds == len(rounds)
+        if max_unstored < len(deliveries):  # the polls waited once that much had gathered
+            assert max(rounds) < max_unstored + normalizer.max_records
         assert await store.raw_count() == len(deliveries)
         stored = [e.id for service in sorted({e.service for e in expected}) for e in await store.events_for(service)]
         assert sorted(stored) == sorted({e.id for e in expected})  # each once

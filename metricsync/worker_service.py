@@ -6,7 +6,10 @@ into one MetricEngine, and publishes a snapshot per changed service after each b
 (every METRICSYNC_WORKER_CHECKPOINT_INTERVAL, when idle, on rebalance and on stop) it appends to each
 changed service's state log (metricsync/state_log.py) the events applied since the last checkpoint,
 or a new base when those have grown as large as the last one, each document with the offset of the
-last event applied (no transaction needed), then commits the Kafka offsets. A replay after a crash
+last event applied (no transaction needed), waits for the snapshots published since to be
+acknowledged, then commits the Kafka offsets. A checkpoint runs beside the polls (what it writes is
+taken when it starts; one at a time), so the worker keeps applying events and publishing snapshots
+while MongoDB writes; when idle, on rebalance and on stop it is waited for. A replay after a crash
 or a rebalance finds events at or below the stored offset and skips them, and re-applies the rest
 to the stored state: nothing is lost or counted twice.
 """
@@ -46,6 +49,8 @@ class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         if revoked:
             log.info("partitions revoked %s", sorted(tp.partition for tp in revoked))
             await self.worker.checkpoint(collect=True)  # hand over stored state and committed offsets
+        else:
+            await self.worker.finish_checkpoint()  # its cursors belong to the state reset drops
         self.worker.reset()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -70,6 +75,8 @@ class WorkerService(ConsumerServiceBase):
         self.loaded: set[int] = set()  # partitions whose services' state is loaded
         self.garbage: list[str] = []  # state documents superseded by a newer base
         self.uncommitted: dict[TopicPartition, int] = {}  # offsets to commit at the next checkpoint
+        self.unacked: list[asyncio.Future[Any]] = []  # snapshot sends the next checkpoint waits for
+        self.checkpointing: asyncio.Task[None] | None = None  # the checkpoint in flight
         self.checkpoint_seconds = settings.worker_checkpoint_interval.total_seconds()
         self.checkpoint_gap = self.checkpoint_seconds  # grows when checkpoints get slow (see checkpoint)
         self.last_checkpoint = time.monotonic()
@@ -87,12 +94,13 @@ class WorkerService(ConsumerServiceBase):
         self.loaded.clear()
         self.garbage.clear()
         self.uncommitted.clear()
+        self.unacked.clear()
 
     def rebalance_listener(self) -> ConsumerRebalanceListener:
         return _ResetOnRebalance(self)
 
     async def on_idle(self) -> None:
-        if self.dirty or self.uncommitted:
+        if self.dirty or self.uncommitted or self.unacked or self.checkpointing is not None:
             await self.checkpoint()  # idle: make everything durable now
 
     async def on_stop(self) -> None:
@@ -105,6 +113,7 @@ class WorkerService(ConsumerServiceBase):
         """All partitions of one poll together: one state load for newly assigned partitions, one
         round of snapshots for every changed service."""
         started = time.perf_counter()
+        self._check_checkpoint()  # a failed checkpoint stops the worker here: nothing after it is committed
         decoded: dict[TopicPartition, list[tuple[int, UnifiedEvent, bytes]]] = {}
         for tp, records in batches.items():
             decoded[tp] = []
@@ -147,8 +156,8 @@ class WorkerService(ConsumerServiceBase):
         await self._publish(frozenset(changed))
         if self.pruning.due():
             self.prune()
-        if time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
-            await self.checkpoint()
+        if self.checkpointing is None and time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
+            self._start_checkpoint()
         log.debug("batch partitions=%d ms=%.1f", len(batches), (time.perf_counter() - started) * 1000)
 
     def prune(self) -> None:
@@ -167,32 +176,86 @@ class WorkerService(ConsumerServiceBase):
             self.cursors[service] = cursor
 
     async def checkpoint(self, collect: bool = False) -> None:
-        """Append to the state log of every service changed since the last checkpoint (its new
-        events, or a new base), each document with the offset of the last event applied, then
-        commit the partitions' offsets. A crash between two checkpoints replays from the committed
+        """Make everything applied so far durable and committed, now (idle, rebalance, stop): wait for
+        the checkpoint in flight, then write one more. Superseded documents: all of them with
+        `collect`, else in batches of GARBAGE_BATCH."""
+        await self.finish_checkpoint()
+        if self.dirty or self.uncommitted or self.unacked or (collect and self.garbage):
+            self._start_checkpoint(collect)
+            await self.finish_checkpoint()
+
+    async def finish_checkpoint(self) -> None:
+        """Wait for the checkpoint in flight; its error, if it failed, is raised here."""
+        task = self.checkpointing
+        if task is not None:
+            await asyncio.wait([task])
+        self._check_checkpoint()
+
+    def _check_checkpoint(self) -> None:
+        task = self.checkpointing
+        if task is not None and task.done():
+            self.checkpointing = None
+            task.result()
+
+    def _start_checkpoint(self, collect: bool = False) -> None:
+        """Start a checkpoint that runs beside the polls: what it writes is taken now.
+
+        It appends to the state log of every service changed since the last checkpoint (its new
+        events, or a new base), each document with the offset of the last event applied; deletes
+        superseded documents; waits for the snapshots published since to be acknowledged; then
+        commits the partitions' offsets. A crash between two checkpoints replays from the committed
         offsets; events at or below a stored offset are skipped, the rest re-applied to the stored
-        state, so the result is the same. Superseded documents are deleted in batches of
-        GARBAGE_BATCH, or all of them with `collect` (rebalance, stop)."""
-        started = time.monotonic()
-        if self.dirty:
-            await self._append_states()
+        state, so the result is the same. One checkpoint at a time: the next one's documents follow
+        the state log cursors this one moves."""
+        docs, moves = self._state_docs()
+        garbage: list[str] = []
         if self.garbage and (collect or len(self.garbage) >= GARBAGE_BATCH):
-            await self.store.delete_states(self.garbage)
-            log.debug("state documents deleted=%d", len(self.garbage))
-            self.garbage.clear()
-        if self.uncommitted:
-            await self.kafka_consumer().commit(dict(self.uncommitted))
-            self.uncommitted.clear()
+            garbage, self.garbage = self.garbage, []
+        sends, self.unacked = self.unacked, []
+        offsets, self.uncommitted = dict(self.uncommitted), {}
+        self.checkpointing = asyncio.create_task(self._write_checkpoint(docs, moves, garbage, sends, offsets))
+
+    async def _write_checkpoint(
+        self,
+        docs: list[Doc],
+        moves: list[tuple[Cursor, bool, int, int]],
+        garbage: list[str],
+        sends: list[asyncio.Future[Any]],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        started = time.monotonic()
+        if docs:
+            await self.store.append_states(docs)
+            for cursor, base, seq, count in moves:
+                if base:
+                    cursor.wrote_base(seq, count)
+                else:
+                    cursor.wrote_delta(seq, count)
+        if garbage:
+            await self.store.delete_states(garbage)
+        await asyncio.gather(*sends)
+        if offsets:
+            await self.kafka_consumer().commit(offsets)
         self.last_checkpoint = time.monotonic()
         # A checkpoint writes what changed since the last one, but a new base costs a service's whole
         # state: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
         self.checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_SPACING * (self.last_checkpoint - started))
+        log.debug(
+            "checkpoint states=%d bases=%d deleted=%d snapshots=%d ms=%.1f",
+            len(docs),
+            sum(1 for _, base, _, _ in moves if base),
+            len(garbage),
+            len(sends),
+            (self.last_checkpoint - started) * 1000,
+        )
+        self.checkpointing = None
 
-    async def _append_states(self) -> None:
+    def _state_docs(self) -> tuple[list[Doc], list[tuple[Cursor, bool, int, int]]]:
+        """The state log documents of every service changed since the last checkpoint, and the cursor
+        moves to apply once they are written; superseded documents join the garbage."""
         now = self.clock()
         docs: list[Doc] = []
         moves: list[tuple[Cursor, bool, int, int]] = []  # cursor, base?, seq, events: applied once written
-        bases = 0
         for service, (partition, offset) in self.dirty.items():
             cursor = self.cursors.get(service) or Cursor()
             self.cursors[service] = cursor
@@ -205,18 +268,11 @@ class WorkerService(ConsumerServiceBase):
                 moves.append((cursor, True, seq, count))
                 if cursor.seq >= 0:  # the old base and its deltas
                     self.garbage.extend(doc_id(service, old) for old in range(cursor.base_seq, seq))
-                bases += 1
             else:
                 docs.append(delta_doc(service, seq, events, partition, offset, now))
                 moves.append((cursor, False, seq, len(events)))
-        await self.store.append_states(docs)
-        for cursor, base, seq, count in moves:
-            if base:
-                cursor.wrote_base(seq, count)
-            else:
-                cursor.wrote_delta(seq, count)
-        log.debug("state appended services=%d bases=%d", len(docs), bases)
         self.dirty.clear()
+        return docs, moves
 
     async def _load(self, partitions: list[int]) -> None:
         """Load the stored state of every service last written from `partitions`."""
@@ -244,10 +300,9 @@ class WorkerService(ConsumerServiceBase):
             return
         producer = self.kafka_producer()
         as_of = self.clock()
-        futures = [
-            await producer.send(
-                self.settings.metrics_topic, value=service_snapshot(self.engine, s, as_of), key=s.encode()
+        for s in sorted(services):  # acknowledged by the next checkpoint, before it commits offsets
+            self.unacked.append(
+                await producer.send(
+                    self.settings.metrics_topic, value=service_snapshot(self.engine, s, as_of), key=s.encode()
+                )
             )
-            for s in sorted(services)
-        ]
-        await asyncio.gather(*futures)

@@ -52,9 +52,11 @@ async def _produce(bootstrap: str, topic: str, events: Sequence[UnifiedEvent]) -
         await producer.stop()
 
 
-async def _run_worker(settings: Settings) -> WorkerService:
+async def _run_worker(settings: Settings, max_records: int | None = None) -> WorkerService:
     store = MongoStore.from_settings(settings)
     worker = WorkerService(settings, store, lambda: END)
+    if max_records is not None:
+        worker.max_records = max_records
     try:
         await worker.start()
         await asyncio.wait_for(worker.run(asyncio.Event(), burst=True), 120)
@@ -85,12 +87,21 @@ def _reports(engine: MetricEngine) -> dict[str, object]:
     return {s.service: engine.report([s.service], "production", start, end) for s in engine.services()}
 
 
+@pytest.mark.parametrize(
+    "interval",
+    [
+        timedelta(seconds=3600),  # checkpoints only when idle and on stop
+        timedelta(0),  # a checkpoint after every poll, running beside the next ones
+    ],
+    ids=["idle", "every-poll"],
+)
 async def test_state_log_restores_exactly_through_compactions_restarts_and_redeliveries(
     kafka_bootstrap: str,
     mongo_uri: str,
     mongo_db_name: str,
     create_topic: TopicFactory,
     monkeypatch: pytest.MonkeyPatch,
+    interval: timedelta,
 ) -> None:
     monkeypatch.setattr(state_log, "MIN_COMPACT_EVENTS", 20)
     monkeypatch.setattr(state_log, "MAX_DELTAS", 2)
@@ -99,7 +110,7 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
         mongo_uri,
         mongo_db_name,
         create_topic,
-        worker_checkpoint_interval=timedelta(seconds=3600),  # checkpoints only when idle and on stop
+        worker_checkpoint_interval=interval,
         api_refresh_interval=timedelta(0),  # the reader looks at the state log on every call
     )
     events = _events(480)
@@ -113,7 +124,8 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
             redelivered = chunks[n - 1] if n == 3 else []  # a normalizer redelivering a batch: no effect
             await _produce(kafka_bootstrap, settings.events_topic, [*redelivered, *chunk])
             reference.apply_many(chunk)
-            worker = await _run_worker(settings)  # a fresh process every round: loads the stored state
+            # a fresh process every round: loads the stored state (small polls: checkpoints overlap them)
+            worker = await _run_worker(settings, max_records=7 if not interval else None)
             assert _reports(worker.engine) == _reports(reference), f"worker after round {n}"
             assert _reports(await reader.engine_for(None)) == _reports(reference), f"reader after round {n}"
 

@@ -84,19 +84,25 @@ class Cursor:
     base_events: int = 0
     delta_events: int = 0
     delta_docs: int = 0
+    rebases_asked: int = 0  # want_base calls so far
+    rebases_written: int = 0  # of those, how many a written base was exported after
 
     def wants_base(self, new_events: int) -> bool:
-        if self.seq < 0:
+        if self.seq < 0 or self.rebases_asked > self.rebases_written:
             return True
         logged = self.delta_events + new_events
         return self.delta_docs >= MAX_DELTAS or logged >= max(MIN_COMPACT_EVENTS, self.base_events)
 
     def want_base(self) -> None:
         """Make the next write a base (the state changed other than by events: retention pruned it)."""
-        self.delta_docs = MAX_DELTAS
+        self.rebases_asked += 1
 
-    def wrote_base(self, seq: int, events: int) -> None:
+    def wrote_base(self, seq: int, events: int, asked: int | None = None) -> None:
+        """A base is written that was exported when `asked` rebases had been asked for (default: all
+        so far). A checkpoint writes beside the polls, so retention may ask for another one while a
+        base exported before it is being written: that request stays."""
         self.seq, self.base_seq, self.base_events, self.delta_events, self.delta_docs = seq, seq, events, 0, 0
+        self.rebases_written = self.rebases_asked if asked is None else asked
 
     def wrote_delta(self, seq: int, events: int) -> None:
         self.seq = seq

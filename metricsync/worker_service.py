@@ -38,6 +38,8 @@ from schemas.events import UnifiedEvent, event_from_json
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
+# a state document's cursor move, applied once it is written: cursor, base?, seq, events, rebases asked
+Move = tuple[Cursor, bool, int, int, int]
 GARBAGE_BATCH = 1000  # superseded state documents deleted together (one collection scan on FerretDB)
 
 
@@ -218,7 +220,7 @@ class WorkerService(ConsumerServiceBase):
     async def _write_checkpoint(
         self,
         docs: list[Doc],
-        moves: list[tuple[Cursor, bool, int, int]],
+        moves: list[Move],
         garbage: list[str],
         sends: list[asyncio.Future[Any]],
         offsets: dict[TopicPartition, int],
@@ -226,9 +228,9 @@ class WorkerService(ConsumerServiceBase):
         started = time.monotonic()
         if docs:
             await self.store.append_states(docs)
-            for cursor, base, seq, count in moves:
+            for cursor, base, seq, count, asked in moves:
                 if base:
-                    cursor.wrote_base(seq, count)
+                    cursor.wrote_base(seq, count, asked)
                 else:
                     cursor.wrote_delta(seq, count)
         if garbage:
@@ -243,19 +245,19 @@ class WorkerService(ConsumerServiceBase):
         log.debug(
             "checkpoint states=%d bases=%d deleted=%d snapshots=%d ms=%.1f",
             len(docs),
-            sum(1 for _, base, _, _ in moves if base),
+            sum(1 for move in moves if move[1]),
             len(garbage),
             len(sends),
             (self.last_checkpoint - started) * 1000,
         )
         self.checkpointing = None
 
-    def _state_docs(self) -> tuple[list[Doc], list[tuple[Cursor, bool, int, int]]]:
+    def _state_docs(self) -> tuple[list[Doc], list[Move]]:
         """The state log documents of every service changed since the last checkpoint, and the cursor
         moves to apply once they are written; superseded documents join the garbage."""
         now = self.clock()
         docs: list[Doc] = []
-        moves: list[tuple[Cursor, bool, int, int]] = []  # cursor, base?, seq, events: applied once written
+        moves: list[Move] = []
         for service, (partition, offset) in self.dirty.items():
             cursor = self.cursors.get(service) or Cursor()
             self.cursors[service] = cursor
@@ -265,12 +267,12 @@ class WorkerService(ConsumerServiceBase):
                 state = self.engine.export_service(service)
                 count = len(state["seen"])
                 docs.append(base_doc(service, seq, state, count, partition, offset, now))
-                moves.append((cursor, True, seq, count))
+                moves.append((cursor, True, seq, count, cursor.rebases_asked))
                 if cursor.seq >= 0:  # the old base and its deltas
                     self.garbage.extend(doc_id(service, old) for old in range(cursor.base_seq, seq))
             else:
                 docs.append(delta_doc(service, seq, events, partition, offset, now))
-                moves.append((cursor, False, seq, len(events)))
+                moves.append((cursor, False, seq, len(events), cursor.rebases_asked))
         self.dirty.clear()
         return docs, moves
 

@@ -85,3 +85,20 @@ def test_compaction_policy() -> None:
         many.wrote_delta(seq, 1)
     assert many.wants_base(1)  # too many deltas to replay on load
     assert (many.seq, many.base_seq) == (MAX_DELTAS, 0)
+
+
+def test_a_rebase_asked_while_an_older_base_is_being_written_stays_asked() -> None:
+    cursor = Cursor()
+    cursor.wrote_base(0, 100)
+    assert not cursor.wants_base(0)
+    cursor.want_base()  # retention pruned the state
+    assert cursor.wants_base(0)
+    exported = cursor.rebases_asked  # a checkpoint exports a base now...
+    cursor.want_base()  # ...and retention prunes again while it is being written
+    cursor.wrote_base(1, 100, exported)
+    assert cursor.wants_base(0)  # the base written predates the second prune: the next one is a base too
+    cursor.wrote_base(2, 80, cursor.rebases_asked)
+    assert not cursor.wants_base(0)
+    cursor.want_base()
+    cursor.wrote_base(3, 80)  # written from the current state: covers every request so far
+    assert not cursor.wants_base(0)

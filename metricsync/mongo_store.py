@@ -34,7 +34,7 @@ from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, 
 from metricsync.body_codec import decode_body, encode_body
 from metricsync.settings import Settings
 from metricsync.state_log import StoredState, fold
-from schemas.events import UnifiedEvent, event_from_json, event_to_json
+from schemas.events import Deployment, IncidentFields, UnifiedEvent, event_from_json, event_to_json
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
@@ -204,53 +204,58 @@ class MongoStore:
 
     # --- events ----------------------------------------------------------------------------------
 
-    async def put_events(self, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
-        """Store events not stored before; returns those that were new.
+    async def put_events(
+        self, events: Sequence[UnifiedEvent], payloads: Sequence[bytes] | None = None
+    ) -> list[UnifiedEvent]:
+        """Store events not stored before; returns those that were new. `payloads`: the events' JSON
+        (`event_to_json`), when the caller has it already (the normalizer publishes the same bytes).
 
         An ordinary events collection has the event id as `_id`: one unordered insert, and the
         duplicate-key errors name the events stored before. A time-series collection takes no unique
         index, so there the dedup key is `event_ids` (looked up first, written after)."""
         if not events:
             return []
-        unique: dict[str, UnifiedEvent] = {e.id: e for e in events}
+        if payloads is None:
+            payloads = [event_to_json(e) for e in events]
+        unique: dict[str, tuple[UnifiedEvent, bytes]] = {e.id: (e, p) for e, p in zip(events, payloads, strict=True)}
         if not await self._timeseries():
             candidates = list(unique.values())
-            docs = [self._event_doc(e, False) for e in candidates]
+            docs = [self._event_doc(e, p, False) for e, p in candidates]
             try:
                 await self.db[self.names.events].insert_many(docs, ordered=False)
-            except BulkWriteError as e:
-                return [candidates[i] for i in _new_indices(len(docs), e)]
-            return candidates
+            except BulkWriteError as error:
+                return [candidates[i][0] for i in _new_indices(len(docs), error)]
+            return [e for e, _ in candidates]
         seen = {
             doc["_id"] async for doc in self.db[self.names.event_ids].find({"_id": {"$in": list(unique)}}, {"_id": 1})
         }
-        new = [e for e in unique.values() if e.id not in seen]
+        new = [(e, p) for e, p in unique.values() if e.id not in seen]
         if not new:
             return []
-        timeseries = await self._timeseries()
-        docs = [self._event_doc(e, timeseries) for e in new]
+        docs = [self._event_doc(e, p, True) for e, p in new]
         try:
             await self.db[self.names.events].insert_many(docs, ordered=False)
-        except BulkWriteError as e:  # ordinary collection, replay after a crash: already there
-            _new_indices(len(docs), e)
+        except BulkWriteError as error:  # ordinary collection, replay after a crash: already there
+            _new_indices(len(docs), error)
         try:
-            await self.db[self.names.event_ids].insert_many([{"_id": e.id} for e in new], ordered=False)
-        except BulkWriteError as e:
-            _new_indices(len(new), e)
-        return new
+            await self.db[self.names.event_ids].insert_many([{"_id": e.id} for e, _ in new], ordered=False)
+        except BulkWriteError as error:
+            _new_indices(len(new), error)
+        return [e for e, _ in new]
 
     @staticmethod
-    def _event_doc(event: UnifiedEvent, timeseries: bool) -> Doc:
+    def _event_doc(event: UnifiedEvent, payload: bytes, timeseries: bool) -> Doc:
         doc: Doc = {
             "event_time": event.event_time,
             "meta": {
                 "service": event.service,
                 "source": event.source.value,
                 "kind": event.kind,
-                "environment": getattr(event, "environment", None),
+                # isinstance, not getattr with a default: pydantic raises (slowly) for a missing attribute
+                "environment": event.environment if isinstance(event, Deployment | IncidentFields) else None,
             },
             "event_id": event.id,
-            "payload": Binary(event_to_json(event)),
+            "payload": Binary(payload),
         }
         if not timeseries:
             doc["_id"] = event.id

@@ -49,6 +49,7 @@ class Unstored:
 
     deliveries: list[RawDelivery] = field(default_factory=list)
     events: list[UnifiedEvent] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)  # the events' JSON, as published
     letters: list[dict[str, Any]] = field(default_factory=list)
     sends: list[asyncio.Future[Any]] = field(default_factory=list)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -59,12 +60,14 @@ class Unstored:
         self,
         deliveries: list[RawDelivery],
         events: list[UnifiedEvent],
+        payloads: list[bytes],
         letters: list[dict[str, Any]],
         sends: list[asyncio.Future[Any]],
         offsets: dict[TopicPartition, int],
     ) -> None:
         self.deliveries += deliveries
         self.events += events
+        self.payloads += payloads
         self.letters += letters
         self.sends += sends
         self.offsets.update(offsets)  # polls come in offset order: a later one's offset is higher
@@ -122,9 +125,10 @@ class NormalizerService(ConsumerServiceBase):
                     dead.append((tp, _dead_letter(tp, None, delivery, error)))
         letters = [letter for _, letter in dead]
         producer = self.kafka_producer()
+        payloads = [event_to_json(e) for e in events]  # published, then stored: serialized once
         futures = [
-            await producer.send(self.settings.events_topic, value=event_to_json(e), key=e.service.encode())
-            for e in events
+            await producer.send(self.settings.events_topic, value=payload, key=e.service.encode())
+            for e, payload in zip(events, payloads, strict=True)
         ]
         for letter in letters:
             futures.append(
@@ -134,7 +138,7 @@ class NormalizerService(ConsumerServiceBase):
             )
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
         self._check_storing()  # a failed round stops the normalizer here: nothing after it is committed
-        self.unstored.add(deliveries, events, letters, futures, offsets)
+        self.unstored.add(deliveries, events, payloads, letters, futures, offsets)
         if self.storing is None:
             self.storing = asyncio.create_task(self._store_rounds(), name="normalizer-store")
         await self._room()
@@ -175,7 +179,7 @@ class NormalizerService(ConsumerServiceBase):
         acknowledged too, the offsets of the last of them."""
         started = time.perf_counter()
         await self.store.put_raw_many(batch.deliveries)
-        await self.store.put_events(batch.events)
+        await self.store.put_events(batch.events, batch.payloads)
         await self.store.put_dead_letters(batch.letters)
         await asyncio.gather(*batch.sends)
         await self.kafka_consumer().commit(batch.offsets)

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
@@ -38,9 +38,17 @@ from schemas.events import UnifiedEvent, event_from_json
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SPACING = 4.0  # the next checkpoint no sooner than this many times the last one's duration
-# a state document's cursor move, applied once it is written: cursor, base?, seq, events, rebases asked
-Move = tuple[Cursor, bool, int, int, int]
 GARBAGE_BATCH = 1000  # superseded state documents deleted together (one collection scan on FerretDB)
+
+
+class Move(NamedTuple):
+    """A state document's cursor move, applied once the document is written."""
+
+    cursor: Cursor
+    base: bool
+    seq: int
+    events: int
+    rebases_asked: int  # when the document was built (a base covers the rebases asked before it)
 
 
 class _ResetOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -102,8 +110,7 @@ class WorkerService(ConsumerServiceBase):
         return _ResetOnRebalance(self)
 
     async def on_idle(self) -> None:
-        if self.dirty or self.uncommitted or self.unacked or self.checkpointing is not None:
-            await self.checkpoint()  # idle: make everything durable now
+        await self.checkpoint()  # idle: make everything durable now (nothing to do: returns at once)
 
     async def on_stop(self) -> None:
         await self.checkpoint(collect=True)
@@ -245,7 +252,7 @@ class WorkerService(ConsumerServiceBase):
         log.debug(
             "checkpoint states=%d bases=%d deleted=%d snapshots=%d ms=%.1f",
             len(docs),
-            sum(1 for move in moves if move[1]),
+            sum(1 for move in moves if move.base),
             len(garbage),
             len(sends),
             (self.last_checkpoint - started) * 1000,
@@ -267,12 +274,12 @@ class WorkerService(ConsumerServiceBase):
                 state = self.engine.export_service(service)
                 count = len(state["seen"])
                 docs.append(base_doc(service, seq, state, count, partition, offset, now))
-                moves.append((cursor, True, seq, count, cursor.rebases_asked))
+                moves.append(Move(cursor, True, seq, count, cursor.rebases_asked))
                 if cursor.seq >= 0:  # the old base and its deltas
                     self.garbage.extend(doc_id(service, old) for old in range(cursor.base_seq, seq))
             else:
                 docs.append(delta_doc(service, seq, events, partition, offset, now))
-                moves.append((cursor, False, seq, len(events), cursor.rebases_asked))
+                moves.append(Move(cursor, False, seq, len(events), cursor.rebases_asked))
         self.dirty.clear()
         return docs, moves
 

@@ -15,6 +15,8 @@ from ingest.app import IngestStarlette, create_ingest_routes
 from ingest.errors import http_exception_handler
 from metrics_worker.engine import MetricEngine
 from metricsync.clock import utc_now
+from metricsync.dashboard import StreamHub, dashboard_routes
+from metricsync.dashboard.feeds import BusMetricsFeed
 from metricsync.datadir import db_path
 from metricsync.embedded import EmbeddedPipeline, EmbeddedSink
 from metricsync.memory_bus import MemoryBus
@@ -71,22 +73,27 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         return await holder["pipeline"].status()
 
     api = ReadApi(LiveEngineSource(engine), settings.catalog(), settings.api_token, clock, pipeline_status)
+    hub = StreamHub()
+    feed = BusMetricsFeed(bus, hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await SqliteStore.open(db_path(settings.data_dir))
         pipeline = EmbeddedPipeline(store, bus, rules, engine, clock)
+        feed.start()
         await pipeline.start()
         holder["pipeline"] = pipeline
         sink.target = EmbeddedSink(store, bus, rules)
         summary = settings.verification_summary()
         level = logging.WARNING if "OFF" in summary else logging.INFO
         log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)
+        log.info("dashboard ready at %s", settings.public_url())
         try:
             yield
         finally:
+            await feed.stop()
             await pipeline.stop()
             await store.close()
 
-    routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes()
+    routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes() + dashboard_routes(api, hub)
     return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute, Route
 from ingest.app import IngestStarlette, create_ingest_routes
 from ingest.errors import http_exception_handler
 from metricsync.clock import utc_now
+from metricsync.dashboard import StreamHub
+from metricsync.dashboard.feeds import KafkaMetricsFeed
 from metricsync.kafka_sink import KafkaSink
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
@@ -30,14 +32,19 @@ def create_ingest_service_app(
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
     routes = create_ingest_routes(settings.ingest_config(), sink, clock)
+    feed: KafkaMetricsFeed | None = None
     if store is not None:
         from metricsync.mongo_source import api_routes
 
-        routes += api_routes(settings, store, clock)
+        hub = StreamHub()
+        feed = KafkaMetricsFeed(settings, hub)
+        routes += api_routes(settings, store, clock, hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await sink.start()
+        if feed is not None:
+            feed.start()
         summary = settings.verification_summary()
         log.log(
             logging.WARNING if "OFF" in summary else logging.INFO,
@@ -47,9 +54,13 @@ def create_ingest_service_app(
             with_api,
             summary,
         )
+        if with_api:
+            log.info("dashboard ready at %s", settings.public_url())
         try:
             yield
         finally:
+            if feed is not None:
+                await feed.stop()
             await sink.stop()
             if store is not None:
                 await store.close()
@@ -61,12 +72,17 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
     from metricsync.mongo_source import api_routes
 
     store = MongoStore.from_settings(settings)
+    hub = StreamHub()
+    feed = KafkaMetricsFeed(settings, hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        feed.start()
+        log.info("dashboard ready at %s", settings.public_url())
         try:
             yield
         finally:
+            await feed.stop()
             await store.close()
 
     async def healthz(request: Request) -> Response:
@@ -80,7 +96,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     return Starlette(
-        routes=routes + api_routes(settings, store, clock),
+        routes=routes + api_routes(settings, store, clock, hub),
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from starlette.routing import BaseRoute
 
 from metrics_worker.engine import MetricEngine
+from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo_store import MongoStore
 from metricsync.read_api import ReadApi
 from metricsync.settings import Settings
@@ -62,7 +63,10 @@ class MongoMetricsSource:
             return set((await self._current()).keys())
 
 
-def api_routes(settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> list[BaseRoute]:
+def api_routes(
+    settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
+) -> list[BaseRoute]:
+    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
     async def status() -> dict[str, object]:
         return {
             "raw_deliveries": await store.raw_count(),
@@ -71,4 +75,4 @@ def api_routes(settings: Settings, store: MongoStore, clock: Callable[[], dateti
         }
 
     api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
-    return api.routes()
+    return api.routes() + ([] if hub is None else dashboard_routes(api, hub))

@@ -183,3 +183,10 @@ class Settings(BaseSettings):
             else:
                 parts.append(f"{name}=rejecting (no secret set)")
         return " ".join(parts)
+
+    def public_url(self) -> str:
+        """Where a browser on this machine reaches this server (the dashboard), e.g. http://127.0.0.1:8000/."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"

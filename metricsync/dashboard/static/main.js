@@ -1,0 +1,293 @@
+// The dashboard: state in the URL, data from /api/v1, live updates from /api/v1/stream.
+import { ApiError, AuthNeeded, getJSON, setToken, token, tokenRequired } from "./api.js";
+import { $, h, clear } from "./dom.js";
+import { openDrill } from "./drill.js";
+import { dateTime } from "./format.js";
+import { renderEmpty } from "./empty.js";
+import { LiveStream } from "./live.js";
+import { renderQuality } from "./quality.js";
+import { previousRange, readState, scopeParams, windowRange, writeState } from "./state.js";
+import { renderTable } from "./table.js";
+import { renderTiles } from "./tiles.js";
+import { Trends } from "./trends.js";
+
+const app = {
+  state: readState(),
+  services: [],
+  tableRows: null,
+  tableKey: null,
+  generation: 0,
+  trends: new Trends($("#trends")),
+  timings: [],
+};
+window.metricsync = app; // tests and benchmarks read app.timings and document.body.dataset.state
+
+const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+function setLive(state) {
+  const el = $("#live");
+  el.dataset.state = state;
+  el.querySelector(".text").textContent = LIVE_TEXT[state];
+}
+
+function showError(message) {
+  const el = $("#error");
+  if (!message) {
+    el.hidden = true;
+    clear(el);
+    return;
+  }
+  clear(el).append(h("span", {}, message), " ",
+    h("button", { type: "button", class: "link", onclick: () => navigate({ service: "", team: "" }) }, "Show all services"));
+  el.hidden = false;
+}
+
+// --- token -----------------------------------------------------------------------------------------
+
+let asking = null;
+function askToken(refused) {
+  if (asking) return asking;
+  const dialog = $("#token-dialog");
+  $("#token-error").hidden = !refused;
+  asking = new Promise((resolve) => {
+    const form = $("#token-form");
+    const done = (event) => {
+      event.preventDefault();
+      const value = $("#token-input").value.trim();
+      if (!value) return;
+      form.removeEventListener("submit", done);
+      setToken(value);
+      dialog.close();
+      asking = null;
+      resolve();
+    };
+    form.addEventListener("submit", done);
+    dialog.addEventListener("cancel", (event) => event.preventDefault()); // the data needs it
+    dialog.showModal();
+    $("#token-input").focus();
+  });
+  return asking;
+}
+
+async function withAuth(load) {
+  for (;;) {
+    try {
+      return await load();
+    } catch (error) {
+      if (!(error instanceof AuthNeeded)) throw error;
+      setToken(null);
+      await askToken(true);
+    }
+  }
+}
+
+// --- filters ---------------------------------------------------------------------------------------
+
+function fillSelect(select, values, current, allLabel) {
+  const options = allLabel === null ? [] : [h("option", { value: "" }, allLabel)];
+  const seen = new Set(values);
+  if (current && !seen.has(current)) values = [...values, current];
+  for (const value of values) options.push(h("option", { value }, value));
+  clear(select).append(...options);
+  select.value = current;
+}
+
+function syncFilters() {
+  const s = app.state;
+  const services = app.services;
+  const teams = [...new Set(services.map((r) => r.team).filter(Boolean))].sort();
+  const envs = [...new Set(["production", ...services.flatMap((r) => r.environments)])].sort();
+  const inTeam = s.team ? services.filter((r) => r.team === s.team) : services;
+  fillSelect($("#f-service"), inTeam.map((r) => r.service), s.service, s.team ? `All of ${s.team}` : "All services");
+  fillSelect($("#f-team"), teams, s.team, "All teams");
+  $("#f-team").disabled = teams.length === 0;
+  fillSelect($("#f-environment"), envs, s.environment, null);
+  $("#f-window").value = s.window;
+  $("#f-from").value = s.from;
+  $("#f-to").value = s.to;
+  document.body.classList.toggle("custom-window", s.window === "custom");
+  $("#service-search").value = s.q;
+  for (const button of document.querySelectorAll("[data-interval]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.interval === s.interval));
+  }
+}
+
+function navigate(changes, { replace = false, reload = true } = {}) {
+  app.state = { ...app.state, ...changes };
+  if (changes.service) app.state.team = "";
+  if (app.state.window !== "custom") app.state.from = app.state.to = "";
+  writeState(app.state, { replace });
+  syncFilters();
+  if (reload) refresh();
+}
+
+function bindFilters() {
+  $("#f-service").addEventListener("change", (e) => navigate({ service: e.target.value }));
+  $("#f-team").addEventListener("change", (e) => navigate({ team: e.target.value, service: "" }));
+  $("#f-environment").addEventListener("change", (e) => navigate({ environment: e.target.value }));
+  $("#f-window").addEventListener("change", (e) => {
+    if (e.target.value !== "custom") return navigate({ window: e.target.value });
+    const range = windowRange(app.state);
+    const to = new Date(Date.parse(range.to) - 1).toISOString().slice(0, 10);
+    navigate({ window: "custom", from: range.from.slice(0, 10), to });
+  });
+  for (const id of ["#f-from", "#f-to"]) {
+    $(id).addEventListener("change", () => {
+      const from = $("#f-from").value, to = $("#f-to").value;
+      if (from && to && from <= to) navigate({ window: "custom", from, to });
+    });
+  }
+  $("#filters").addEventListener("submit", (e) => e.preventDefault());
+  for (const button of document.querySelectorAll("[data-interval]")) {
+    button.addEventListener("click", () => navigate({ interval: button.dataset.interval }));
+  }
+  $("#service-search").addEventListener("input", (e) => {
+    app.state.q = e.target.value.trim();
+    writeState(app.state, { replace: true });
+    drawTable();
+  });
+  window.addEventListener("popstate", () => {
+    app.state = readState();
+    syncFilters();
+    refresh();
+  });
+  $("#drill").addEventListener("click", (e) => {
+    if (e.target.closest("[data-close]") || e.target === $("#drill")) $("#drill").close();
+  });
+}
+
+// --- data ------------------------------------------------------------------------------------------
+
+function drawTable() {
+  if (!app.tableRows) return;
+  renderTable($("#services-table"), app.tableRows, app.state, {
+    onPick: (service) => {
+      navigate({ service: app.state.service === service ? "" : service });
+      window.scrollTo({ top: 0, behavior: "instant" });
+    },
+    onSort: (sort) => {
+      navigate({ sort }, { replace: true, reload: false });
+      drawTable();
+      const button = document.querySelector(`#services-table [data-sort="${sort.replace(/^-/, "")}"]`);
+      if (button) button.focus();
+    },
+  });
+}
+
+async function loadServices() {
+  const body = await withAuth(() => getJSON("/api/v1/services"));
+  app.services = body.services;
+  const empty = app.services.length === 0;
+  $("#empty").hidden = !empty;
+  for (const id of ["#overview", "#trends-section", "#services-section", "#quality-section"]) $(id).hidden = empty;
+  if (empty) renderEmpty($("#empty"));
+  syncFilters();
+  return !empty;
+}
+
+async function refresh({ live = false } = {}) {
+  const generation = ++app.generation;
+  const started = performance.now();
+  const s = app.state;
+  const range = windowRange(s);
+  const scope = scopeParams(s);
+  const current = { ...scope, from: range.from, to: range.to };
+  const previous = { ...scope, ...previousRange(range) };
+  const tableScope = { team: s.team, environment: s.environment, from: range.from, to: range.to };
+  const tableKey = JSON.stringify({ team: s.team, environment: s.environment, window: s.window, from: s.from, to: s.to });
+  document.body.dataset.state = "loading";
+  $("#scope-text").textContent = `${s.service || (s.team ? `team ${s.team}` : "all services")} · ${s.environment} · ${dateTime(range.from)} → ${dateTime(range.to)}`;
+  stream.open(scope);
+  try {
+    const overview = Promise.all([getJSON("/api/v1/dora", current), getJSON("/api/v1/dora", previous)]);
+    const series = getJSON("/api/v1/dora/series", { ...current, interval: s.interval });
+    const quality = getJSON("/api/v1/quality", current);
+    const table = !live && tableKey === app.tableKey && app.tableRows
+      ? Promise.resolve(null)
+      : getJSON("/api/v1/dora/services", tableScope);
+    const [report, before] = await withAuth(() => overview);
+    if (generation !== app.generation) return;
+    showError(null);
+    renderTiles($("#tiles"), report, before, range.days, (key) => explain(key));
+    const firstPaint = performance.now() - started;
+    const [seriesBody, qualityBody, tableBody] = await Promise.all([series, quality, table]);
+    if (generation !== app.generation) return;
+    app.trends.render(seriesBody);
+    renderQuality($("#quality"), qualityBody);
+    if (tableBody) {
+      app.tableRows = tableBody.services;
+      app.tableKey = tableKey;
+    }
+    drawTable();
+    await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    app.timings.push({ live, tiles: firstPaint, total: performance.now() - started });
+    document.body.dataset.state = "ready";
+    document.body.dataset.generation = String(generation);
+  } catch (error) {
+    if (generation !== app.generation) return;
+    if (error instanceof AuthNeeded) {
+      setToken(null);
+      await askToken(true);
+      return refresh();
+    }
+    document.body.dataset.state = "error";
+    showError(error instanceof ApiError ? `The server said: ${error.message}` : `Cannot reach MetricSync: ${error.message}`);
+  }
+}
+
+function explain(key) {
+  const range = windowRange(app.state);
+  const params = { ...scopeParams(app.state), from: range.from, to: range.to };
+  withAuth(() => openDrill($("#drill"), key, params)).catch((error) => showError(`Drill-down failed: ${error.message}`));
+}
+
+// --- live ------------------------------------------------------------------------------------------
+
+let pending = null;
+let firstPendingAt = 0;
+function scheduleLiveRefresh(newService) {
+  const now = Date.now();
+  if (!pending) firstPendingAt = now;
+  clearTimeout(pending);
+  const wait = Math.max(0, Math.min(250, firstPendingAt + 1000 - now));
+  pending = setTimeout(async () => {
+    pending = null;
+    if (newService || $("#empty").hidden === false) {
+      if (!(await loadServices())) return;
+    }
+    refresh({ live: true });
+  }, wait);
+}
+
+const stream = new LiveStream({
+  onChange: (change) => scheduleLiveRefresh(!app.services.some((r) => r.service === change.service)),
+  onReset: () => scheduleLiveRefresh(true),
+  onState: setLive,
+  onAuth: () => askToken(true).then(() => {
+    stream.close();
+    refresh();
+  }),
+});
+
+// --- start -----------------------------------------------------------------------------------------
+
+async function start() {
+  bindFilters();
+  syncFilters();
+  if (tokenRequired() && !token()) await askToken(false);
+  try {
+    const hasData = await loadServices();
+    if (!hasData) {
+      stream.open(scopeParams(app.state));
+      document.body.dataset.state = "empty";
+      return;
+    }
+  } catch (error) {
+    document.body.dataset.state = "error";
+    showError(`Cannot reach MetricSync: ${error.message}`);
+    return;
+  }
+  await refresh();
+}
+
+start();

@@ -1,0 +1,68 @@
+// Overview tiles. Testability contract: data-metric = the API's field name, data-value = the raw number
+// shown (per day, seconds or ratio as in the API JSON), empty when the API gives null.
+import { h, clear } from "./dom.js";
+import { plural } from "./format.js";
+import { LEVEL_MARK, LEVEL_TEXT, METRICS } from "./metrics.js";
+
+export function levelBadge(level, { none = "No data" } = {}) {
+  if (!level) return h("span", { class: "level", "data-level": "none" }, none);
+  return h("span", { class: "level", "data-level": level },
+    h("span", { class: "mark", "aria-hidden": "true" }, LEVEL_MARK[level]), LEVEL_TEXT[level]);
+}
+
+function delta(metric, current, previous, days) {
+  const span = `vs previous ${days % 1 ? days.toFixed(1) : days} days`;
+  if (current === null || current === undefined || previous === null || previous === undefined) {
+    return h("p", { class: "delta", "data-trend": "none" }, `no comparison ${span}`);
+  }
+  if (previous === 0) {
+    if (current === 0) return h("p", { class: "delta", "data-trend": "flat" }, `unchanged ${span}`);
+    return h("p", { class: "delta", "data-trend": metric.better === "up" ? "better" : "worse" }, `▲ from 0 ${span}`);
+  }
+  const change = ((current - previous) / Math.abs(previous)) * 100;
+  if (Math.abs(change) < 0.05) return h("p", { class: "delta", "data-trend": "flat" }, `unchanged ${span}`);
+  const up = change > 0;
+  const better = (up && metric.better === "up") || (!up && metric.better === "down");
+  return h("p", { class: "delta", "data-trend": better ? "better" : "worse" },
+    h("span", { "aria-hidden": "true" }, up ? "▲ " : "▼ "),
+    h("span", { class: "visually-hidden" }, up ? "up " : "down "),
+    `${Math.abs(change).toFixed(change >= 100 || change <= -100 ? 0 : 1)} % ${span}`,
+    h("span", { class: "visually-hidden" }, better ? " (better)" : " (worse)"));
+}
+
+export function renderTiles(container, report, previous, days, onExplain) {
+  const focused = document.activeElement && document.activeElement.closest("[data-metric]");
+  const focusedKey = focused && focused.getAttribute("data-metric");
+  clear(container);
+  for (const metric of METRICS) {
+    const block = report[metric.key];
+    const value = metric.value(block);
+    const before = previous ? metric.value(previous[metric.key]) : null;
+    const level = metric.level(block);
+    const detail = metric.detail ? metric.detail(block) : null;
+    const samples = metric.samples(block).map(([n, word, many]) => (many && n !== 1 ? `${n} ${many}` : plural(n, word)));
+    const few = metric.samples(block)[0][0] < 5;
+    const tile = h("article", {
+      class: "tile",
+      "data-metric": metric.key,
+      "data-value": value === null || value === undefined ? "" : String(value),
+      "data-level": level || "",
+      "aria-labelledby": `tile-${metric.key}`,
+    },
+      h("h3", { id: `tile-${metric.key}` }, metric.title),
+      h("p", { class: "value" }, metric.format(value)),
+      h("p", { class: "level-line" }, metric.bands
+        ? levelBadge(level)
+        : h("span", { class: "level", "data-level": "none" }, "No DORA level defined")),
+      delta(metric, value, before, days),
+      h("p", { class: few ? "samples few" : "samples" },
+        samples.join(" · "), few ? h("span", { class: "warn-text" }, " · few samples, read with care") : null,
+        detail ? ` · ${detail}` : null),
+      h("button", { type: "button", class: "explain", onclick: () => onExplain(metric.key), "aria-label": `Explain ${metric.title}` }, "Explain this number"));
+    container.append(tile);
+  }
+  if (focusedKey) {
+    const button = container.querySelector(`[data-metric="${focusedKey}"] button`);
+    if (button) button.focus();
+  }
+}

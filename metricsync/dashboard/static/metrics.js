@@ -14,7 +14,7 @@ export const METRICS = [
     title: "Deployment frequency",
     value: (m) => m.per_day,
     format: perDay,
-    axis: (v) => (v >= 1 ? `${+v.toFixed(1)}/d` : `${+(v * 7).toFixed(1)}/wk`),
+    axis: (v) => (v === 0 ? "0" : v >= 1 ? `${+v.toFixed(1)}/d` : `${+(v * 7).toFixed(1)}/wk`),
     better: "up",
     level: (m) => m.level,
     samples: (m) => [[m.deployments, "deployment"], [m.deploy_days, "deploy day"]],

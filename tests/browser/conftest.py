@@ -1,0 +1,39 @@
+"""Fixtures of the browser tests: one Chromium per session, a fresh page per test that must end
+without console errors, failed requests or unexpected HTTP errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support.browser import BrowserPage, launch
+from tests.support.embedded import Embedded
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[BrowserPage]:
+    opened = BrowserPage.open(browser)
+    yield opened
+    problems = opened.problems()
+    opened.page.close()
+    assert problems == [], "the page logged errors or had failed requests:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Embedded]:
+    server = Embedded(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.alive():
+        server.stop()

@@ -1,0 +1,258 @@
+"""The dashboard in a real Chromium against a real `metricsync serve` process."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from tests.support import scenario
+from tests.support.browser import BrowserPage
+from tests.support.embedded import Embedded
+from tests.support.process import METRICSYNC, wait_until
+from tests.support.webhooks import SECRETS_ENV, github_deployment, github_push, sha_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+METRICS = (
+    "deployment_frequency",
+    "lead_time",
+    "change_failure_rate",
+    "time_to_restore",
+    "failed_deployment_recovery",
+    "rework_rate",
+)
+VALUE_FIELD = {
+    "deployment_frequency": "per_day",
+    "lead_time": "median_seconds",
+    "change_failure_rate": "rate",
+    "time_to_restore": "median_seconds",
+    "failed_deployment_recovery": "median_seconds",
+    "rework_rate": "rate",
+}
+# the scenario's week: the custom window [2026-03-01, 2026-03-08) is scenario.WINDOW
+SCENARIO_VIEW = "window=custom&from=2026-03-01&to=2026-03-07"
+
+
+def load_scenario(server: Embedded) -> None:
+    for request in scenario.requests():
+        assert server.post(request).status_code == 202
+    wait_until("the pipeline to catch up", server.caught_up)
+
+
+def api_values(server: Embedded, **params: str) -> dict[str, str]:
+    report = server.dora(**params)
+    values = {}
+    for metric in METRICS:
+        value = report[metric][VALUE_FIELD[metric]]
+        values[metric] = "" if value is None else repr(value)
+    return values
+
+
+def same_numbers(tiles: dict[str, str], api: dict[str, str]) -> bool:
+    if tiles.keys() != api.keys():
+        return False
+    return all((t == a == "") or (t != "" and a != "" and float(t) == float(a)) for t, a in zip(tiles.values(), api.values(), strict=True))
+
+
+def test_tiles_equal_the_api_for_all_services_and_one_service_and_the_url_round_trips(
+    embedded: Embedded, page: BrowserPage
+) -> None:
+    load_scenario(embedded)
+    page.goto(f"{embedded.base}/?{SCENARIO_VIEW}")
+    tiles = page.tile_values()
+    assert same_numbers(tiles, api_values(embedded)), (tiles, api_values(embedded))
+    assert tiles["deployment_frequency"] != ""  # the scenario has deployments in the window
+    page.screenshot("scenario-all-services")
+
+    generation = page.generation()
+    page.page.select_option("#f-service", "acme/shop")
+    page.wait_refreshed(generation)
+    query = parse_qs(urlparse(page.page.url).query)
+    assert query == {"service": ["acme/shop"], "window": ["custom"], "from": ["2026-03-01"], "to": ["2026-03-07"]}
+    shop = api_values(embedded, service="acme/shop")
+    assert same_numbers(page.tile_values(), shop), (page.tile_values(), shop)
+    assert page.page.get_attribute("tr[data-service='acme/shop']", "class") == "selected"
+
+    # the URL is the whole view: a reload (or a shared link) shows the same
+    page.page.reload()
+    page.wait_ready()
+    assert page.page.input_value("#f-service") == "acme/shop"
+    assert page.page.input_value("#f-window") == "custom"
+    assert page.page.input_value("#f-from") == "2026-03-01"
+    assert same_numbers(page.tile_values(), shop)
+
+    # back to all services through the browser's history
+    generation = page.generation()
+    page.page.go_back()
+    page.wait_refreshed(generation)
+    assert page.page.input_value("#f-service") == ""
+
+    # a click in the services table filters the page to that service
+    generation = page.generation()
+    page.page.click("tr[data-service='acme/pay'] button.pick")
+    page.wait_refreshed(generation)
+    assert parse_qs(urlparse(page.page.url).query)["service"] == ["acme/pay"]
+    assert same_numbers(page.tile_values(), api_values(embedded, service="acme/pay"))
+    page.screenshot("scenario-acme-pay")
+
+
+def test_a_signed_webhook_changes_the_tile_within_3_seconds_without_reload(
+    embedded: Embedded, page: BrowserPage
+) -> None:
+    load_scenario(embedded)
+    page.goto(f"{embedded.base}/?service=acme/shop&{SCENARIO_VIEW}")
+    page.page.wait_for_selector("#live[data-state=live]", timeout=5000)
+    before = page.tile_values()["deployment_frequency"]
+    loaded_at = page.page.evaluate("performance.timeOrigin")
+
+    c5 = sha_of("shop-c5")
+    assert embedded.post(github_push("acme/shop", sha_of("shop-c4"), [(c5, scenario.T + 5 * scenario.H)])).status_code == 202
+    sent = time.monotonic()
+    assert embedded.post(github_deployment("acme/shop", 104, c5, scenario.T + 6 * scenario.H)).status_code == 202
+    expected = api_values(embedded, service="acme/shop")  # the read API has it once the pipeline applied it
+    wait_until("the API to count the new deployment", lambda: api_values(embedded, service="acme/shop") != {**expected, "deployment_frequency": before} and api_values(embedded, service="acme/shop")["deployment_frequency"] != before, timeout=3)
+    expected = api_values(embedded, service="acme/shop")
+    page.page.wait_for_selector(
+        f"[data-metric=deployment_frequency][data-value='{expected['deployment_frequency']}']",
+        state="attached",
+        timeout=max(1, 3000 - (time.monotonic() - sent) * 1000),
+    )
+    elapsed = time.monotonic() - sent
+    assert elapsed < 3.0
+    assert page.page.evaluate("performance.timeOrigin") == loaded_at  # the same document: no reload
+    assert same_numbers(page.tile_values(), expected)
+    page.screenshot("live-update")
+
+
+def test_the_drill_down_lists_what_the_api_lists_linked_both_ways(embedded: Embedded, page: BrowserPage) -> None:
+    load_scenario(embedded)
+    page.goto(f"{embedded.base}/?{SCENARIO_VIEW}")
+    page.page.click("[data-metric=change_failure_rate] button.explain")
+    page.page.wait_for_selector("#drill[data-state=ready]")
+    window = scenario.WINDOW
+    deployments = httpx.get(f"{embedded.base}/api/v1/deployments", params=window, timeout=10).json()["deployments"]
+    incidents = httpx.get(f"{embedded.base}/api/v1/incidents", params=window, timeout=10).json()["incidents"]
+    shown = page.page.eval_on_selector_all("#drill [data-deployment-id]", "rows => rows.map(r => r.dataset.deploymentId)")
+    assert shown == [d["deployment_id"] for d in deployments]
+    shown_incidents = page.page.eval_on_selector_all("#drill [data-incident-id]", "rows => rows.map(r => r.dataset.incidentId)")
+    assert shown_incidents == [i["incident_id"] for i in incidents]
+    failed = [d for d in deployments if d["failed"]]
+    assert len(failed) == 2
+    page.screenshot("drill-down", full_page=False)
+
+    # deployment -> the incident that failed it -> back to the deployment
+    by_incident = next(d for d in failed if d["failure_causes"][0]["kind"] == "incident")
+    incident_id = by_incident["failure_causes"][0]["id"]
+    row = page.page.locator(f"[data-deployment-id='{by_incident['deployment_id']}']")
+    row.locator("button.link").first.click()
+    focused = page.page.evaluate("document.activeElement.dataset.incidentId")
+    assert focused == incident_id
+    page.page.locator(f"[data-incident-id='{incident_id}'] button.link").click()
+    assert page.page.evaluate("document.activeElement.dataset.deploymentId") == by_incident["deployment_id"]
+    page.page.keyboard.press("Escape")
+    assert not page.page.is_visible("#drill")
+
+
+def test_the_empty_state_shows_this_servers_webhook_urls(embedded: Embedded, page: BrowserPage) -> None:
+    assert page.wait_ready() if False else True
+    page.goto(embedded.base + "/")
+    assert page.page.get_attribute("body", "data-state") == "empty"
+    text = page.page.inner_text("#empty")
+    for path in ("/webhooks/github", "/webhooks/jenkins", "/webhooks/alertmanager"):
+        assert f"{embedded.base}{path}" in text
+    for variable in ("METRICSYNC_GITHUB_SECRET", "METRICSYNC_JENKINS_TOKEN", "METRICSYNC_ALERTMANAGER_TOKEN"):
+        assert variable in text
+    assert not page.page.is_visible("#overview")
+    page.screenshot("empty-state")
+
+    # the first data arrives: the page leaves the empty state by itself
+    page.page.wait_for_selector("#live[data-state=live]", timeout=5000)
+    c1 = sha_of("first")
+    now = scenario.T  # any time: the view below is the scenario's week
+    embedded.post(github_push("acme/first", scenario.ZERO, [(c1, now - scenario.H)]))
+    embedded.post(github_deployment("acme/first", 1, c1, now))
+    page.page.wait_for_selector("body[data-state=ready]", state="attached", timeout=5000)
+    assert page.page.is_visible("#overview")
+
+
+def test_the_token_prompt_and_the_bearer_header(tmp_path: Path, browser: Browser) -> None:
+    server = Embedded(tmp_path)
+    server.extra_env = {"METRICSYNC_API_TOKEN": "s3cret-token"}
+    server.start()
+    page = BrowserPage.open(browser)
+    page.expected_statuses.add(401)  # the wrong token below
+    try:
+        page.page.goto(server.base + "/")
+        page.page.wait_for_selector("#token-dialog[open]")
+        page.screenshot("token-prompt", full_page=False)
+        # assets came without a token
+        assert [r.url for r in page.requests if "/api/" in r.url] == []
+        page.page.fill("#token-input", "wrong")
+        page.page.press("#token-input", "Enter")
+        page.page.wait_for_selector("#token-error:not([hidden])")
+        page.page.fill("#token-input", "s3cret-token")
+        page.page.press("#token-input", "Enter")
+        page.wait_ready()
+        assert page.page.get_attribute("body", "data-state") == "empty"
+        api_requests = [r for r in page.requests if "/api/v1/" in r.url]
+        assert api_requests
+        assert all("s3cret" not in r.url and "wrong" not in r.url for r in page.requests)
+        assert api_requests[-1].headers.get("authorization") == "Bearer s3cret-token"
+        # once per tab: a reload does not ask again
+        page.page.reload()
+        page.wait_ready()
+        assert not page.page.is_visible("#token-dialog")
+        assert page.problems() == [], page.problems()
+    finally:
+        page.page.close()
+        server.stop()
+
+
+def test_many_services_long_names_and_a_narrow_window(tmp_path: Path, browser: Browser) -> None:
+    server = Embedded(tmp_path)
+    server.start()
+    try:
+        simulate = subprocess.run(
+            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "24", "--seed", "3"],
+            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert simulate.returncode == 0, simulate.stderr.decode()
+        long_name = "acme/payments-reconciliation-and-settlement-batch-worker-for-europe-west"
+        c1 = sha_of("long-1")
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC) - timedelta(days=1)
+        server.post(github_push(long_name, scenario.ZERO, [(c1, now - 3 * scenario.H)]))
+        server.post(github_deployment(long_name, 1, c1, now))
+        wait_until("the pipeline to catch up", server.caught_up)
+        wide = BrowserPage.open(browser, width=1400)
+        wide.goto(server.base + "/")
+        rows = wide.page.locator("table.services tbody tr").count()
+        assert rows == 25
+        wide.screenshot("many-services-wide")
+        # search and sort
+        wide.page.fill("#service-search", "reconciliation")
+        assert wide.page.locator("table.services tbody tr").count() == 1
+        wide.page.fill("#service-search", "")
+        wide.page.click("button[data-sort=lead_time]")
+        assert wide.page.get_attribute("th:has(button[data-sort=lead_time])", "aria-sort") == "ascending"
+        narrow = BrowserPage.open(browser, width=390, height=844)
+        narrow.goto(server.base + "/")
+        narrow.screenshot("many-services-narrow")
+        overflow = narrow.page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+        assert overflow is False  # only the services table scrolls sideways, inside its own box
+        assert wide.problems() + narrow.problems() == []
+        wide.page.close()
+        narrow.page.close()
+    finally:
+        server.stop()

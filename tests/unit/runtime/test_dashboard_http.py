@@ -1,0 +1,128 @@
+"""The dashboard over the embedded app, in process: page and assets (headers, gzip, ETag, no token),
+the services table and data quality routes (token, scope), and the stream's refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from metricsync.app import create_embedded_app
+from metricsync.dashboard.headers import CONTENT_SECURITY_POLICY
+from metricsync.settings import Settings
+from tests.support import scenario
+from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
+
+API_TOKEN = "read-api-token"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+NOW = datetime(2026, 3, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    config = tmp_path / "services.toml"
+    config.write_text('[services."acme/shop"]\nteam = "web"\n[services."acme/pay"]\nteam = "money"\n')
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        config=config,
+        github_secret=SecretStr(GITHUB_SECRET),
+        jenkins_token=SecretStr(JENKINS_TOKEN),
+        alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
+        api_token=SecretStr(API_TOKEN),
+    )
+    app = create_embedded_app(settings, clock=lambda: NOW)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for request in scenario.requests():
+            response = await c.post(request.path, content=request.body, headers=request.headers)
+            assert response.status_code == 202, response.text
+        deadline = time.monotonic() + 10
+        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
+            assert time.monotonic() < deadline, "pipeline did not catch up"
+            await asyncio.sleep(0.02)
+        yield c
+
+
+async def get(client: httpx.AsyncClient, path: str, **params: str) -> Any:
+    response = await client.get(path, params=params, headers=AUTH)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        pytest.param("/", "text/html; charset=utf-8", id="page"),
+        pytest.param("/assets/main.js", "text/javascript; charset=utf-8", id="module"),
+        pytest.param("/assets/dashboard.css", "text/css; charset=utf-8", id="styles"),
+        pytest.param("/assets/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", id="vendored-chart"),
+    ],
+)
+async def test_the_page_and_assets_need_no_token_and_carry_the_security_headers(
+    client: httpx.AsyncClient, path: str, media_type: str
+) -> None:
+    response = await client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == media_type
+    assert response.headers["content-encoding"] == "gzip"
+    csp = response.headers["content-security-policy"]
+    assert csp == CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    again = await client.get(path, headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+
+
+async def test_the_page_says_a_token_is_needed_and_names_no_other_origin(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/")).text
+    assert '<meta name="metricsync-token-required" content="true">' in page
+    assert "http://" not in page and "https://" not in page and "<script>" not in page
+
+
+async def test_unknown_assets_are_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/assets/nope.js")).status_code == 404
+    assert (await client.get("/assets/../settings.py")).status_code == 404
+    assert (await client.get("/assets/index.html")).status_code == 404
+
+
+async def test_the_services_table_has_one_report_per_service(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/dora/services")).status_code == 401
+    body = await get(client, "/api/v1/dora/services", **scenario.WINDOW)
+    rows = {row["service"]: row for row in body["services"]}
+    assert list(rows) == ["acme/pay", "acme/shop"]
+    assert rows["acme/shop"]["team"] == "web"
+    for service in rows:
+        single = await get(client, "/api/v1/dora", service=service, **scenario.WINDOW)
+        assert {k: v for k, v in rows[service].items() if k not in ("service", "team")} == {
+            k: v for k, v in single.items() if k != "scope"
+        }
+    team = await get(client, "/api/v1/dora/services", team="money", **scenario.WINDOW)
+    assert [row["service"] for row in team["services"]] == ["acme/pay"]
+
+
+async def test_data_quality_counts(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/quality")).status_code == 401
+    body = await get(client, "/api/v1/quality", **scenario.WINDOW)
+    assert {k: v for k, v in body.items() if k != "scope"} == {
+        "dead_letters": 0,
+        "deployments_without_changes": 1,  # acme/pay's rollback redeploys p1, whose change was shipped before
+        "deployments": 5,
+        "incidents_without_service": 0,
+        "negative_lead_time_changes": 0,
+    }
+
+
+async def test_the_stream_refuses_without_token_and_for_unknown_scopes(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/stream")).status_code == 401
+    response = await client.get("/api/v1/stream", params={"service": "acme/nope"}, headers=AUTH)
+    assert (response.status_code, response.json()["error"]) == (404, "unknown_service")
+    response = await client.get("/api/v1/stream", params={"service": "acme/pay", "team": "web"}, headers=AUTH)
+    assert (response.status_code, response.json()["error"]) == (400, "bad_scope")

@@ -75,4 +75,8 @@ def api_routes(
         }
 
     api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
-    return api.routes() + ([] if hub is None else dashboard_routes(api, hub))
+    if hub is None:
+        return api.routes()
+    # a snapshot is published before the worker's checkpoint makes it readable here
+    settle = settings.worker_checkpoint_interval + settings.api_refresh_interval
+    return api.routes() + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)

@@ -16,9 +16,10 @@ from metricsync.dashboard.views import DashboardViews
 from metricsync.read_api import ReadApi
 
 
-def dashboard_routes(api: ReadApi, hub: StreamHub) -> list[BaseRoute]:
-    """The page and its assets, the dashboard's read routes and the live stream."""
-    return DashboardViews(api).routes() + StreamRoute(api, hub).routes() + DashboardAssets(api.api_token is not None).routes()
+def dashboard_routes(api: ReadApi, hub: StreamHub, settle_ms: int = 0) -> list[BaseRoute]:
+    """The page and its assets, the dashboard's read routes and the live stream (`settle_ms`: see stream.py)."""
+    stream = StreamRoute(api, hub, settle_ms)
+    return DashboardViews(api).routes() + stream.routes() + DashboardAssets(api.api_token is not None).routes()
 
 
 __all__ = ["StreamHub", "dashboard_routes"]

@@ -5,7 +5,9 @@ is validated and echoed, but a change is the service's (its snapshot covers prod
 other environments reload their view on it too. Events:
 
     retry: 3000                    (the browser's reconnect delay)
-    event: hello   data: {"scope": ..., "id": ...}          once per connection
+    event: hello   data: {"scope": ..., "settle_ms": N}   once per connection; settle_ms > 0 (distributed
+                                   mode): the read API shows a change once the worker checkpointed
+                                   it, so a page reads again that long after the last change
     event: change  id: <epoch>.<seq>  data: {"service": "payments", "snapshot": {...}}
     event: reset   id: ...         the changes missed cannot be told (Last-Event-ID of another
                                    process or too old, or the client fell behind): reload everything
@@ -40,9 +42,12 @@ def _event(kind: str, event_id: str, data: bytes) -> bytes:
 
 
 class StreamRoute:
-    def __init__(self, api: ReadApi, hub: StreamHub, keep_alive_seconds: float = KEEP_ALIVE_SECONDS) -> None:
+    def __init__(
+        self, api: ReadApi, hub: StreamHub, settle_ms: int = 0, keep_alive_seconds: float = KEEP_ALIVE_SECONDS
+    ) -> None:
         self.api = api
         self.hub = hub
+        self.settle_ms = settle_ms
         self.keep_alive_seconds = keep_alive_seconds
 
     def routes(self) -> list[BaseRoute]:
@@ -53,7 +58,8 @@ class StreamRoute:
         listener = self.hub.listen(q.services)  # before the replay: nothing falls between the two
         last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
         replay = self.hub.since(last_id, q.services) if last_id else []
-        hello = orjson.dumps({"scope": {k: v for k, v in q.scope_json().items() if k not in ("from", "to")}})
+        scope = {k: v for k, v in q.scope_json().items() if k not in ("from", "to")}
+        hello = orjson.dumps({"scope": scope, "settle_ms": self.settle_ms})
         log.info(
             "stream opened service=%s team=%s resumed=%s listeners=%d",
             q.service,

@@ -30,9 +30,13 @@ def events(response: httpx.Response) -> Iterator[dict[str, str]]:
             event[field] = value.removeprefix(" ")
 
 
-def collect(server: Embedded, params: dict[str, str], count: int, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
+def collect(
+    server: Embedded, params: dict[str, str], count: int, headers: dict[str, str] | None = None
+) -> list[dict[str, str]]:
     got: list[dict[str, str]] = []
-    with httpx.stream("GET", f"{server.base}/api/v1/stream", params=params, headers=headers or {}, timeout=10) as response:
+    with httpx.stream(
+        "GET", f"{server.base}/api/v1/stream", params=params, headers=headers or {}, timeout=10
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         for event in events(response):
@@ -70,11 +74,13 @@ def test_the_stream_sends_the_changes_of_its_scope_and_replays_what_a_client_mis
     assert [e["event"] for e in changes] == ["change", "change"]
     assert {orjson.loads(e["data"])["service"] for e in changes} == {"acme/shop"}
     snapshot = orjson.loads(changes[0]["data"])["snapshot"]
-    assert snapshot["scope"]["service"] == "acme/shop" and "as_of" in snapshot
+    assert snapshot["scope"]["service"] == "acme/shop"
+    assert "as_of" in snapshot
 
     # a client that saw only the first change gets the second again, and nothing of acme/pay
     replayed = collect(embedded, {"service": "acme/shop"}, count=3, headers={"Last-Event-ID": changes[0]["id"]})
-    assert replayed[2]["event"] == "change" and replayed[2]["id"] == changes[1]["id"]
+    assert replayed[2]["event"] == "change"
+    assert replayed[2]["id"] == changes[1]["id"]
 
     # an id this process never gave (a restart, another replica): reload everything
     reset = collect(embedded, {}, count=3, headers={"Last-Event-ID": "0000.5"})

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 READY = "body[data-state=ready], body[data-state=empty], body[data-state=error]"
@@ -32,6 +34,17 @@ def chromium_path() -> str:
 def launch(playwright: Any) -> Browser:
     browser: Browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
     return browser
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """The system Chromium for a test session (the `browser` fixtures)."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @dataclass
@@ -71,7 +84,11 @@ class BrowserPage:
 
     def problems(self) -> list[str]:
         expected = tuple(f"status of {status} " for status in self.expected_statuses)
-        console = [m for m in self.console_errors if not (expected and "Failed to load resource" in m and any(e in m for e in expected))]
+        console = [
+            m
+            for m in self.console_errors
+            if not (expected and "Failed to load resource" in m and any(e in m for e in expected))
+        ]
         return console + self.failed + self.http_errors
 
     def goto(self, url: str) -> None:

@@ -5,6 +5,7 @@ import { apiUrl, authHeaders } from "./api.js";
 export class LiveStream {
   constructor({ onChange, onReset, onState, onAuth }) {
     Object.assign(this, { onChange, onReset, onState, onAuth });
+    this.settleMs = 0;
     this.lastId = null;
     this.retry = 3000;
     this.controller = null;
@@ -84,7 +85,13 @@ export class LiveStream {
       else if (field === "retry" && /^\d+$/.test(value)) this.retry = Number(value);
     }
     if (id !== null) this.lastId = id;
-    if (event === "change") {
+    if (event === "hello") {
+      try {
+        this.settleMs = Number(JSON.parse(data).settle_ms) || 0;
+      } catch {
+        this.settleMs = 0;
+      }
+    } else if (event === "change") {
       try {
         this.onChange(JSON.parse(data));
       } catch {

@@ -210,6 +210,7 @@ async function refresh({ live = false } = {}) {
     showError(null);
     renderTiles($("#tiles"), report, before, range.days, (key) => explain(key));
     const firstPaint = performance.now() - started;
+    if (!performance.getEntriesByName("metricsync:tiles").length) performance.mark("metricsync:tiles");
     const [seriesBody, qualityBody, tableBody] = await Promise.all([series, quality, table]);
     if (generation !== app.generation) return;
     app.trends.render(seriesBody);
@@ -221,6 +222,7 @@ async function refresh({ live = false } = {}) {
     drawTable();
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     app.timings.push({ live, tiles: firstPaint, total: performance.now() - started });
+    if (!performance.getEntriesByName("metricsync:ready").length) performance.mark("metricsync:ready");
     document.body.dataset.state = "ready";
     document.body.dataset.generation = String(generation);
   } catch (error) {
@@ -244,9 +246,13 @@ function explain(key) {
 // --- live ------------------------------------------------------------------------------------------
 
 let pending = null;
+let settling = null;
 let firstPendingAt = 0;
 function scheduleLiveRefresh(newService) {
   const now = Date.now();
+  // distributed mode: the read API has a change once the worker checkpointed it; read again then
+  clearTimeout(settling);
+  if (stream.settleMs > 0) settling = setTimeout(() => refresh({ live: true }), stream.settleMs);
   if (!pending) firstPendingAt = now;
   clearTimeout(pending);
   const wait = Math.max(0, Math.min(250, firstPendingAt + 1000 - now));

@@ -54,7 +54,7 @@ export function renderTable(container, rows, state, { onPick, onSort }) {
         const block = row[m.key];
         const value = m.value(block);
         const level = m.level(block);
-        return h("td", { class: "num", "data-metric": m.key, "data-value": value === null ? "" : String(value) },
+        return h("td", { class: "num", "data-column": m.key, "data-value": value === null ? "" : String(value) },
           h("span", { class: "cell-value" }, m.format(value)),
           level ? h("span", { class: "level small", "data-level": level, title: LEVEL_TEXT[level] },
             h("span", { class: "mark", "aria-hidden": "true" }, LEVEL_MARK[level]), LEVEL_TEXT[level]) : null);

@@ -198,35 +198,39 @@ async function refresh({ live = false } = {}) {
   document.body.dataset.state = "loading";
   $("#scope-text").textContent = `${s.service || (s.team ? `team ${s.team}` : "all services")} · ${s.environment} · ${dateTime(range.from)} → ${dateTime(range.to)}`;
   stream.open(scope);
-  try {
-    const overview = Promise.all([getJSON("/api/v1/dora", current), getJSON("/api/v1/dora", previous)]);
-    const series = getJSON("/api/v1/dora/series", { ...current, interval: s.interval });
-    const quality = getJSON("/api/v1/quality", current);
-    const table = !live && tableKey === app.tableKey && app.tableRows
-      ? Promise.resolve(null)
-      : getJSON("/api/v1/dora/services", tableScope);
-    const [report, before] = await withAuth(() => overview);
-    if (generation !== app.generation) return;
+  const stale = () => generation !== app.generation;
+  // every panel draws as soon as its data is here; the page is ready when all have
+  const tiles = Promise.all([getJSON("/api/v1/dora", current), getJSON("/api/v1/dora", previous)]).then(([report, before]) => {
+    if (stale()) return;
     showError(null);
     renderTiles($("#tiles"), report, before, range.days, (key) => explain(key));
-    const firstPaint = performance.now() - started;
     if (!performance.getEntriesByName("metricsync:tiles").length) performance.mark("metricsync:tiles");
-    const [seriesBody, qualityBody, tableBody] = await Promise.all([series, quality, table]);
-    if (generation !== app.generation) return;
-    app.trends.render(seriesBody);
-    renderQuality($("#quality"), qualityBody);
-    if (tableBody) {
-      app.tableRows = tableBody.services;
+  });
+  const trends = getJSON("/api/v1/dora/series", { ...current, interval: s.interval }).then((body) => {
+    if (!stale()) app.trends.render(body);
+  });
+  const quality = getJSON("/api/v1/quality", current).then((body) => {
+    if (!stale()) renderQuality($("#quality"), body);
+  });
+  const reuse = !live && tableKey === app.tableKey && app.tableRows;
+  const table = (reuse ? Promise.resolve(null) : getJSON("/api/v1/dora/services", tableScope)).then((body) => {
+    if (stale()) return;
+    if (body) {
+      app.tableRows = body.services;
       app.tableKey = tableKey;
     }
     drawTable();
+  });
+  try {
+    await Promise.all([tiles, trends, quality, table]);
+    if (stale()) return;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-    app.timings.push({ live, tiles: firstPaint, total: performance.now() - started });
+    app.timings.push({ live, total: performance.now() - started });
     if (!performance.getEntriesByName("metricsync:ready").length) performance.mark("metricsync:ready");
     document.body.dataset.state = "ready";
     document.body.dataset.generation = String(generation);
   } catch (error) {
-    if (generation !== app.generation) return;
+    if (stale()) return;
     if (error instanceof AuthNeeded) {
       setToken(null);
       await askToken(true);
@@ -281,19 +285,20 @@ async function start() {
   bindFilters();
   syncFilters();
   if (tokenRequired() && !token()) await askToken(false);
-  try {
-    const hasData = await loadServices();
-    if (!hasData) {
-      stream.open(scopeParams(app.state));
-      document.body.dataset.state = "empty";
-      return;
-    }
-  } catch (error) {
+  // the services list (filters, empty state) and the first view load side by side
+  const services = loadServices().catch((error) => {
     document.body.dataset.state = "error";
     showError(`Cannot reach MetricSync: ${error.message}`);
-    return;
+    return null;
+  });
+  const first = refresh();
+  const hasData = await services;
+  if (hasData === false) {
+    app.generation += 1; // the view's answers, if any arrive, are not shown over the empty state
+    stream.open(scopeParams(app.state));
+    document.body.dataset.state = "empty";
   }
-  await refresh();
+  await first;
 }
 
 start();

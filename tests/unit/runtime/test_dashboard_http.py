@@ -18,7 +18,14 @@ from metricsync.app import create_embedded_app
 from metricsync.dashboard.headers import CONTENT_SECURITY_POLICY
 from metricsync.settings import Settings
 from tests.support import scenario
-from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
+from tests.support.webhooks import (
+    ALERTMANAGER_TOKEN,
+    GITHUB_SECRET,
+    JENKINS_TOKEN,
+    github_deployment,
+    github_push,
+    sha_of,
+)
 
 API_TOKEN = "read-api-token"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -130,3 +137,21 @@ async def test_the_stream_refuses_without_token_and_for_unknown_scopes(client: h
     assert (response.status_code, response.json()["error"]) == (404, "unknown_service")
     response = await client.get("/api/v1/stream", params={"service": "acme/pay", "team": "web"}, headers=AUTH)
     assert (response.status_code, response.json()["error"]) == (400, "bad_scope")
+
+
+async def test_negative_lead_times_are_counted_as_the_drill_down_shows_them(client: httpx.AsyncClient) -> None:
+    # a commit stamped an hour after the deployment that ships it (a committer's clock ahead)
+    skewed = sha_of("skewed")
+    late = github_push("acme/shop", sha_of("shop-c4"), [(skewed, scenario.T + 7 * scenario.H)])
+    deploy = github_deployment("acme/shop", 109, skewed, scenario.T + 6 * scenario.H)
+    for request in (late, deploy):
+        assert (await client.post(request.path, content=request.body, headers=request.headers)).status_code == 202
+    deadline = time.monotonic() + 10
+    while (await get(client, "/api/v1/quality", **scenario.WINDOW))["negative_lead_time_changes"] == 0:
+        assert time.monotonic() < deadline, "the skewed change was not counted"
+        await asyncio.sleep(0.02)
+    quality = await get(client, "/api/v1/quality", **scenario.WINDOW)
+    views = (await get(client, "/api/v1/deployments", **scenario.WINDOW))["deployments"]
+    negative = [c for d in views for c in d["changes"] if c["lead_time_seconds"] < 0]
+    assert len(negative) == quality["negative_lead_time_changes"] == 1
+    assert negative[0]["sha"] == skewed

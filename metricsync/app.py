@@ -17,6 +17,7 @@ from metrics_worker.engine import MetricEngine
 from metricsync.clock import utc_now
 from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.dashboard.feeds import BusMetricsFeed
+from metricsync.dashboard.shutdown import end_streams_on_signals
 from metricsync.datadir import db_path
 from metricsync.embedded import EmbeddedPipeline, EmbeddedSink
 from metricsync.memory_bus import MemoryBus
@@ -88,9 +89,11 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         level = logging.WARNING if "OFF" in summary else logging.INFO
         log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)
         log.info("dashboard ready at %s", settings.public_url())
+        restore_signals = end_streams_on_signals(hub)
         try:
             yield
         finally:
+            restore_signals()
             await feed.stop()
             await pipeline.stop()
             await store.close()

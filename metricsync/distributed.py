@@ -18,6 +18,7 @@ from ingest.errors import http_exception_handler
 from metricsync.clock import utc_now
 from metricsync.dashboard import StreamHub
 from metricsync.dashboard.feeds import KafkaMetricsFeed
+from metricsync.dashboard.shutdown import end_streams_on_signals
 from metricsync.kafka_sink import KafkaSink
 from metricsync.mongo_store import MongoStore
 from metricsync.settings import Settings
@@ -33,6 +34,7 @@ def create_ingest_service_app(
     store = MongoStore.from_settings(settings) if with_api else None
     routes = create_ingest_routes(settings.ingest_config(), sink, clock)
     feed: KafkaMetricsFeed | None = None
+    hub: StreamHub | None = None
     if store is not None:
         from metricsync.mongo_source import api_routes
 
@@ -54,11 +56,15 @@ def create_ingest_service_app(
             with_api,
             summary,
         )
-        if with_api:
+        restore_signals = None
+        if hub is not None:
             log.info("dashboard ready at %s", settings.public_url())
+            restore_signals = end_streams_on_signals(hub)
         try:
             yield
         finally:
+            if restore_signals is not None:
+                restore_signals()
             if feed is not None:
                 await feed.stop()
             await sink.stop()
@@ -79,9 +85,11 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         feed.start()
         log.info("dashboard ready at %s", settings.public_url())
+        restore_signals = end_streams_on_signals(hub)
         try:
             yield
         finally:
+            restore_signals()
             await feed.stop()
             await store.close()
 

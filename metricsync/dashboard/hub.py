@@ -25,6 +25,9 @@ class Change:
     data: bytes  # the JSON the stream sends: {"service": ..., "snapshot": {...}}
 
 
+_CLOSING = Change(-1, "", b"")
+
+
 class Listener:
     """One open stream: the changes of its services (None: all) since it started listening."""
 
@@ -32,6 +35,7 @@ class Listener:
         self.services = services
         self.limit = limit
         self.overflowed = False
+        self.closed = False
         self._queue: asyncio.Queue[Change] = asyncio.Queue()
 
     def wants(self, service: str) -> bool:
@@ -53,6 +57,11 @@ class Listener:
         except TimeoutError:
             return None
 
+    def close(self) -> None:
+        """The server is stopping: wake the stream so it ends (its client reconnects elsewhere or later)."""
+        self.closed = True
+        self._queue.put_nowait(_CLOSING)
+
     def drain(self) -> None:
         """Forget what is queued (after the client was told to reload everything)."""
         while not self._queue.empty():
@@ -67,6 +76,7 @@ class StreamHub:
         self._seq = 0
         self._history: deque[Change] = deque(maxlen=history)
         self._listeners: set[Listener] = set()
+        self.closed = False
 
     @property
     def listeners(self) -> int:
@@ -91,10 +101,19 @@ class StreamHub:
     def listen(self, services: Collection[str] | None) -> Listener:
         listener = Listener(None if services is None else frozenset(services), self.listener_limit)
         self._listeners.add(listener)
+        if self.closed:
+            listener.close()
         return listener
 
     def leave(self, listener: Listener) -> None:
         self._listeners.discard(listener)
+
+    def close(self) -> None:
+        """End every open stream (on SIGTERM/SIGINT: an open stream would hold the graceful shutdown
+        for its whole timeout); streams opened later end at once."""
+        self.closed = True
+        for listener in self._listeners:
+            listener.close()
 
     def since(self, last_event_id: str, services: Collection[str] | None) -> list[Change] | None:
         """The changes after `last_event_id` for `services`; None when they cannot be told (an id of

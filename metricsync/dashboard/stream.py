@@ -86,8 +86,10 @@ class StreamRoute:
                 for missed in replay:
                     last_seq = missed.seq
                     yield _event("change", hub.event_id(missed.seq), missed.data)
-            while True:
+            while not listener.closed:
                 change = await listener.next(self.keep_alive_seconds)
+                if listener.closed:
+                    return
                 if listener.overflowed:
                     listener.drain()
                     yield _event("reset", hub.current_id(), b"{}")

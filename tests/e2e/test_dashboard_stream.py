@@ -4,6 +4,7 @@ after Last-Event-ID, reset when the id cannot be replayed."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -85,3 +86,22 @@ def test_the_stream_sends_the_changes_of_its_scope_and_replays_what_a_client_mis
     # an id this process never gave (a restart, another replica): reload everything
     reset = collect(embedded, {}, count=3, headers={"Last-Event-ID": "0000.5"})
     assert reset[2]["event"] == "reset"
+
+
+def test_an_open_stream_does_not_hold_the_shutdown(embedded: Embedded) -> None:
+    ended: list[str] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{embedded.base}/api/v1/stream", timeout=30) as response:
+            ended.extend(line for line in response.iter_lines() if line.startswith("event:"))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    wait_until("the stream to open", lambda: "stream opened" in embedded.log.read_text(), timeout=10)
+    started = time.monotonic()
+    assert embedded.stop() in (0, -15)
+    assert time.monotonic() - started < 5  # not uvicorn's 10 s graceful timeout
+    listener.join(5)
+    assert not listener.is_alive()
+    assert ended == ["event: hello"]
+    assert "timeout graceful shutdown exceeded" not in embedded.log.read_text()

@@ -7,7 +7,7 @@ import { renderEmpty } from "./empty.js";
 import { LiveStream } from "./live.js";
 import { renderQuality } from "./quality.js";
 import { previousRange, readState, scopeParams, windowRange, writeState } from "./state.js";
-import { renderTable } from "./table.js";
+import { ServicesTable } from "./table.js";
 import { renderTiles } from "./tiles.js";
 import { Trends } from "./trends.js";
 
@@ -83,7 +83,15 @@ async function withAuth(load) {
 
 // --- filters ---------------------------------------------------------------------------------------
 
+const filled = new WeakMap(); // select -> what it holds: 500 options are not rebuilt on every view change
+
 function fillSelect(select, values, current, allLabel) {
+  const key = JSON.stringify([values, current, allLabel]);
+  if (filled.get(select) === key) {
+    select.value = current;
+    return;
+  }
+  filled.set(select, key);
   const options = allLabel === null ? [] : [h("option", { value: "" }, allLabel)];
   const seen = new Set(values);
   if (current && !seen.has(current)) values = [...values, current];
@@ -158,20 +166,21 @@ function bindFilters() {
 
 // --- data ------------------------------------------------------------------------------------------
 
+const servicesTable = new ServicesTable($("#services-table"), {
+  onPick: (service) => {
+    navigate({ service: app.state.service === service ? "" : service });
+    window.scrollTo({ top: 0, behavior: "instant" });
+  },
+  onSort: (sort) => {
+    navigate({ sort }, { replace: true, reload: false });
+    drawTable();
+    const button = document.querySelector(`#services-table [data-sort="${sort.replace(/^-/, "")}"]`);
+    if (button) button.focus();
+  },
+});
+
 function drawTable() {
-  if (!app.tableRows) return;
-  renderTable($("#services-table"), app.tableRows, app.state, {
-    onPick: (service) => {
-      navigate({ service: app.state.service === service ? "" : service });
-      window.scrollTo({ top: 0, behavior: "instant" });
-    },
-    onSort: (sort) => {
-      navigate({ sort }, { replace: true, reload: false });
-      drawTable();
-      const button = document.querySelector(`#services-table [data-sort="${sort.replace(/^-/, "")}"]`);
-      if (button) button.focus();
-    },
-  });
+  if (app.tableRows) servicesTable.render(app.tableRows, app.state);
 }
 
 async function loadServices() {
@@ -301,4 +310,5 @@ async function start() {
   await first;
 }
 
+performance.mark("metricsync:start");
 start();

@@ -22,6 +22,8 @@ const app = {
 };
 window.metricsync = app; // tests and benchmarks read app.timings and document.body.dataset.state
 
+const tableCache = new Map(); // view key -> rows of /api/v1/dora/services
+
 const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
 function setLive(state) {
@@ -221,13 +223,19 @@ async function refresh({ live = false } = {}) {
   const quality = getJSON("/api/v1/quality", current).then((body) => {
     if (!stale()) renderQuality($("#quality"), body);
   });
-  const reuse = !live && tableKey === app.tableKey && app.tableRows;
-  const table = (reuse ? Promise.resolve(null) : getJSON("/api/v1/dora/services", tableScope)).then((body) => {
-    if (stale()) return;
-    if (body) {
-      app.tableRows = body.services;
-      app.tableKey = tableKey;
+  // the services table of a view seen in the last minute (a team cleared, a window chosen again) is
+  // not asked again; a live change forgets them all
+  if (live) tableCache.clear();
+  const hit = tableCache.get(tableKey);
+  const cached = hit && Date.now() - hit.at < 60000 ? hit.rows : null;
+  const table = (cached ? Promise.resolve(cached) : getJSON("/api/v1/dora/services", tableScope).then((body) => body.services)).then((rows) => {
+    if (!cached) {
+      tableCache.delete(tableKey);
+      tableCache.set(tableKey, { rows, at: Date.now() });
+      if (tableCache.size > 8) tableCache.delete(tableCache.keys().next().value);
     }
+    if (stale()) return;
+    app.tableRows = rows;
     drawTable();
   });
   try {

@@ -11,6 +11,7 @@ export const LEVEL_MARK = { elite: "◆", high: "▲", medium: "●", low: "▼"
 export const METRICS = [
   {
     key: "deployment_frequency",
+    emptyMax: 1, // the y axis of a chart without data
     title: "Deployment frequency",
     value: (m) => m.per_day,
     format: perDay,
@@ -22,6 +23,7 @@ export const METRICS = [
   },
   {
     key: "lead_time",
+    emptyMax: DAY, // the y axis of a chart without data
     title: "Lead time for changes",
     value: (m) => m.median_seconds,
     format: duration,
@@ -34,6 +36,7 @@ export const METRICS = [
   },
   {
     key: "change_failure_rate",
+    emptyMax: 0.2, // the y axis of a chart without data
     title: "Change failure rate",
     value: (m) => m.rate,
     format: percent,
@@ -46,6 +49,7 @@ export const METRICS = [
   },
   {
     key: "time_to_restore",
+    emptyMax: HOUR, // the y axis of a chart without data
     title: "Time to restore",
     value: (m) => m.median_seconds,
     format: duration,
@@ -58,6 +62,7 @@ export const METRICS = [
   },
   {
     key: "failed_deployment_recovery",
+    emptyMax: HOUR, // the y axis of a chart without data
     title: "Failed deployment recovery time",
     value: (m) => m.median_seconds,
     format: duration,
@@ -69,6 +74,7 @@ export const METRICS = [
   },
   {
     key: "rework_rate",
+    emptyMax: 0.2, // the y axis of a chart without data
     title: "Rework rate",
     value: (m) => m.rate,
     format: percent,

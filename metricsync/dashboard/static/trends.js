@@ -1,6 +1,5 @@
 // One uPlot chart per metric from /api/v1/dora/series, the DORA level bands drawn behind the line.
 import { h, clear } from "./dom.js";
-import { day } from "./format.js";
 import { LEVEL_TEXT, METRICS } from "./metrics.js";
 
 const BAND_COLOURS = {
@@ -29,11 +28,10 @@ function drawBands(metric) {
 }
 
 function yRange(metric) {
-  return (u, min, max) => {
-    const top = Number.isFinite(max) && max > 0 ? max * 1.15 : metric.key.endsWith("rate") ? 0.2 : 1;
-    return [0, top];
-  };
+  return (u, min, max) => [0, Number.isFinite(max) && max > 0 ? max * 1.15 : metric.emptyMax];
 }
+
+const utc = (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
 
 export class Trends {
   constructor(container) {
@@ -67,6 +65,8 @@ export class Trends {
     if (!window.uPlot) return;
     if (this.captions.size === 0) this.build();
     const xs = series.points.map((p) => Date.parse(p.from) / 1000);
+    // the x axis spans the window even where buckets are few
+    this.window = [Date.parse(series.scope.from) / 1000, Date.parse(series.scope.to) / 1000];
     for (const metric of METRICS) {
       const ys = series.points.map((p) => {
         const v = metric.value(p.metrics[metric.key]);
@@ -90,10 +90,11 @@ export class Trends {
         height: 150,
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-        scales: { x: { time: true }, y: { range: yRange(metric) } },
+        tzDate: utc,
+        scales: { x: { time: true, range: () => this.window }, y: { range: yRange(metric) } },
         axes: [
-          { stroke: "#475569", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, values: (u, vals) => vals.map((v) => day(new Date(v * 1000).toISOString()).slice(5)) },
-          { stroke: "#475569", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 52, values: (u, vals) => vals.map((v) => metric.axis(v)) },
+          { stroke: "#475569", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, space: 60 },
+          { stroke: "#475569", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 62, values: (u, vals) => vals.map((v) => metric.axis(v)) },
         ],
         series: [{}, { label: metric.title, stroke: LINE, width: 2, spanGaps: false, points: { show: true, size: 5, fill: LINE }, value: (u, v) => metric.format(v) }],
         hooks: { drawClear: [drawBands(metric)] },

@@ -1,0 +1,86 @@
+"""Composition of distributed mode: the ingest and API apps, and the consumer-service runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ingest.app import IngestStarlette, create_ingest_routes
+from ingest.errors import http_exception_handler
+from metricsync.clock import utc_now
+from metricsync.kafka.sink import KafkaSink
+from metricsync.mongo.store import MongoStore
+from metricsync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_ingest_service_app(
+    settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
+) -> IngestStarlette:
+    """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
+    sink = KafkaSink(settings)
+    store = MongoStore.from_settings(settings) if with_api else None
+    routes = create_ingest_routes(settings.ingest_config(), sink, clock)
+    if store is not None:
+        from metricsync.mongo.read_source import api_routes
+
+        routes += api_routes(settings, store, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await sink.start()
+        summary = settings.verification_summary()
+        log.log(
+            logging.WARNING if "OFF" in summary else logging.INFO,
+            "ingest ready topic=%s spool=%s api=%s verification: %s",
+            settings.raw_topic,
+            sink.spool.directory,
+            with_api,
+            summary,
+        )
+        try:
+            yield
+        finally:
+            await sink.stop()
+            if store is not None:
+                await store.close()
+
+    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+
+
+def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
+    from metricsync.mongo.read_source import api_routes
+
+    store = MongoStore.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await store.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        problem = await store.ping()
+        if problem:
+            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    return Starlette(
+        routes=routes + api_routes(settings, store, clock),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )

@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from metricsync.errors import MetricSyncError
 from metricsync.logs import configure_logging
 from metricsync.settings import Settings
+from schemas.errors import MetricSyncError
 
 log = logging.getLogger("metricsync")
 
@@ -30,9 +30,9 @@ EMBEDDED_SWITCH_INTERVAL = 0.0005  # seconds; see cmd_serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from metricsync.app import create_embedded_app
-    from metricsync.datadir import DataDirLock
-    from metricsync.serving import serve_app
+    from metricsync.embedded.datadir import DataDirLock
+    from metricsync.embedded.web_app import create_embedded_app
+    from metricsync.web.serving import serve_app
 
     settings = _settings(args)
     with DataDirLock(settings.data_dir):
@@ -64,8 +64,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from metricsync.kafka import create_topics
-    from metricsync.mongo_store import MongoStore
+    from metricsync.kafka.clients import create_topics
+    from metricsync.mongo.store import MongoStore
 
     settings = _settings(args)
 
@@ -88,8 +88,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from metricsync.distributed import create_ingest_service_app
-    from metricsync.serving import serve_app
+    from metricsync.services.web_apps import create_ingest_service_app
+    from metricsync.web.serving import serve_app
 
     settings = _settings(args)
     return serve_app(
@@ -100,17 +100,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from metricsync.distributed import create_api_app
-    from metricsync.serving import serve_app
+    from metricsync.services.web_apps import create_api_app
+    from metricsync.web.serving import serve_app
 
     settings = _settings(args)
     return serve_app(settings, lambda: create_api_app(settings))
 
 
 def cmd_normalizer(args: argparse.Namespace) -> int:
-    from metricsync.mongo_store import MongoStore
-    from metricsync.normalizer_service import NormalizerService
-    from metricsync.runner import run_consumer_service
+    from metricsync.mongo.store import MongoStore
+    from metricsync.services.lifecycle import run_consumer_service
+    from metricsync.services.normalizer_service import NormalizerService
 
     settings = _settings(args)
 
@@ -128,9 +128,9 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from metricsync.clock import utc_now
-    from metricsync.mongo_store import MongoStore
-    from metricsync.runner import run_consumer_service
-    from metricsync.worker_service import WorkerService
+    from metricsync.mongo.store import MongoStore
+    from metricsync.services.lifecycle import run_consumer_service
+    from metricsync.services.worker_service import WorkerService
 
     settings = _settings(args)
 
@@ -211,9 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
     health.set_defaults(func=cmd_healthcheck)
-    from metricsync.bench.runner import add_parser as add_bench_parser
-
-    add_bench_parser(sub)
     return parser
 
 

@@ -1,12 +1,6 @@
-"""The runtime's error types. One root; misuse errors also inherit the matching builtin."""
+"""The runtime's own error types; the roots (`MetricSyncError`, `ConfigError`) are in schemas.errors."""
 
-
-class MetricSyncError(Exception):
-    """Root of every error MetricSync raises on purpose."""
-
-
-class ConfigError(MetricSyncError, ValueError):
-    """A setting or the config file is wrong; the message names it and the fix."""
+from schemas.errors import MetricSyncError
 
 
 class StoreError(MetricSyncError, RuntimeError):

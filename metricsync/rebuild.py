@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from metrics_worker.engine import MetricEngine
-from metricsync.datadir import DataDirLock, db_path
-from metricsync.embedded import EmbeddedPipeline
-from metricsync.memory_bus import MemoryBus
+from metricsync.embedded.datadir import DataDirLock, db_path
+from metricsync.embedded.memory_bus import MemoryBus
+from metricsync.embedded.pipeline import EmbeddedPipeline
+from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
-from metricsync.sqlite_store import SqliteStore
 from schemas.events import UnifiedEvent
 
 
@@ -63,11 +63,11 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from aiokafka import TopicPartition
     from aiokafka.partitioner import DefaultPartitioner
 
-    from metricsync.kafka import make_consumer, make_producer
-    from metricsync.mapping import map_or_error
-    from metricsync.mongo_store import MongoStore
-    from metricsync.reports import service_snapshot
-    from metricsync.state_log import base_doc
+    from metrics_worker.documents import service_snapshot
+    from metricsync.kafka.clients import make_consumer, make_producer
+    from metricsync.mongo.state_log import base_doc
+    from metricsync.mongo.store import MongoStore
+    from normalizer.mapping import map_or_error
 
     store = MongoStore.from_settings(settings)
     consumer = make_consumer(settings, group=f"{settings.worker_group}-rebuild")

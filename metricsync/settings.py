@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ingest.config import MIB
 from metricsync.durations import parse_duration
-from metricsync.errors import ConfigError
 from schemas.catalog import ServiceCatalog
+from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.config import IngestConfig
     from metrics_worker.engine import EngineConfig
     from normalizer.rules import MappingRules
 
-MIB = 1024 * 1024
 
 
 def _split_list(value: object) -> object:

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from metricsync.errors import MetricSyncError
 from metricsync.settings import Settings
+from schemas.errors import MetricSyncError
 
 ORG = "acme"
 SERVICE_NAMES = ["payments", "checkout", "catalog", "search", "accounts", "shipping", "inventory", "billing"]

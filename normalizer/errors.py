@@ -1,16 +1,11 @@
-"""The normalizer's error types. One root; misuse errors also inherit the matching builtin.
+"""The normalizer's error types, under MetricSync's root (schemas.errors). A bad mapping rule (pattern,
+matcher list) raises `schemas.errors.ConfigError`, naming the setting and the fix."""
 
-The normalizer may import only `schemas`, so its root is its own (the runtime's `MetricSyncError`
-lives in `metricsync`, which this package must not import).
-"""
-
-
-class NormalizerError(Exception):
-    """Root of every error the normalizer raises on purpose."""
+from schemas.errors import MetricSyncError
 
 
-class ConfigError(NormalizerError, ValueError):
-    """A mapping rule (pattern, matcher list) is wrong; the message names the setting and the fix."""
+class NormalizerError(MetricSyncError):
+    """Root of every error the normalizer raises on purpose (besides ConfigError)."""
 
 
 class UnmappableDelivery(NormalizerError, ValueError):

@@ -1,5 +1,10 @@
-"""`map_delivery`: one raw delivery -> its unified events, through an explicit per-source registry."""
+"""`map_delivery`: one raw delivery -> its unified events, through an explicit per-source registry.
 
+`map_or_error`: the same, or the reason the delivery becomes a dead letter. Every mode (embedded
+pipeline, distributed normalizer, rebuild) maps through it, so a delivery the mappers reject, or one
+that trips a mapper bug, is treated the same everywhere: kept, with its error, and the pipeline moves on."""
+
+import logging
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -12,6 +17,8 @@ from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
 from schemas.sources import Source
+
+log = logging.getLogger(__name__)
 
 Mapper = Callable[[RawDelivery, MappingRules, Parsed], list[UnifiedEvent]]
 
@@ -38,3 +45,18 @@ def map_delivery(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = No
             reason="no mapper for this source",
         )
     return mapper(delivery, rules, parsed)
+
+
+def map_or_error(
+    delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None
+) -> tuple[list[UnifiedEvent], str | None]:
+    """The delivery's events and None, or no events and why it cannot be mapped (`parsed`: see
+    map_delivery)."""
+    try:
+        return map_delivery(delivery, rules, parsed), None
+    except UnmappableDelivery as e:
+        log.warning("dead letter source=%s delivery_id=%s error=%s", delivery.source, delivery.delivery_id, e)
+        return [], str(e)
+    except Exception as e:  # a mapper bug must not stop the pipeline: keep the delivery, say why
+        log.exception("mapper failed source=%s delivery_id=%s", delivery.source, delivery.delivery_id)
+        return [], f"mapper error: {type(e).__name__}: {e}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NoReturn
 
-from normalizer.errors import ConfigError
+from schemas.errors import ConfigError
 
 
 class MatchOp(StrEnum):

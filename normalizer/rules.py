@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from normalizer.errors import ConfigError
 from normalizer.matchers import Matcher, matches_all, parse_matchers
 from schemas.catalog import ServiceCatalog
+from schemas.errors import ConfigError
 
 _PATTERN_SETTINGS = (
     "production_pattern",

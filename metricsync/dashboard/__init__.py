@@ -11,13 +11,13 @@ from starlette.routing import BaseRoute
 
 from metricsync.dashboard.assets import DashboardAssets
 from metricsync.dashboard.hub import StreamHub
-from metricsync.dashboard.stream import StreamRoute
-from metricsync.dashboard.views import DashboardViews
-from metricsync.read_api import ReadApi
+from metricsync.dashboard.panels import DashboardViews
+from metricsync.dashboard.sse import StreamRoute
+from metricsync.web.read_api import ReadApi
 
 
 def dashboard_routes(api: ReadApi, hub: StreamHub, settle_ms: int = 0) -> list[BaseRoute]:
-    """The page and its assets, the dashboard's read routes and the live stream (`settle_ms`: see stream.py)."""
+    """The page and its assets, the dashboard's read routes and the live stream (`settle_ms`: see sse.py)."""
     stream = StreamRoute(api, hub, settle_ms)
     return DashboardViews(api).routes() + stream.routes() + DashboardAssets(api.api_token is not None).routes()
 

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from metricsync.dashboard.hub import StreamHub
-from metricsync.memory_bus import MemoryBus
+from metricsync.embedded.memory_bus import MemoryBus
 from schemas.topics import METRICS_TOPIC
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""`metricsync bench --quick` against the real servers: the consumer-replay scenario (no wrk needed)
+"""`python -m bench --quick` against the real servers: the consumer-replay scenario (no wrk needed)
 runs end to end and writes its figures. A smoke test of the harness, not a benchmark: no figure is
 checked against a target."""
 
@@ -13,6 +13,8 @@ import pytest
 
 pytestmark = pytest.mark.servers
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the bench runs from a checkout (it is not installed)
+
 
 def test_quick_pipeline_scenario_runs_and_reports(kafka_bootstrap: str, mongo_uri: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("METRICSYNC_")}
@@ -22,7 +24,6 @@ def test_quick_pipeline_scenario_runs_and_reports(kafka_bootstrap: str, mongo_ur
         [
             sys.executable,
             "-m",
-            "metricsync.cli",
             "bench",
             "--quick",
             "--scenario",
@@ -33,6 +34,7 @@ def test_quick_pipeline_scenario_runs_and_reports(kafka_bootstrap: str, mongo_ur
             str(tmp_path / "work"),
         ],
         env=env,
+        cwd=CHECKOUT,
         capture_output=True,
         text=True,
         timeout=100,

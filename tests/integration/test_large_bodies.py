@@ -21,12 +21,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from metricsync.codec import decode_raw, decode_spool_record, encode_spool_record
-from metricsync.kafka import describe_topic_config
-from metricsync.kafka_limits import MAX_MESSAGE_BYTES, MIB, dead_letter_record_limit, raw_record_limit
-from metricsync.kafka_sink import KafkaSink
+from ingest.config import MIB
+from metricsync.kafka.clients import describe_topic_config
+from metricsync.kafka.codec import decode_raw, decode_spool_record, encode_spool_record
+from metricsync.kafka.limits import MAX_MESSAGE_BYTES, dead_letter_record_limit, raw_record_limit
+from metricsync.kafka.sink import KafkaSink
+from metricsync.kafka.spool import Spool, slot_directory
 from metricsync.settings import Settings
-from metricsync.spool import Spool, slot_directory
 from schemas.ports import DeliveryTooLarge
 from schemas.raw import RawDelivery
 from schemas.sources import Source

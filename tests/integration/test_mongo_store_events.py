@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from metricsync.bench.payloads import MixedWorkload
-from metricsync.mongo_store import MongoStore
+from bench.payloads import MixedWorkload
+from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
 from normalizer.mapping import map_delivery
 from schemas.events import Deployment, IncidentFields, UnifiedEvent, event_from_json, event_to_json

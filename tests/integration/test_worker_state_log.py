@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from bench.payloads import MixedWorkload
 from metrics_worker.engine import MetricEngine
 from metrics_worker.state import fact_time
 from metrics_worker.timebase import to_us
-from metricsync import state_log
-from metricsync.bench.payloads import MixedWorkload
-from metricsync.mongo_source import MongoMetricsSource
-from metricsync.mongo_store import MongoStore
+from metricsync.mongo import state_log
+from metricsync.mongo.read_source import MongoMetricsSource
+from metricsync.mongo.store import MongoStore
+from metricsync.services.worker_service import WorkerService
 from metricsync.settings import Settings
-from metricsync.worker_service import WorkerService
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent, event_to_json
 from tests.integration.conftest import TopicFactory

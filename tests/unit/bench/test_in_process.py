@@ -2,17 +2,17 @@
 
 from pathlib import Path
 
-from metricsync.bench import engine_history, read_api
-from metricsync.bench.context import QUICK, BenchContext, sizes_with
-from metricsync.bench.report import Report
-from metricsync.bench.servers import Servers
+from bench import api_reads, engine_history
+from bench.context import QUICK, BenchContext, sizes_with
+from bench.results import Report
+from bench.servers import Servers
 
 
 def test_engine_history_and_read_api_scenarios(tmp_path: Path) -> None:
     sizes = sizes_with(QUICK, history_small=300, history_large=1_500, measured_events=100, read_repeats=2)
-    ctx = BenchContext(sizes, tmp_path, Report({}, "metricsync bench", ""), Servers(tmp_path / "services"))
+    ctx = BenchContext(sizes, tmp_path, Report({}, "python -m bench", ""), Servers(tmp_path / "services"))
     engine_history.run(ctx)
-    read_api.run(ctx)
+    api_reads.run(ctx)
     figures = {f.name: f for f in ctx.report.figures}
     assert figures["large / small"].median > 0
     assert all(f.samples and f.median > 0 for f in ctx.report.figures)

@@ -1,4 +1,4 @@
-"""The pure parts of `metricsync bench`: figures and report, wrk script and summary, fast payloads."""
+"""The pure parts of `python -m bench`: figures and report, wrk script and summary, fast payloads."""
 
 from collections import Counter
 from datetime import UTC, datetime
@@ -7,15 +7,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from metricsync.bench import wrk
-from metricsync.bench.payloads import ByteTemplate, MixedWorkload, slot
-from metricsync.bench.report import BEGIN, END, Figure, Report, Target, markdown, splice, text_table
-from metricsync.bench.runner import SCENARIO_NAMES, select
-from metricsync.bench.servers import parse_env_lines
-from metricsync.cli import build_parser
-from metricsync.errors import ConfigError
+from bench import wrk
+from bench.payloads import ByteTemplate, MixedWorkload, slot
+from bench.results import BEGIN, END, Figure, Report, Target, markdown, splice, text_table
+from bench.runner import SCENARIO_NAMES, build_parser, select
+from bench.servers import parse_env_lines
 from metricsync.settings import Settings
 from normalizer.mapping import map_delivery
+from schemas.errors import ConfigError
 
 NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
 
@@ -53,7 +52,7 @@ def test_table_and_markdown_carry_every_figure() -> None:
     assert "throughput" in table
     assert "rss" in table
     assert "NO" in table
-    report = Report(machine={"cores": "2"}, command="metricsync bench", conditions="quiet", figures=figures)
+    report = Report(machine={"cores": "2"}, command="python -m bench", conditions="quiet", figures=figures)
     report.note("1 ingest", "how")
     text = markdown(report)
     assert text.startswith(BEGIN)
@@ -81,8 +80,8 @@ def test_select_scenarios() -> None:
         select("nope")
 
 
-def test_cli_has_bench() -> None:
-    args = build_parser().parse_args(["bench", "--quick", "--scenario", "read-api", "--runs", "2"])
+def test_bench_parser() -> None:
+    args = build_parser().parse_args(["--quick", "--scenario", "read-api", "--runs", "2"])
     assert args.quick
     assert args.scenario == "read-api"
     assert args.runs == 2
@@ -138,7 +137,7 @@ def test_mixed_workload_maps_to_the_events_it_counts() -> None:
 
 
 def test_memory_scenario_build_keeps_only_the_retention() -> None:
-    from metricsync.bench.retention import build
+    from bench.retention import build
 
     # 20 services over 100 days with a 10-day retention: about 12.5 days or less of it is kept
     out = build(events=3000, days=100, retention_days=10, services=20)
@@ -152,7 +151,7 @@ def test_server_pids_are_found_by_their_listening_port() -> None:
     import os
     import socket
 
-    from metricsync.bench.procs import endpoint_ports, listening_pid, server_pids
+    from bench.procs import endpoint_ports, listening_pid, server_pids
 
     assert endpoint_ports("127.0.0.1:36689,127.0.0.1:1", "mongodb://127.0.0.1:45447/db") == {
         "Kafka": 36689,

@@ -1,7 +1,7 @@
 import pytest
 
-from normalizer.errors import ConfigError
 from normalizer.matchers import Matcher, MatchOp, matches_all, parse_matchers
+from schemas.errors import ConfigError
 
 CRITICAL = {"alertname": "High CPU Temperature", "host": "andromeda", "severity": "critical"}
 WARNING = {"alertname": "high_memory_load", "job": "docker_nodes", "severity": "warning"}

@@ -1,8 +1,8 @@
 import pytest
 
-from normalizer.errors import ConfigError, NormalizerError
 from normalizer.rules import MappingRules
 from schemas.catalog import ServiceCatalog, ServiceEntry
+from schemas.errors import ConfigError, MetricSyncError
 from tests.unit.normalizer.factories import DEFAULT_RULES
 
 
@@ -45,7 +45,7 @@ def test_default_production_pattern(environment: str, expected: bool) -> None:
 def test_bad_rules_raise_config_error(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         MappingRules(**kwargs)
-    assert isinstance(caught.value, NormalizerError)
+    assert isinstance(caught.value, MetricSyncError)  # the one root (ConfigError: schemas.errors)
     assert isinstance(caught.value, ValueError)
 
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from metricsync.app import create_embedded_app
 from metricsync.dashboard.headers import CONTENT_SECURITY_POLICY
+from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from tests.support import scenario
 from tests.support.webhooks import (

@@ -4,14 +4,14 @@ then holds exactly the events at or after each service's horizon (docs/metrics.m
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.payloads import MixedWorkload
 from metrics_worker.engine import EngineConfig, MetricEngine
 from metrics_worker.state import fact_time
 from metrics_worker.timebase import to_us
-from metricsync.bench.payloads import MixedWorkload
-from metricsync.embedded import EmbeddedPipeline
-from metricsync.memory_bus import MemoryBus
+from metricsync.embedded.memory_bus import MemoryBus
+from metricsync.embedded.pipeline import EmbeddedPipeline
+from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
-from metricsync.sqlite_store import SqliteStore
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 

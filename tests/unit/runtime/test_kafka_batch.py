@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLarg
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from metricsync.kafka_batch import LARGE_RECORD, BatchPublisher, RecordTooLarge, partition_for
+from metricsync.kafka.batch import LARGE_RECORD, BatchPublisher, RecordTooLarge, partition_for
 
 HEADERS = [("ms-delivery-id", b"d")]
 

@@ -9,13 +9,13 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, RecordTooLargeError
 
-from metricsync.codec import encode_raw
-from metricsync.kafka import make_producer, topic_plan
-from metricsync.kafka_limits import (
+from ingest.config import MIB
+from metricsync.kafka.clients import make_producer, topic_plan
+from metricsync.kafka.codec import encode_raw
+from metricsync.kafka.limits import (
     DEFAULT_FETCH_MAX_BYTES,
     ENVELOPE_BYTES,
     MAX_MESSAGE_BYTES,
-    MIB,
     TOPIC_CONFIG_SOURCE,
     ConfigEntry,
     UnsafeConfigChange,
@@ -29,7 +29,7 @@ from metricsync.kafka_limits import (
     record_size,
     topic_max_message_bytes,
 )
-from metricsync.normalizer_service import _dead_letter
+from metricsync.services.normalizer_service import _dead_letter
 from metricsync.settings import Settings
 from schemas.raw import RawDelivery
 from schemas.sources import Source

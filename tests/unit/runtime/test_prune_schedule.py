@@ -1,6 +1,6 @@
-"""When a running worker or embedded pipeline calls MetricEngine.prune (metricsync/retention.py)."""
+"""When a running worker or embedded pipeline calls MetricEngine.prune (metricsync/pruning.py)."""
 
-from metricsync.retention import PRUNE_BATCH, PRUNE_INTERVAL, PruneSchedule
+from metricsync.pruning import PRUNE_BATCH, PRUNE_INTERVAL, PruneSchedule
 
 
 def test_prune_at_the_first_batch_then_every_interval_and_again_while_batches_come_back_full() -> None:

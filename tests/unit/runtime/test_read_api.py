@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from metricsync.app import create_embedded_app
+from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from tests.support import scenario
 from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN

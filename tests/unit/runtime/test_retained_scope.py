@@ -7,9 +7,9 @@ import httpx
 from starlette.applications import Starlette
 
 from metrics_worker.engine import EngineConfig, MetricEngine
-from metricsync.app import LiveEngineSource
-from metricsync.read_api import ReadApi
+from metricsync.embedded.web_app import LiveEngineSource
 from metricsync.settings import Settings
+from metricsync.web.read_api import ReadApi
 from tests.unit.metrics_worker.factories import at
 from tests.unit.metrics_worker.test_retention import example
 

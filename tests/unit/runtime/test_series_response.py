@@ -7,7 +7,7 @@ import pytest
 from starlette.responses import JSONResponse
 
 from metrics_worker.timebase import Interval
-from metricsync.read_api import _SERIES_POINTS, SeriesResponse
+from metricsync.web.read_api import _SERIES_POINTS, SeriesResponse
 from schemas.metrics import SeriesPoint
 from tests.unit.metrics_worker.factories import at, engine_of
 from tests.unit.metrics_worker.randomized import random_stream

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from metricsync.bench.procs import process_tree
-from metricsync.serving import _CoalescingTransport, reuseport_sockets
+from bench.procs import process_tree
+from metricsync.web.serving import _CoalescingTransport, reuseport_sockets
 from tests.support.process import free_port, wait_until
 
 
@@ -106,7 +106,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("METRICSYNC_")}
     env.update({"METRICSYNC_PORT": str(port), "METRICSYNC_INGEST_WORKERS": "2", "METRICSYNC_LOG_LEVEL": "INFO"})
     log = (tmp_path / "bare.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "metricsync.bench.bare"], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bare"], env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
 
     def serving() -> bool:

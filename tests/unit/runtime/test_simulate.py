@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from metricsync.errors import MetricSyncError
 from metricsync.settings import Settings
 from metricsync.simulate import SimulationPlan, plan_webhooks, service_names, sign
+from schemas.errors import MetricSyncError
 
 NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from metricsync.durations import parse_duration
-from metricsync.errors import ConfigError
-from metricsync.memory_bus import MemoryBus
-from metricsync.read_api import BadQueryError, parse_time
+from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.settings import Settings
+from metricsync.web.read_api import BadQueryError, parse_time
+from schemas.errors import ConfigError
 
 
 @pytest.mark.parametrize(

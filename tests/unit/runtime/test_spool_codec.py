@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.codec import CodecError, decode_raw, decode_spool_record, encode_raw, encode_spool_record
-from metricsync.kafka_sink import RecentIds
-from metricsync.spool import Spool, SpoolFull, claim_orphans, slot_directory
+from metricsync.kafka.codec import CodecError, decode_raw, decode_spool_record, encode_raw, encode_spool_record
+from metricsync.kafka.sink import RecentIds
+from metricsync.kafka.spool import Spool, SpoolFull, claim_orphans, slot_directory
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.spool import Spool, claim_orphans, claim_own_spool, slot_directory
+from metricsync.kafka.spool import Spool, claim_orphans, claim_own_spool, slot_directory
 
 HOLD_SLOT = textwrap.dedent(
     """
     import asyncio
     import sys
     from pathlib import Path
-    from metricsync.spool import claim_own_spool
+    from metricsync.kafka.spool import claim_own_spool
     spool = claim_own_spool(Path(sys.argv[1]), 10_000)
     asyncio.run(spool.append(b"held by a living process"))
     print(spool.directory.name, flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from metricsync.sqlite_store import ROWS_PER_INSERT, DeadLetter, Mapping, SqliteStore, Stored
+from metricsync.embedded.sqlite_store import ROWS_PER_INSERT, DeadLetter, Mapping, SqliteStore, Stored
 from schemas.events import ChangePushed
 from schemas.raw import RawDelivery
 from schemas.sources import Source

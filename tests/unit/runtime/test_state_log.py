@@ -1,4 +1,4 @@
-"""The worker's append-only state log (metricsync/state_log.py): documents, folding, compaction policy."""
+"""The worker's append-only state log (metricsync/mongo/state_log.py): documents, folding, compaction policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from metricsync.state_log import (
+from metricsync.mongo.state_log import (
     MAX_DELTAS,
     MIN_COMPACT_EVENTS,
     Cursor,

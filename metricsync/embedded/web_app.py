@@ -1,0 +1,102 @@
+"""Composition of embedded mode: one Starlette app with ingest, the read API and the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from ingest.app import IngestStarlette, create_ingest_routes
+from ingest.errors import http_exception_handler
+from metrics_worker.engine import MetricEngine
+from metricsync.clock import utc_now
+from metricsync.dashboard import StreamHub, dashboard_routes
+from metricsync.dashboard.feeds import BusMetricsFeed
+from metricsync.dashboard.shutdown import end_streams_on_signals
+from metricsync.embedded.datadir import db_path
+from metricsync.embedded.memory_bus import MemoryBus
+from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
+from metricsync.embedded.sqlite_store import SqliteStore
+from metricsync.settings import Settings
+from metricsync.web.read_api import ReadApi
+from schemas.ports import SinkUnavailable
+from schemas.raw import RawDelivery
+
+log = logging.getLogger(__name__)
+
+
+class LiveEngineSource:
+    """Embedded mode's MetricsSource: the one live engine."""
+
+    def __init__(self, engine: MetricEngine) -> None:
+        self.engine = engine
+
+    async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
+        return self.engine
+
+    async def known_services(self) -> Collection[str]:
+        return {summary.service for summary in self.engine.services()}
+
+
+class DeferredSink:
+    """The ingest routes exist before the store opens (in the lifespan); until then: not ready."""
+
+    def __init__(self) -> None:
+        self.target: EmbeddedSink | None = None
+
+    async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
+        if self.target is None:
+            raise SinkUnavailable("MetricSync is starting", retry_after_seconds=1)
+        return await self.target.submit(delivery, payload)
+
+    async def check_ready(self) -> str | None:
+        if self.target is None:
+            return "MetricSync is starting"
+        return await self.target.check_ready()
+
+
+def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> IngestStarlette:
+    """The whole of embedded mode as one ASGI app; the store opens and the pipeline starts in its lifespan."""
+    bus = MemoryBus()
+    engine = MetricEngine(settings.engine_config())
+    rules = settings.mapping_rules()
+    holder: dict[str, EmbeddedPipeline] = {}
+    sink = DeferredSink()
+
+    async def pipeline_status() -> dict[str, object]:
+        if "pipeline" not in holder:
+            return {"pipeline": "starting"}
+        return await holder["pipeline"].status()
+
+    api = ReadApi(LiveEngineSource(engine), settings.catalog(), settings.api_token, clock, pipeline_status)
+    hub = StreamHub()
+    feed = BusMetricsFeed(bus, hub)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await SqliteStore.open(db_path(settings.data_dir))
+        pipeline = EmbeddedPipeline(store, bus, rules, engine, clock)
+        feed.start()
+        await pipeline.start()
+        holder["pipeline"] = pipeline
+        sink.target = EmbeddedSink(store, bus, rules)
+        summary = settings.verification_summary()
+        level = logging.WARNING if "OFF" in summary else logging.INFO
+        log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)
+        log.info("dashboard ready at %s", settings.public_url())
+        restore_signals = end_streams_on_signals(hub)
+        try:
+            yield
+        finally:
+            restore_signals()
+            await feed.stop()
+            await pipeline.stop()
+            await store.close()
+
+    routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes() + dashboard_routes(api, hub)
+    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -1,0 +1,82 @@
+"""The read API in distributed mode: metric state loaded from MongoDB into an engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection
+from datetime import datetime
+
+from starlette.routing import BaseRoute
+
+from metrics_worker.engine import MetricEngine
+from metricsync.dashboard import StreamHub, dashboard_routes
+from metricsync.mongo.state_log import restore
+from metricsync.mongo.store import MongoStore
+from metricsync.settings import Settings
+from metricsync.web.read_api import ReadApi
+
+
+class MongoMetricsSource:
+    """The read API's MetricsSource in distributed mode: worker state loaded from MongoDB, kept in
+    one engine and refreshed per request for the services whose state log moved: only the events
+    logged since are applied, unless a new base was written (then it is imported). Which logs moved
+    is one scan of the state collection, shared by the requests of METRICSYNC_API_REFRESH_INTERVAL
+    (250 ms: the workers checkpoint every second, so reads stay as fresh; a dashboard's burst of
+    requests costs one scan, not one each)."""
+
+    def __init__(self, store: MongoStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.engine = MetricEngine(settings.engine_config())
+        self.held: dict[str, tuple[int, int, object]] = {}  # service -> (rev, base seq, base "at") held
+        self.refresh_seconds = settings.api_refresh_interval.total_seconds()
+        self._revisions: dict[str, int] = {}
+        self._checked: float | None = None  # monotonic time of the last state_revisions scan
+        self._lock = asyncio.Lock()
+
+    async def _current(self) -> dict[str, int]:
+        now = time.monotonic()
+        if self._checked is None or now - self._checked >= self.refresh_seconds:
+            self._revisions = await self.store.state_revisions()
+            self._checked = now
+        return self._revisions
+
+    async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
+        async with self._lock:
+            current = await self._current()
+            wanted = current.keys() if services is None else [s for s in services if s in current]
+            stale = [s for s in wanted if self.held.get(s, (None,))[0] != current[s]]
+            if stale:
+                for service, stored in (await self.store.load_states(stale)).items():
+                    held = self.held.get(service)
+                    same_base = held is not None and held[1:] == (stored.base_seq, stored.base_at)
+                    # same base: only what was logged since; else (new, re-based, or rebuilt: sequence
+                    # numbers start over) the whole log
+                    since = held[0] if held is not None and same_base and held[0] < stored.rev else None
+                    restore(self.engine, stored, since)
+                    self.held[service] = (stored.rev, stored.base_seq, stored.base_at)
+            return self.engine
+
+    async def known_services(self) -> Collection[str]:
+        async with self._lock:
+            return set((await self._current()).keys())
+
+
+def api_routes(
+    settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
+) -> list[BaseRoute]:
+    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+    async def status() -> dict[str, object]:
+        return {
+            "raw_deliveries": await store.raw_count(),
+            "events": await store.event_count(),
+            "dead_letters": await store.dead_letter_count(),
+        }
+
+    api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
+    if hub is None:
+        return api.routes()
+    # a snapshot is published before the worker's checkpoint makes it readable here
+    settle = settings.worker_checkpoint_interval + settings.api_refresh_interval
+    return api.routes() + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)

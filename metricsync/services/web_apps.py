@@ -1,0 +1,110 @@
+"""Composition of distributed mode: the ingest and API apps, and the consumer-service runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ingest.app import IngestStarlette, create_ingest_routes
+from ingest.errors import http_exception_handler
+from metricsync.clock import utc_now
+from metricsync.dashboard import StreamHub
+from metricsync.dashboard.feeds import KafkaMetricsFeed
+from metricsync.dashboard.shutdown import end_streams_on_signals
+from metricsync.kafka.sink import KafkaSink
+from metricsync.mongo.store import MongoStore
+from metricsync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_ingest_service_app(
+    settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
+) -> IngestStarlette:
+    """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
+    sink = KafkaSink(settings)
+    store = MongoStore.from_settings(settings) if with_api else None
+    routes = create_ingest_routes(settings.ingest_config(), sink, clock)
+    feed: KafkaMetricsFeed | None = None
+    hub: StreamHub | None = None
+    if store is not None:
+        from metricsync.mongo.read_source import api_routes
+
+        hub = StreamHub()
+        feed = KafkaMetricsFeed(settings, hub)
+        routes += api_routes(settings, store, clock, hub)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await sink.start()
+        if feed is not None:
+            feed.start()
+        summary = settings.verification_summary()
+        log.log(
+            logging.WARNING if "OFF" in summary else logging.INFO,
+            "ingest ready topic=%s spool=%s api=%s verification: %s",
+            settings.raw_topic,
+            sink.spool.directory,
+            with_api,
+            summary,
+        )
+        restore_signals = None
+        if hub is not None:
+            log.info("dashboard ready at %s", settings.public_url())
+            restore_signals = end_streams_on_signals(hub)
+        try:
+            yield
+        finally:
+            if restore_signals is not None:
+                restore_signals()
+            if feed is not None:
+                await feed.stop()
+            await sink.stop()
+            if store is not None:
+                await store.close()
+
+    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+
+
+def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
+    from metricsync.mongo.read_source import api_routes
+
+    store = MongoStore.from_settings(settings)
+    hub = StreamHub()
+    feed = KafkaMetricsFeed(settings, hub)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        feed.start()
+        log.info("dashboard ready at %s", settings.public_url())
+        restore_signals = end_streams_on_signals(hub)
+        try:
+            yield
+        finally:
+            restore_signals()
+            await feed.stop()
+            await store.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        problem = await store.ping()
+        if problem:
+            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    return Starlette(
+        routes=routes + api_routes(settings, store, clock, hub),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception_handler},
+    )

@@ -1,5 +1,5 @@
 """The dashboard in the system Chromium over a large history: time to interactive, first render,
-filter-change redraws, page weight. Not part of `metricsync bench` (it needs Chromium and
+filter-change redraws, page weight. Not part of `scripts/bench` (it needs Chromium and
 Playwright: `pip install -e '.[bench]'`, Debian `chromium`); run it by itself:
 
     python -m bench.dashboard_page                      # 500 services, a year, 5 runs

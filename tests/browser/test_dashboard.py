@@ -25,15 +25,16 @@ METRICS = (
     "lead_time",
     "change_failure_rate",
     "time_to_restore",
-    "failed_deployment_recovery",
+    "failed_deployment_recovery_time",  # the tile's name for the API's failed_deployment_recovery
     "rework_rate",
 )
+API_BLOCK = {"failed_deployment_recovery_time": "failed_deployment_recovery"}  # tile name -> API field
 VALUE_FIELD = {
     "deployment_frequency": "per_day",
     "lead_time": "median_seconds",
     "change_failure_rate": "rate",
     "time_to_restore": "median_seconds",
-    "failed_deployment_recovery": "median_seconds",
+    "failed_deployment_recovery_time": "median_seconds",
     "rework_rate": "rate",
 }
 # the scenario's week: the custom window [2026-03-01, 2026-03-08) is scenario.WINDOW
@@ -50,7 +51,7 @@ def api_values(server: Embedded, **params: str) -> dict[str, str]:
     report = server.dora(**params)
     values = {}
     for metric in METRICS:
-        value = report[metric][VALUE_FIELD[metric]]
+        value = report[API_BLOCK.get(metric, metric)][VALUE_FIELD[metric]]
         values[metric] = "" if value is None else repr(value)
     return values
 

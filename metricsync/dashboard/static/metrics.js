@@ -62,6 +62,7 @@ export const METRICS = [
   },
   {
     key: "failed_deployment_recovery",
+    tile: "failed_deployment_recovery_time", // the tile's data-metric, as the contract spells it
     emptyMax: HOUR, // the y axis of a chart without data
     title: "Failed deployment recovery time",
     value: (m) => m.median_seconds,

@@ -1,4 +1,5 @@
-// Overview tiles. Testability contract: data-metric = the API's field name, data-value = the raw number
+// Overview tiles. Testability contract: data-metric = the metric's name (the API's field name, but
+// failed_deployment_recovery_time for the API's failed_deployment_recovery), data-value = the raw number
 // shown (per day, seconds or ratio as in the API JSON), empty when the API gives null.
 import { h, clear } from "./dom.js";
 import { plural } from "./format.js";
@@ -44,7 +45,7 @@ export function renderTiles(container, report, previous, days, onExplain) {
     const few = metric.samples(block)[0][0] < 5;
     const tile = h("article", {
       class: "tile",
-      "data-metric": metric.key,
+      "data-metric": metric.tile || metric.key,
       "data-value": value === null || value === undefined ? "" : String(value),
       "data-level": level || "",
       "aria-labelledby": `tile-${metric.key}`,

@@ -109,7 +109,9 @@ def _import_compare(body: Fields, delivery: RawDelivery, rules: MappingRules) ->
         commit_time = commit.req_obj("commit").req_obj("author").req_time_strict("date")
         events.append(
             ChangePushed(
-                **envelope(delivery, event_id=stable_id("change", push_id, sha), service=service, event_time=commit_time),
+                **envelope(
+                    delivery, event_id=stable_id("change", push_id, sha), service=service, event_time=commit_time
+                ),
                 repo=full_name.lower(),
                 branch=branch,
                 sha=sha,

@@ -38,7 +38,7 @@ Json = dict[str, Any]
 
 
 def api(name: str) -> Any:
-    return fixture_json("github-api", name)
+    return fixture_json("api/github", name)
 
 
 class MemorySink:

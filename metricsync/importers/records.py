@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from schemas.raw import RawDelivery
-from schemas.sources import GITHUB_IMPORT_COMPARE, Source
+from schemas.sources import GITHUB_IMPORT_COMPARE, JENKINS_IMPORT_BUILD, Source
 
 IMPORT_HEADER = "x-metricsync-import"
 
@@ -79,3 +79,12 @@ def github_compare(
     body = {"repository": _repository(repo), "ref": ref, "base": base, "head": head, "commits": commits}
     return _record(Source.GITHUB, "compare", f"{repo.lower()}/{base or 'root'}...{head}", GITHUB_IMPORT_COMPARE,
                    repo.lower(), body, received_at)
+
+
+def jenkins_build(
+    job: dict[str, str], build: dict[str, Any], previous_commit: str | None, received_at: datetime
+) -> RawDelivery:
+    """A finished build as Jenkins' JSON API shows it, with its job and the commit of the build before."""
+    body = {"job": job, "build": build, "previous_commit": previous_commit}
+    key = job["url"].lower()
+    return _record(Source.JENKINS, "build", f"{key}#{build['number']}", JENKINS_IMPORT_BUILD, key, body, received_at)

@@ -20,3 +20,5 @@ GITHUB_MAPPED_EVENTS: frozenset[str] = frozenset(
 GITHUB_IMPORT_COMPARE = "metricsync.import.compare"
 # Not a webhook: a finished build as `metricsync import jenkins` reads it from Jenkins' JSON API.
 JENKINS_IMPORT_BUILD = "metricsync.import.build"
+# Not a webhook: one firing run of a Prometheus `ALERTS` series, as `metricsync import prometheus` reads it.
+PROMETHEUS_IMPORT_ALERT = "metricsync.import.alert"

@@ -18,8 +18,10 @@ from typing import Any
 
 import orjson
 
+from normalizer.alert_labels import label_fingerprint
+from normalizer.timeparse import rfc3339
 from schemas.raw import RawDelivery
-from schemas.sources import GITHUB_IMPORT_COMPARE, JENKINS_IMPORT_BUILD, Source
+from schemas.sources import GITHUB_IMPORT_COMPARE, JENKINS_IMPORT_BUILD, PROMETHEUS_IMPORT_ALERT, Source
 
 IMPORT_HEADER = "x-metricsync-import"
 
@@ -88,3 +90,20 @@ def jenkins_build(
     body = {"job": job, "build": build, "previous_commit": previous_commit}
     key = job["url"].lower()
     return _record(Source.JENKINS, "build", f"{key}#{build['number']}", JENKINS_IMPORT_BUILD, key, body, received_at)
+
+
+def prometheus_alert_run(
+    labels: dict[str, str], first: datetime, last: datetime, step_seconds: int, ongoing: bool, received_at: datetime
+) -> RawDelivery:
+    """One firing run of an `ALERTS` series (normalizer/prometheus_alerts.py). An ongoing run stored
+    again once it ended is a new record (its id has the end), which resolves the incident."""
+    fingerprint = label_fingerprint(labels)
+    body = {
+        "labels": labels,
+        "first_sample": rfc3339(first),
+        "last_sample": rfc3339(last),
+        "step_seconds": step_seconds,
+        "ongoing": ongoing,
+    }
+    ident = f"{fingerprint}@{rfc3339(first)}/{'ongoing' if ongoing else rfc3339(last)}"
+    return _record(Source.ALERTMANAGER, "alert", ident, PROMETHEUS_IMPORT_ALERT, fingerprint, body, received_at)

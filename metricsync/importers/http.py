@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import orjson
 
-from metricsync.errors import MetricSyncError
+from schemas.errors import MetricSyncError
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ are read the same way.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ def job_path(name: str) -> str:
     return "/".join(f"job/{quote(part, safe='')}" for part in name.strip("/").split("/"))
 
 
-def jenkins_auth(user: str | None, token: str | None) -> tuple[str, str] | None:
-    return (user or "", token) if token else None
+def basic_auth(user: str, token: str) -> str:
+    """Jenkins' API token goes as the password of HTTP basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
 
 
 def _commit(build: dict[str, Any]) -> str | None:

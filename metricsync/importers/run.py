@@ -57,6 +57,8 @@ async def run_import(
             if sink is not None:
                 state.mark(target, since, phase)
             log.info("import phase done source=%s target=%s phase=%s", state.source, target, phase)
+        if sink is not None:
+            state.forget(target)  # finished: nothing to resume
         summary.targets_done += 1
     progress.show(targets[-1] if targets else "-", requests(), summary, final=True)
     return summary

@@ -3,7 +3,8 @@
 A phase counts as finished only once every record it produced was durably stored (the sink
 returned), so an interruption repeats at most the phase it was in; its records are then duplicates
 (deterministic delivery ids) and change nothing, and the ETag cache answers its requests with 304s.
-A later import with another `--since` starts the target over.
+A target whose phases all finished is forgotten: the next import of it reads it again (cheaply,
+with the ETags), which is how a later run picks up what changed. Another `--since` starts over.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class ImportState:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"since": since.isoformat(), "phases": phases}))
         tmp.replace(path)
+
+    def forget(self, target: str) -> None:
+        self._path(target).unlink(missing_ok=True)
 
     def etag_file(self) -> Path:
         return self.directory / "http-cache.sqlite3"

@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
     health.set_defaults(func=cmd_healthcheck)
+    from metricsync.importers.command import add_parser as add_import_parser
+
+    add_import_parser(sub, _settings)
     return parser
 
 

@@ -6,23 +6,23 @@ status is `resolved`. Every notification repeats the whole group, so an alert se
 the same event ids again and changes nothing.
 """
 
-from collections.abc import Mapping
 
+from normalizer.alert_labels import UNKNOWN_SERVICE, first_value, label_fingerprint
 from normalizer.incidents import IncidentFacts, incident_events
 from normalizer.payload import Fields, Parsed, load_object
+from normalizer.prometheus_alerts import map_prometheus_alert
 from normalizer.rules import MappingRules
 from normalizer.timeparse import as_utc, rfc3339
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
+from schemas.sources import PROMETHEUS_IMPORT_ALERT
 
-UNKNOWN_SERVICE = "unknown"  # an alert without any of the service labels
 _STATUSES = frozenset({"firing", "resolved"})
-_FNV64_OFFSET = 0xCBF29CE484222325
-_FNV64_PRIME = 0x100000001B3
-_LABEL_SEPARATOR = 0xFF
 
 
 def map_alertmanager(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
+    if delivery.event_type == PROMETHEUS_IMPORT_ALERT:
+        return map_prometheus_alert(delivery, rules, parsed)
     body = load_object(delivery, parsed)
     group_status = body.opt_str("status")
     events: dict[str, UnifiedEvent] = {}  # by id: one group may list an occurrence twice
@@ -50,15 +50,15 @@ def _alert_events(
         alert.fail("status", f"unknown alert status {status!r} (expected firing or resolved)")
     starts_at = alert.req_time_strict("startsAt")
     fingerprint = alert.opt_str("fingerprint") or label_fingerprint(labels)
-    environment = _first(labels, rules.alert_environment_labels)
+    environment = first_value(labels, rules.alert_environment_labels)
     facts = IncidentFacts(
         incident_id=f"alertmanager:{fingerprint}@{rfc3339(starts_at)}",
         environment=environment or "production",  # no environment label: a production alert
         production=True if environment is None else rules.is_production(environment),
         severity=labels.get("severity") or None,
         started_at=starts_at,
-        cause_deployment_id=_first(annotations, ("deployment_id",)) or _first(labels, ("deployment_id",)),
-        cause_sha=_first(annotations, ("commit_sha",)) or _first(labels, ("commit_sha",)),
+        cause_deployment_id=first_value(annotations, ("deployment_id",)) or first_value(labels, ("deployment_id",)),
+        cause_sha=first_value(annotations, ("commit_sha",)) or first_value(labels, ("commit_sha",)),
         title=annotations.get("summary") or labels.get("alertname"),
         url=alert.opt_str("generatorURL") or None,
     )
@@ -66,25 +66,5 @@ def _alert_events(
     if status == "resolved":
         # endsAt is Go's zero time while firing; a resolved alert without one: when we heard of it
         resolved_at = alert.opt_time("endsAt") or as_utc(delivery.received_at)
-    service = rules.service(_first(labels, rules.alert_service_labels) or UNKNOWN_SERVICE)
+    service = rules.service(first_value(labels, rules.alert_service_labels) or UNKNOWN_SERVICE)
     return incident_events(delivery, service=service, facts=facts, resolved_at=resolved_at)
-
-
-def label_fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager's own fingerprint of a label set (Prometheus `model.LabelSet.Fingerprint`:
-    FNV-1a 64 over the sorted names and values, each followed by 0xff), for alerts from senders
-    too old to send one. An alert later sent with a fingerprint keeps the same identity."""
-    digest = _FNV64_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in (*part.encode("utf-8"), _LABEL_SEPARATOR):
-                digest = ((digest ^ byte) * _FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
-    return f"{digest:016x}"
-
-
-def _first(values: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = values.get(name, "").strip()
-        if value:
-            return value
-    return None

@@ -7,6 +7,9 @@ then on the body's `action`: the event name is never in the body.
     workflow_run       completed -> PipelineRunFinished
     issues             labelled `incident` -> IncidentOpened (+ IncidentResolved when closed)
     anything else      -> nothing
+
+and the import kind `metricsync import github` records (schemas.sources.GITHUB_IMPORT_COMPARE):
+    compare            the commits between two deployed shas -> ChangePushed, as a push base -> head
 """
 
 import re
@@ -27,6 +30,7 @@ from schemas.events import (
 )
 from schemas.ids import stable_id
 from schemas.raw import RawDelivery
+from schemas.sources import GITHUB_IMPORT_COMPARE
 
 _Handler = Callable[[Fields, RawDelivery, MappingRules], list[UnifiedEvent]]
 
@@ -80,6 +84,42 @@ def _push(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[Unif
                 push_after=after,
                 position=position,
                 distinct=True if distinct is None else distinct,
+            )
+        )
+    return events
+
+
+def _import_compare(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    """The commits a deployment first shipped, from the compare API (oldest first): a push from the
+    previous deployment's sha (`base`; None for the first deployment known: the first commit's parent)
+    to this one's (`head`). Commit times are the author dates, as a push webhook's `timestamp`."""
+    full_name = body.req_obj("repository").req_str("full_name")
+    head = body.req_str("head")
+    commits = body.obj_list("commits")
+    base = body.opt_str("base")
+    if base is None and commits:
+        parents = commits[0].obj_list("parents", required=False)
+        base = parents[0].req_str("sha") if parents else ""
+    push_id = stable_id("import-compare", full_name.lower(), base or "", head)
+    service = rules.service(full_name)
+    branch = body.opt_str("ref") or ""
+    events: list[UnifiedEvent] = []
+    for position, commit in enumerate(commits):
+        sha = commit.req_str("sha")
+        commit_time = commit.req_obj("commit").req_obj("author").req_time_strict("date")
+        events.append(
+            ChangePushed(
+                **envelope(
+                    delivery, event_id=stable_id("change", push_id, sha), service=service, event_time=commit_time
+                ),
+                repo=full_name.lower(),
+                branch=branch,
+                sha=sha,
+                commit_time=commit_time,
+                push_id=push_id,
+                push_before=base or "",
+                push_after=head,
+                position=position,
             )
         )
     return events
@@ -206,3 +246,4 @@ _HANDLERS: dict[str, _Handler] = {
     "issues": _issues,
 }
 MAPPED_EVENTS: frozenset[str] = frozenset(_HANDLERS)
+_HANDLERS[GITHUB_IMPORT_COMPARE] = _import_compare

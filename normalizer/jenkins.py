@@ -10,8 +10,9 @@ give the same event id: the identity is the build, not the phase).
 from datetime import datetime, timedelta
 
 from normalizer.envelope import envelope
+from normalizer.jenkins_api import read_api_build
 from normalizer.jenkins_formats import BuildNotice, Phase, read_notice
-from normalizer.payload import Parsed
+from normalizer.payload import Parsed, load_object
 from normalizer.rules import MappingRules
 from normalizer.scm import repo_from_git_url
 from normalizer.timeparse import as_utc
@@ -19,6 +20,7 @@ from schemas.events import (
     RANK_FINALIZED,
     RANK_RECEIVED,
     RANK_REPORTED,
+    ChangePushed,
     Deployment,
     DeploymentStatus,
     PipelineRunFinished,
@@ -26,6 +28,7 @@ from schemas.events import (
 )
 from schemas.ids import stable_id
 from schemas.raw import RawDelivery
+from schemas.sources import JENKINS_IMPORT_BUILD
 
 _DEPLOY_STATUS = {
     "SUCCESS": DeploymentStatus.SUCCESS,
@@ -44,13 +47,52 @@ _RUN_OUTCOME = {
 
 
 def map_jenkins(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
+    if delivery.event_type == JENKINS_IMPORT_BUILD:
+        return _imported_build(delivery, rules, parsed)
     notice = read_notice(delivery, parsed)
     if notice is None:
         return []
+    return _build_events(notice, delivery, rules)
+
+
+def _build_events(notice: BuildNotice, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
     rollback = rules.is_rollback(notice.job_name)
     if rollback or rules.is_deploy_job(notice.job_name):
         return _deployment(notice, delivery, rules, rollback=rollback)
     return _pipeline_run(notice, delivery, rules)
+
+
+def _imported_build(delivery: RawDelivery, rules: MappingRules, parsed: Parsed) -> list[UnifiedEvent]:
+    """A build from `metricsync import jenkins`: the events of its COMPLETED notification (same ids),
+    and its change sets' commits as a push from the job's previous build's commit to this one's."""
+    build = read_api_build(load_object(delivery, parsed))
+    if build is None:
+        return []
+    events = _build_events(build.notice, delivery, rules)
+    notice = build.notice
+    if not build.commits or notice.commit is None:
+        return events
+    service = _service(notice, rules)
+    repo = repo_from_git_url(notice.scm_url) if notice.scm_url else None
+    before = build.previous_commit or ""
+    push_id = stable_id("import-jenkins", notice.build_key, before, notice.commit)
+    for position, commit in enumerate(build.commits):
+        events.append(
+            ChangePushed(
+                **envelope(
+                    delivery, event_id=stable_id("change", push_id, commit.sha), service=service, event_time=commit.time
+                ),
+                repo=(repo or service).lower(),
+                branch=build.branch,
+                sha=commit.sha,
+                commit_time=commit.time,
+                push_id=push_id,
+                push_before=before,
+                push_after=notice.commit,
+                position=position,
+            )
+        )
+    return events
 
 
 def _deployment(

@@ -99,14 +99,14 @@ def _build_model(body: Fields, header_phase: Phase | None) -> BuildNotice | None
     scm = build.opt_obj("scm") or build.opt_obj("scmState")
     number = build.req_int("number")
     full_url = build.opt_str("full_url") or build.opt_str("fullUrl")
-    controller, job_url = _locate(body.req_str("url"), full_url, number)
+    controller, job_url = locate_build(body.req_str("url"), full_url, number)
     return BuildNotice(
         job_name=_full_name(job_url, body.req_str("name")),
         job_url=job_url,
         controller=controller,
         number=number,
         phase=phase,
-        result=_result(build, "status"),
+        result=read_result(build, "status"),
         timestamp=build.opt_epoch_ms("timestamp"),
         duration_ms=build.opt_int("duration"),
         full_url=full_url,
@@ -121,14 +121,14 @@ def _cdevents(body: Fields) -> BuildNotice | None:
         return None  # queued / started / taskrun: the finished event says all we use
     data = body.req_obj("data")
     build = data.req_obj("build")
-    result = _result(build, "status")
+    result = read_result(build, "status")
     if result is None:
         outcome = body.req_str("outcome").lower()
         result = _CDEVENTS_OUTCOMES.get(outcome) or body.fail("outcome", f"unknown outcome {outcome!r}")
     scm = build.opt_obj("scmState")
     number = build.req_int("number")
     full_url = build.opt_str("fullUrl")
-    controller, job_url = _locate(data.req_str("url"), full_url, number)
+    controller, job_url = locate_build(data.req_str("url"), full_url, number)
     return BuildNotice(
         job_name=_full_name(job_url, data.req_str("name")),
         job_url=job_url,
@@ -152,7 +152,7 @@ def _phase(build: Fields, text: str) -> Phase:
         build.fail("phase", f"unknown phase {text!r} (expected QUEUED, STARTED, COMPLETED, FINALIZED)")
 
 
-def _result(build: Fields, key: str) -> str | None:
+def read_result(build: Fields, key: str) -> str | None:
     text = build.opt_str(key)
     if text is None:
         return None
@@ -168,7 +168,7 @@ def _full_name(job_url: str, name: str) -> str:
     return "/".join(names) if names else name
 
 
-def _locate(job_url: str, full_url: str | None, number: int) -> tuple[str, str]:
+def locate_build(job_url: str, full_url: str | None, number: int) -> tuple[str, str]:
     """(`host[:port]/root/` of the sending Jenkins, job url path below it). The plugins send a
     relative job url and the root comes from `build.full_url` (absent when Jenkins' root URL is not
     configured: then ""); an absolute job url carries both."""

@@ -14,3 +14,11 @@ class Source(StrEnum):
 GITHUB_MAPPED_EVENTS: frozenset[str] = frozenset(
     {"push", "deployment_status", "pull_request", "issues", "workflow_run"}
 )
+
+# Not a webhook: the record `metricsync import github` makes of the commits between two deployed shas
+# (the compare API), mapped like a push from the earlier sha to the later one. Ingest never accepts it.
+GITHUB_IMPORT_COMPARE = "metricsync.import.compare"
+# Not a webhook: a finished build as `metricsync import jenkins` reads it from Jenkins' JSON API.
+JENKINS_IMPORT_BUILD = "metricsync.import.build"
+# Not a webhook: one firing run of a Prometheus `ALERTS` series, as `metricsync import prometheus` reads it.
+PROMETHEUS_IMPORT_ALERT = "metricsync.import.alert"

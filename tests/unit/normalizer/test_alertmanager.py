@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from normalizer.alertmanager import label_fingerprint
+from normalizer.alert_labels import label_fingerprint
 from normalizer.errors import UnmappableDelivery
 from normalizer.rules import MappingRules
 from schemas.catalog import ServiceCatalog, ServiceEntry

@@ -267,8 +267,7 @@ class HmacSignatures:
         if value is None or not value.strip():
             raise Unauthorized(
                 "missing_signature",
-                f"{self._header} is missing; set the webhook subscription's signing secret in "
-                f"{self._variable}.",
+                f"{self._header} is missing; set the webhook subscription's signing secret in {self._variable}.",
             )
         return value
 

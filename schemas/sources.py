@@ -11,7 +11,7 @@ class Source(StrEnum):
     PAGERDUTY = "pagerduty"
     OPSGENIE = "opsgenie"
     CDEVENTS = "cdevents"
-    API = "api"  # the generic push API (`POST /api/v1/deployments|incidents`), DevLake's shapes too
+    PUSH = "push"  # the generic push API (`POST /api/v1/deployments|incidents`), DevLake's shapes too
 
 
 # GitHub event types (X-GitHub-Event) the normalizer maps to unified events. Any other type is

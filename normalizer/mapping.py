@@ -16,8 +16,8 @@ from normalizer.gitlab import map_gitlab
 from normalizer.jenkins import map_jenkins
 from normalizer.opsgenie import map_opsgenie
 from normalizer.pagerduty import map_pagerduty
-from normalizer.push_api import map_push
 from normalizer.payload import Parsed
+from normalizer.push_api import map_push
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery

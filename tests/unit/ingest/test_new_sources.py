@@ -37,9 +37,11 @@ GOPD_INVALID = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bc
 SHA = "015e3d3b480e417aede5a1293bd61de9b0fd051d"
 
 
-def senders(*, allow_unsigned: bool = False, pagerduty_secret: str = PAGERDUTY_SECRET, **unset: bool) -> list[Sender]:
+def senders(
+    *, allow_unsigned: bool = False, pagerduty_secret: str = PAGERDUTY_SECRET, unset: frozenset[str] = frozenset()
+) -> list[Sender]:
     def secret(value: str, name: str) -> SecretStr | None:
-        return None if unset.get(name) else SecretStr(value)
+        return None if name in unset else SecretStr(value)
 
     return [
         *builtin_senders(make_config(allow_unsigned=allow_unsigned)),
@@ -232,7 +234,7 @@ async def test_opsgenie_basic_auth_password(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("name", ["gitlab", "pagerduty", "opsgenie", "cdevents", "push"])
 async def test_unconfigured_source_refuses_naming_the_variable(sink: MemorySink, name: str) -> None:
-    async with client_for(sink, senders(**{name: True})) as client:
+    async with client_for(sink, senders(unset=frozenset({name}))) as client:
         target = {"gitlab": GITLAB, "pagerduty": PAGERDUTY, "opsgenie": OPSGENIE, "cdevents": CDEVENTS}.get(
             name, PUSH_DEPLOYMENT
         )
@@ -244,7 +246,7 @@ async def test_unconfigured_source_refuses_naming_the_variable(sink: MemorySink,
 
 
 async def test_allow_unsigned_accepts_unverified_and_says_off(sink: MemorySink) -> None:
-    async with client_for(sink, senders(allow_unsigned=True, gitlab=True, pagerduty=True)) as client:
+    async with client_for(sink, senders(allow_unsigned=True, unset=frozenset({"gitlab", "pagerduty"}))) as client:
         response = await client.post(
             GITLAB.url,
             content=GITLAB.valid,

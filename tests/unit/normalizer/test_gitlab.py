@@ -42,7 +42,9 @@ def test_push_hook_gives_one_change_per_commit_in_utc() -> None:
 
 def test_single_commit_push_chains_onto_the_next_push() -> None:
     first = single(run(gitlab("Push Hook", fixture_bytes("gitlab", "push_hook.json"))), ChangePushed)
-    second = run(gitlab("Push Hook", fixture_bytes("gitlab", "push_hook__merge_commit_two_commits.json")))
+    second = of_kind(
+        run(gitlab("Push Hook", fixture_bytes("gitlab", "push_hook__merge_commit_two_commits.json"))), ChangePushed
+    )
     assert first.push_after == second[0].push_before  # the fixture pair is a real sequence
 
 

@@ -1,5 +1,6 @@
 """CDEvents over the CloudEvents HTTP binding (binary, structured, batched; see `schemas.cdevents`),
-authorised by a bearer token (or basic auth). Identity from the CDEvent's `context`: delivery id =
+authorised by a bearer token, basic auth, or a `token` query parameter (CloudEvents sinks such as
+Tekton's often cannot set headers). Identity from the CDEvent's `context`: delivery id =
 digest of `context.source` + `context.id` (unique per event by the CloudEvents spec), event type =
 `context.type`, ordering key = `context.source`. A batch is one delivery: its id digests every event's
 source and id, its type is "batch". Types outside the supported set are stored and answered
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from ingest.auth import Verifier, bearer_or_basic, secret_verifier
+from ingest.auth import TokenAuth, Verifier, secret_verifier
 from ingest.body import parse_object
 from ingest.errors import BadRequest
 from ingest.identity import MAX_HEADER_VALUE, Identity
@@ -75,7 +76,7 @@ def cdevents_verifier(token: SecretStr | None, *, allow_unsigned: bool) -> Verif
         allow_unsigned=allow_unsigned,
         sender="CDEvents",
         variable=TOKEN_VAR,
-        make=lambda secret: bearer_or_basic(secret, sender="CDEvents", variable=TOKEN_VAR),
+        make=lambda secret: TokenAuth(secret, sender="CDEvents", variable=TOKEN_VAR, allow_query=True),
     )
 
 

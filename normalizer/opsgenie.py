@@ -2,9 +2,11 @@
 
 `Create` opens at `alert.createdAt` (epoch ms), `Close` resolves at `alert.updatedAt` (epoch ns, the
 close time; absent: when we heard of it); other actions: nothing. The incident id is the alert's
-`alertId`. The service, first present of: the extra property `service` (`alert.details`, sent when the
-integration adds alert details), a tag `service:<name>`, `alert.entity`; then through the catalog.
-The environment likewise from `environment`/`env:` (default production). Only alerts whose `priority`
+`alertId`. The service: a tag `service:<name>`, else `alert.entity`, else "unknown"; then the catalog.
+The environment: a tag `env:<name>`, else production. Tags and entity are read because Opsgenie sends
+them with every action, while alert details (extra properties) come only with Create: a service read
+from them would differ between an alert's Create and its Close. Details `deployment_id` / `commit_sha`
+name the cause. Only alerts whose `priority`
 label (P1..P5; "" when absent; Opsgenie's samples also write a bare number, read as P<n>) matches
 `opsgenie_match` count.
 """
@@ -28,7 +30,7 @@ def map_opsgenie(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = No
         return []
     details = alert.str_map("details")
     tags = alert.str_list("tags")
-    environment = _pick(details, tags, "environment", "env") or "production"
+    environment = _tag(tags, "env") or "production"
     facts = IncidentFacts(
         incident_id=f"opsgenie:{alert.req_str('alertId')}",
         environment=environment,
@@ -43,7 +45,7 @@ def map_opsgenie(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = No
     resolved_at = None
     if action == "Close":
         resolved_at = alert.opt_epoch_ns("updatedAt") or delivery.received_at
-    service = _pick(details, tags, "service", "service") or (alert.opt_str("entity") or "").strip() or UNKNOWN_SERVICE
+    service = _tag(tags, "service") or (alert.opt_str("entity") or "").strip() or UNKNOWN_SERVICE
     return incident_events(delivery, service=rules.service(service), facts=facts, resolved_at=resolved_at)
 
 
@@ -57,11 +59,9 @@ def _priority(alert: Fields) -> str:
     return text.strip().upper()
 
 
-def _pick(details: dict[str, str], tags: list[str], detail: str, tag_prefix: str) -> str | None:
-    value = details.get(detail, "").strip()
-    if value:
-        return value
-    prefix = f"{tag_prefix}:"
+def _tag(tags: list[str], name: str) -> str | None:
+    """The value of the first tag `<name>:<value>` (name case-insensitive)."""
+    prefix = f"{name}:"
     for tag in tags:
         if tag.lower().startswith(prefix) and tag[len(prefix) :].strip():
             return tag[len(prefix) :].strip()

@@ -226,6 +226,14 @@ async def test_pagerduty_body_altered_after_signing_is_401(client: httpx.AsyncCl
     assert response.status_code == 401
 
 
+async def test_cdevents_token_in_the_query(client: httpx.AsyncClient) -> None:
+    headers = {"content-type": "application/json"}
+    good = await client.post(f"{CDEVENTS.url}?token={CDEVENTS_TOKEN}", content=CDEVENTS.valid, headers=headers)
+    bad = await client.post(f"{CDEVENTS.url}?token=nope", content=CDEVENTS.valid, headers=headers)
+    assert (good.status_code, bad.status_code) == (202, 401)
+    assert "nope" not in bad.text
+
+
 async def test_opsgenie_basic_auth_password(client: httpx.AsyncClient) -> None:
     headers = {"content-type": "application/json", **basic("opsgenie", OPSGENIE_TOKEN)}
     response = await client.post(OPSGENIE.url, content=OPSGENIE.valid, headers=headers)

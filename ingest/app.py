@@ -88,21 +88,24 @@ def _identify_alertmanager(headers: HeaderMap, payload: dict[str, Any], body: by
     return alertmanager_identity(payload, body)
 
 
+def github_sender(config: IngestConfig) -> Sender:
+    return Sender(
+        Source.GITHUB, "/webhooks/github", github_verifier(config), _identify_github, _GITHUB_HINTS, "x-github-delivery"
+    )
+
+
+def jenkins_sender(config: IngestConfig) -> Sender:
+    return Sender(Source.JENKINS, "/webhooks/jenkins", jenkins_verifier(config), _identify_jenkins, _JENKINS_HINTS)
+
+
+def alertmanager_sender(config: IngestConfig) -> Sender:
+    return Sender(Source.ALERTMANAGER, "/webhooks/alertmanager", alertmanager_verifier(config), _identify_alertmanager)
+
+
 def builtin_senders(config: IngestConfig) -> list[Sender]:
     """GitHub, Jenkins and Alertmanager from an `IngestConfig` (tests, benchmarks, and callers that
     do not pass the runtime's source registry)."""
-    return [
-        Sender(
-            Source.GITHUB,
-            "/webhooks/github",
-            github_verifier(config),
-            _identify_github,
-            _GITHUB_HINTS,
-            "x-github-delivery",
-        ),
-        Sender(Source.JENKINS, "/webhooks/jenkins", jenkins_verifier(config), _identify_jenkins, _JENKINS_HINTS),
-        Sender(Source.ALERTMANAGER, "/webhooks/alertmanager", alertmanager_verifier(config), _identify_alertmanager),
-    ]
+    return [github_sender(config), jenkins_sender(config), alertmanager_sender(config)]
 
 
 class _WebhookEndpoints:

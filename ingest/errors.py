@@ -81,8 +81,8 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
         detail = f"{request.method} is not allowed on {path}; use {allowed or 'another method'}."
     elif exc.status_code == 404:
         detail = (
-            f"There is no endpoint at {path}; webhooks go to /webhooks/github, /webhooks/jenkins "
-            "or /webhooks/alertmanager."
+            f"There is no endpoint at {path}; webhooks go to /webhooks/<source> (GET /healthz lists the "
+            "sources) and pushed deployments and incidents to /api/v1/deployments and /api/v1/incidents."
         )
     else:
         detail = str(exc.detail)

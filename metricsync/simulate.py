@@ -251,11 +251,11 @@ def sign(hook: Webhook, settings: Settings) -> dict[str, str]:
     headers = {"Content-Type": "application/json", "User-Agent": "metricsync-simulate", **hook.headers}
     if hook.path.endswith("/github"):
         headers["X-GitHub-Delivery"] = str(uuid.UUID(bytes=hashlib.sha256(hook.body).digest()[:16]))
-        if settings.github_secret is not None:
-            digest = hmac.new(settings.github_secret.get_secret_value().encode(), hook.body, hashlib.sha256)
+        if settings.ingest.github_secret is not None:
+            digest = hmac.new(settings.ingest.github_secret.get_secret_value().encode(), hook.body, hashlib.sha256)
             headers["X-Hub-Signature-256"] = "sha256=" + digest.hexdigest()
     else:
-        token = settings.jenkins_token if hook.path.endswith("/jenkins") else settings.alertmanager_token
+        token = settings.ingest.jenkins_token if hook.path.endswith("/jenkins") else settings.ingest.alertmanager_token
         if token is not None:
             if hook.path.endswith("/jenkins"):  # the Notification Plugin sends basic auth from its URL
                 creds = base64.b64encode(b"jenkins:" + token.get_secret_value().encode()).decode()

@@ -23,6 +23,7 @@ from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
+from metricsync.sources import all_senders
 from metricsync.web.read_api import ReadApi
 from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
@@ -98,5 +99,6 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await pipeline.stop()
             await store.close()
 
-    routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes() + dashboard_routes(api, hub)
+    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
+    routes += api.routes() + dashboard_routes(api, hub)
     return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -117,8 +117,10 @@ async def _run(
         names = await targets(client)
         if not names:
             raise ConfigError("nothing to import: name at least one target")
-        sink = None if args.dry_run else await stack.enter_async_context(
-            open_sink(settings, args.distributed, state.directory.parent)
+        sink = (
+            None
+            if args.dry_run
+            else await stack.enter_async_context(open_sink(settings, args.distributed, state.directory.parent))
         )
         summary = await run_import(make(client), names, since, sink, state, out, lambda: client.stats.requests)
     for line in summary.lines():
@@ -147,8 +149,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     make: Callable[[ApiClient], Importer]
     names: list[str]
     if args.source == "github":
-        client = ApiClient(args.api_url, github_auth(_token(args.token_file, imports.github_token)),
-                           etags=etags, policy=policy)
+        client = ApiClient(
+            args.api_url, github_auth(_token(args.token_file, imports.github_token)), etags=etags, policy=policy
+        )
         pattern = re.compile(args.environment_pattern or settings.production_pattern)
         job = GitHubImport(tuple(args.repo), since, pattern, settings.mapping_rules().incident_label)
         make = lambda c: GitHubImporter(c, job, utc_now)  # noqa: E731

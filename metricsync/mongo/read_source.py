@@ -67,6 +67,7 @@ def api_routes(
     settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
 ) -> list[BaseRoute]:
     """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+
     async def status() -> dict[str, object]:
         return {
             "raw_deliveries": await store.raw_count(),

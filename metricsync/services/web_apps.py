@@ -22,6 +22,7 @@ from metricsync.dashboard.shutdown import end_streams_on_signals
 from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.sources import all_senders
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def create_ingest_service_app(
     """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
-    routes = create_ingest_routes(settings.ingest_config(), sink, clock)
+    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
     if store is not None:

@@ -35,7 +35,11 @@ def outranked(deployment_id: str, outcome: Outcome, same_sha: Mapping[str, Outco
     own_rank = PRECEDENCE[own_space]
     for other_id, other in same_sha.items():
         space = namespace(other_id)
-        if space and space != own_space and PRECEDENCE[space] > own_rank:
-            if abs(other.finish - outcome.finish) <= TOLERANCE_US:
-                return True
+        if (
+            space
+            and space != own_space
+            and PRECEDENCE[space] > own_rank
+            and abs(other.finish - outcome.finish) <= TOLERANCE_US
+        ):
+            return True
     return False

@@ -70,7 +70,7 @@ def test_mixed_plan_is_deterministic_and_covers_every_source() -> None:
 
 
 async def test_a_month_of_mixed_traffic_is_accepted_mapped_and_deduplicated() -> None:
-    settings = Settings(**SECRETS)
+    settings = Settings.model_validate(SECRETS)
     sink = MemorySink()
     app = create_ingest_app(settings.ingest, sink, lambda: NOW, all_senders(settings.ingest))
     hooks = planned_webhooks(SimulationPlan(days=30, services=4, seed=7, sources=ALL), NOW)

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from metricsync.errors import MetricSyncError
 from metricsync.settings import Settings
 from metricsync.simulate import ORG, SimulationPlan, Webhook, _Builder, _iso, _sha, _template, service_names
+from schemas.errors import MetricSyncError
 from schemas.sources import Source
 
 DEFAULT_SOURCES = frozenset({Source.GITHUB, Source.JENKINS, Source.ALERTMANAGER})

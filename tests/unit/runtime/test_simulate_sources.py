@@ -10,12 +10,12 @@ import pytest
 
 from ingest.app import create_ingest_app
 from metrics_worker.engine import EngineConfig, MetricEngine
-from metricsync.errors import MetricSyncError
 from metricsync.settings import Settings
 from metricsync.simulate import SimulationPlan, planned_webhooks, sign
 from metricsync.simulate_sources import parse_sources
 from metricsync.sources import all_senders
 from normalizer.mapping import map_delivery
+from schemas.errors import MetricSyncError
 from schemas.events import Deployment
 from schemas.sources import Source
 from tests.unit.ingest.conftest import MemorySink

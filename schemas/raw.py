@@ -24,7 +24,8 @@ class RawDelivery(BaseModel):
     else `X-Gitlab-Event-UUID`, else a digest of event and body; PagerDuty: `pagerduty:` + `event.id`;
     Opsgenie: `opsgenie:` + digest of alert id and action; CDEvents: `cdevents:` + digest of
     `context.source` and `context.id`; push API: `push:` + digest of kind, caller's id and state).
-    `key` orders deliveries that must stay in order (the repository or job they concern): it is the Kafka record key of the raw topic.
+    `key` orders deliveries that must stay in order (the repository or job they concern): it is the
+    Kafka record key of the raw topic.
     `headers` keeps the sender's non-secret headers, names lower-cased.
     """
 

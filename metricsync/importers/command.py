@@ -152,7 +152,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         client = ApiClient(
             args.api_url, github_auth(_token(args.token_file, imports.github_token)), etags=etags, policy=policy
         )
-        pattern = re.compile(args.environment_pattern or settings.production_pattern)
+        pattern = re.compile(args.environment_pattern or settings.mapping.production_pattern)
         job = GitHubImport(tuple(args.repo), since, pattern, settings.mapping_rules().incident_label)
         make = lambda c: GitHubImporter(c, job, utc_now)  # noqa: E731
         names = list(args.repo)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from normalizer.envelope import envelope
+from normalizer.gitlab_api import IMPORT_EVENTS, map_gitlab_api
 from normalizer.incidents import IncidentFacts, incident_events
 from normalizer.payload import Fields, Parsed, load_object
 from normalizer.rules import MappingRules
@@ -45,6 +46,8 @@ _INCIDENT_TYPE = "incident"
 
 
 def map_gitlab(delivery: RawDelivery, rules: MappingRules, parsed: Parsed = None) -> list[UnifiedEvent]:
+    if delivery.event_type in IMPORT_EVENTS:
+        return map_gitlab_api(delivery, rules, parsed)
     handler = _HANDLERS.get(delivery.event_type)
     if handler is None:
         return []

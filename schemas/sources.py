@@ -67,3 +67,8 @@ def cdevents_kind(event_type: str) -> str | None:
         return None
     kind = f"{subject}.{predicate}"
     return kind if kind in CDEVENTS_MAPPED_TYPES else None
+# Not webhooks: what `metricsync import gitlab` reads from GitLab's REST API, one kind per object.
+GITLAB_IMPORT_DEPLOYMENT = "metricsync.import.gitlab.deployment"
+GITLAB_IMPORT_COMPARE = "metricsync.import.gitlab.compare"
+GITLAB_IMPORT_MERGE_REQUEST = "metricsync.import.gitlab.merge_request"
+GITLAB_IMPORT_ISSUE = "metricsync.import.gitlab.issue"

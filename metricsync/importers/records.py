@@ -123,3 +123,11 @@ def prometheus_alert_run(
     }
     ident = f"{fingerprint}@{rfc3339(first)}/{'ongoing' if ongoing else rfc3339(last)}"
     return _record(Source.ALERTMANAGER, "alert", ident, PROMETHEUS_IMPORT_ALERT, fingerprint, body, received_at)
+
+
+def gitlab_record(
+    project: str, kind: str, ident: str, event_type: str, body: dict[str, Any], received_at: datetime
+) -> RawDelivery:
+    """A GitLab REST object (normalizer/gitlab_api.py) with the project it belongs to."""
+    full = {"project": {"path_with_namespace": project}, **body}
+    return _record(Source.GITLAB, kind, f"{project.lower()}/{ident}", event_type, project.lower(), full, received_at)

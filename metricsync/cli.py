@@ -56,7 +56,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from metricsync.simulate import SimulationPlan, run_simulation
+    from metricsync.simulation.send import run_simulation
+    from metricsync.simulation.team import SimulationPlan
 
     settings = Settings()
     plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed)

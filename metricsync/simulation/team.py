@@ -1,0 +1,235 @@
+"""The made-up team `metricsync simulate` plays: its timeline of webhooks, deterministic for a seed.
+
+Each service pushes commits to GitHub several times a working day and deploys to production once or
+twice, half of the services through GitHub deployments, half through a Jenkins deploy job. A
+deployment ships the head of main as it was when the deployment started (a push later that day is
+not in it), and only when that head has not been deployed yet (no re-runs of the same sha). A few
+deploys fail, a few cause a critical alert that Alertmanager fires and later resolves, and now and
+then a Jenkins rollback job redeploys the previous version.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from metricsync.simulation import payloads
+from metricsync.simulation.payloads import Commit, iso
+from schemas.errors import MetricSyncError
+from schemas.sources import Source
+
+ORG = "acme"
+SERVICE_NAMES = ["payments", "checkout", "catalog", "search", "accounts", "shipping", "inventory", "billing"]
+MAX_SERVICES = 1000
+ZERO_SHA = "0" * 40
+
+
+def service_names(count: int) -> list[str]:
+    """The first `count` made-up service names (readable ones first, numbered beyond them)."""
+    return (SERVICE_NAMES + [f"service-{i:03d}" for i in range(len(SERVICE_NAMES), count)])[:count]
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    days: int = 30
+    services: int = 3
+    seed: int = 7
+
+
+@dataclass(frozen=True)
+class Webhook:
+    at: datetime  # when it would have been sent
+    source: Source
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # the source's own, e.g. X-GitHub-Event (unsigned)
+
+    @property
+    def path(self) -> str:
+        return f"/webhooks/{self.source.value}"
+
+
+def _sha(rng: random.Random) -> str:
+    return f"{rng.getrandbits(160):040x}"
+
+
+class Repository:
+    """The pushes of one repository's main branch, in time order: what its head was at any moment."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.times: list[datetime] = []
+        self.heads: list[str] = []
+
+    @property
+    def head(self) -> str:
+        return self.heads[-1] if self.heads else ZERO_SHA
+
+    def pushed(self, at: datetime, sha: str) -> None:
+        if self.times and at < self.times[-1]:
+            raise ValueError(f"pushes to {self.name} must be added in time order")
+        self.times.append(at)
+        self.heads.append(sha)
+
+    def head_at(self, moment: datetime) -> str | None:
+        """The head as it was at `moment` (pushes at `moment` included); None before the first push."""
+        index = bisect.bisect_right(self.times, moment)
+        return self.heads[index - 1] if index else None
+
+
+class _Builder:
+    """Turns the packaged templates into concrete webhooks; keeps ids and build numbers."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.push_tpl = payloads.template(payloads.PUSH)
+        self.status_tpl = payloads.template(payloads.DEPLOYMENT_STATUS)
+        self.jenkins_tpl = payloads.template(payloads.JENKINS)
+        self.alert_tpl = payloads.template(payloads.ALERTMANAGER)
+        self.builds: dict[str, int] = {}
+        self.next_id = 1_000_000
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def push(self, repo: Repository, at: datetime, count: int) -> Webhook:
+        before = repo.head
+        commits = []
+        t = at - timedelta(minutes=15 * count)
+        for _ in range(count):  # commit times at or before the push
+            t += timedelta(minutes=self.rng.randint(3, 15))
+            sha = _sha(self.rng)
+            url = f"https://github.com/{repo.name}/commit/{sha}"
+            commits.append(Commit(sha, t.astimezone(UTC).isoformat(), tree=_sha(self.rng), url=url))
+        after = str(commits[-1].sha)
+        body = payloads.github_push(
+            self.push_tpl,
+            repo=repo.name,
+            name=repo.name.split("/")[1],
+            before=before,
+            after=after,
+            commits=commits,
+            created=before == ZERO_SHA,
+            compare=f"https://github.com/{repo.name}/compare/{before[:12]}...{after[:12]}",
+            pushed_at=int(at.timestamp()),
+        )
+        repo.pushed(at, after)
+        return Webhook(at, Source.GITHUB, orjson.dumps(body), {"X-GitHub-Event": "push"})
+
+    def github_deployment(self, repo: str, sha: str, created: datetime, at: datetime, state: str) -> Webhook:
+        body = payloads.github_deployment_status(
+            self.status_tpl,
+            repo=repo,
+            name=repo.split("/")[1],
+            deployment_id=self._id(),
+            status_id=self._id(),
+            sha=sha,
+            state=state,
+            created=iso(created),
+            updated=iso(at),
+        )
+        return Webhook(at, Source.GITHUB, orjson.dumps(body), {"X-GitHub-Event": "deployment_status"})
+
+    def jenkins_build(
+        self, repo: str, job: str, sha: str, started: datetime, at: datetime, status: str
+    ) -> list[Webhook]:
+        number = self.builds.get(job, 0) + 1
+        self.builds[job] = number
+        hooks = []
+        for phase, when in (("STARTED", started), ("COMPLETED", at), ("FINALIZED", at + timedelta(seconds=5))):
+            body = payloads.jenkins_build(
+                self.jenkins_tpl,
+                job=job,
+                number=number,
+                phase=phase,
+                status=None if phase == "STARTED" else status,
+                timestamp_ms=int(when.timestamp() * 1000),
+                duration_ms=int((at - started).total_seconds() * 1000) if phase != "STARTED" else 0,
+                service=repo,
+                sha=sha,
+            )
+            hooks.append(Webhook(when, Source.JENKINS, orjson.dumps(body)))
+        return hooks
+
+    def alert(self, repo: str, starts: datetime, ends: datetime) -> list[Webhook]:
+        fingerprint = f"{self.rng.getrandbits(64):016x}"
+        hooks = []
+        for status, at in (("firing", starts + timedelta(seconds=30)), ("resolved", ends + timedelta(seconds=30))):
+            body = payloads.alertmanager_alert(
+                self.alert_tpl,
+                status=status,
+                service=repo,
+                fingerprint=fingerprint,
+                starts=iso(starts),
+                ends=iso(ends) if status == "resolved" else payloads.NEVER,
+                summary=f"5xx rate above 5% on {repo}",
+                group_key='{}:{alertname="HighErrorRate", service="' + repo + '"}',
+            )
+            hooks.append(Webhook(at, Source.ALERTMANAGER, orjson.dumps(body)))
+        return hooks
+
+
+def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
+    """Every webhook of the simulation, in the order they would have been sent (all before `now`)."""
+    if not 1 <= plan.services <= MAX_SERVICES:
+        raise MetricSyncError(f"--services must be between 1 and {MAX_SERVICES}")
+    if plan.days < 1:
+        raise MetricSyncError("--days must be at least 1")
+    rng = random.Random(plan.seed)
+    builder = _Builder(rng)
+    hooks: list[Webhook] = []
+    start_day = (now - timedelta(days=plan.days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for index, name in enumerate(service_names(plan.services)):
+        repo = Repository(f"{ORG}/{name}")
+        via_jenkins = index % 2 == 1
+        deployed: list[str] = []
+        for day in range(plan.days + 1):
+            day_start = start_day + timedelta(days=day)
+            if day_start.weekday() >= 5:
+                continue
+            for push_no in range(rng.randint(1, 4)):
+                at = day_start + timedelta(hours=9 + push_no * 2, minutes=rng.randint(0, 59))
+                if at >= now:
+                    break
+                hooks.append(builder.push(repo, at, rng.randint(1, 4)))
+            for deploy_no in range(rng.choice([0, 1, 1, 2])):
+                at = day_start + timedelta(hours=13 + deploy_no * 3, minutes=rng.randint(0, 59))
+                started = at - timedelta(minutes=rng.randint(3, 9) if via_jenkins else 6)
+                sha = repo.head_at(started)  # what main was when the deployment started
+                if at >= now:
+                    break
+                if sha is None or (deployed and deployed[-1] == sha):
+                    continue  # nothing pushed yet, or nothing new since the last deployment
+                failed_attempt = rng.random() < 0.08
+                status_word = "failure" if failed_attempt else "success"
+                if via_jenkins:
+                    job = f"{name}-deploy-prod"
+                    hooks.extend(builder.jenkins_build(repo.name, job, sha, started, at, status_word.upper()))
+                else:
+                    hooks.append(builder.github_deployment(repo.name, sha, started, at, status_word))
+                if failed_attempt:
+                    continue
+                deployed.append(sha)
+                roll = rng.random()
+                if roll < 0.12:  # the deploy breaks production: a critical alert
+                    starts = at + timedelta(minutes=rng.randint(5, 60))
+                    ends = starts + timedelta(minutes=rng.randint(15, 240))
+                    if ends < now:
+                        hooks.extend(builder.alert(repo.name, starts, ends))
+                elif roll < 0.16 and via_jenkins and len(deployed) >= 2:  # rolled back
+                    back = at + timedelta(minutes=rng.randint(20, 90))
+                    if back < now:
+                        job = f"{name}-rollback-prod"
+                        rolled_back = deployed[-2]
+                        hooks.extend(
+                            builder.jenkins_build(
+                                repo.name, job, rolled_back, back - timedelta(minutes=4), back, "SUCCESS"
+                            )
+                        )
+                        deployed.append(rolled_back)
+    hooks.sort(key=lambda h: h.at)
+    return hooks

@@ -14,7 +14,7 @@ from metricsync.logs import configure_logging
 from metricsync.settings import Settings
 from schemas.errors import MetricSyncError
 
-log = logging.getLogger("metricsync")
+log = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        configure_logging(Settings().log_level)
+        settings = Settings()
+        configure_logging(settings.log_level, settings.log_format)
         started = time.perf_counter()
         code: int = args.func(args)
         log.debug("command=%s seconds=%.2f", args.command, time.perf_counter() - started)

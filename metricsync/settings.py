@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ingest.config import MIB
 from metricsync.durations import parse_duration
+from metricsync.logs import LogFormat
 from schemas.catalog import ServiceCatalog
 from schemas.errors import ConfigError
 
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path("./metricsync-data")
     log_level: str = "INFO"
+    log_format: LogFormat = "text"  # METRICSYNC_LOG_FORMAT: text lines, or JSON lines with fields
 
     # ingest: verification and limits
     github_secret: SecretStr | None = None

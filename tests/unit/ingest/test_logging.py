@@ -48,7 +48,9 @@ async def test_tokens_and_query_strings_never_reach_logs_or_answers(
         assert response.status_code < 500
 
     # httpx (the test client) logs its own URLs; everything on the server side must be clean.
-    server_lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    # the message and every field a JSON log line would carry
+    server_lines = [f"{r.getMessage()} {sorted(map(str, vars(r).values()))}" for r in server]
     text = "\n".join(server_lines + answers)
     forbidden = [
         JENKINS_TOKEN,
@@ -60,7 +62,7 @@ async def test_tokens_and_query_strings_never_reach_logs_or_answers(
         "?",
     ]
     assert [secret for secret in forbidden if secret in text] == []
-    assert len(server_lines) >= len(requests), "every refusal and store is logged"
+    assert len([r for r in server if r.name == "ingest.app"]) == len(requests), "one access line per webhook"
     for delivery in sink.stored.values():
         assert JENKINS_TOKEN not in str(delivery.headers)
 
@@ -77,16 +79,45 @@ async def test_refusals_are_logged_with_context(client: httpx.AsyncClient, caplo
         assert part in message
 
 
-async def test_stores_are_logged_at_debug_with_context(
+ACCESS_FIELDS = ("source", "event", "delivery_id", "outcome", "status", "bytes", "ms")
+
+
+async def test_each_webhook_gets_one_access_line_with_fields(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="ingest")
+    caplog.set_level(logging.INFO, logger="ingest")
     body = b'{"repository": {"full_name": "o/r"}}'
+    headers = github_headers(body, "push", "guid-9")
 
-    await client.post("/webhooks/github", content=body, headers=github_headers(body, "push", "guid-9"))
+    await client.post("/webhooks/github", content=body, headers=headers)
+    await client.post("/webhooks/github", content=body, headers=headers)
+    await client.post("/webhooks/jenkins", content=BODY, headers={**JSON, **bearer("nope")})
 
-    (record,) = [r for r in caplog.records if r.name == "ingest.app"]
-    message = record.getMessage()
-    assert record.levelno == logging.DEBUG
-    for part in ("source=github", "delivery_id=guid-9", "event_type=push", "status=accepted", "key=o/r"):
+    records = [r for r in caplog.records if r.name == "ingest.app"]
+    assert [r.levelno for r in records] == [logging.INFO] * 3
+    fields = [{name: getattr(r, name) for name in ACCESS_FIELDS} for r in records]
+    for f in fields:
+        assert isinstance(f.pop("ms"), float)
+    assert fields == [
+        {
+            "source": "github",
+            "event": "push",
+            "delivery_id": "guid-9",
+            "outcome": "accepted",
+            "status": 202,
+            "bytes": 36,
+        },
+        {
+            "source": "github",
+            "event": "push",
+            "delivery_id": "guid-9",
+            "outcome": "duplicate",
+            "status": 202,
+            "bytes": 36,
+        },
+        {"source": "jenkins", "event": "-", "delivery_id": "-", "outcome": "refused", "status": 401, "bytes": 0},
+    ]
+    assert records[2].error == "bad_token"  # type: ignore[attr-defined]
+    message = records[0].getMessage()
+    for part in ("source=github", "event=push", "delivery_id=guid-9", "outcome=accepted", "status=202", "bytes=36"):
         assert part in message

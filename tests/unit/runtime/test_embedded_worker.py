@@ -115,15 +115,27 @@ async def test_a_failed_batch_is_rebuilt_from_the_store_and_status_is_not_caught
             raise RuntimeError("injected failure")
 
         failing.apply_many = apply_half_then_fail  # type: ignore[method-assign]
-        pipeline.recovery_pause = 0.5
-        await post_all(client, stream[half:])
-        deadline = time.monotonic() + 10
-        while (body := await status(client))["worker_error"] is None:
-            assert time.monotonic() < deadline, f"the injected failure did not show: {body}"
-            await asyncio.sleep(0.01)
-        assert body["worker_error"] == "RuntimeError: injected failure"
-        assert body["caught_up"] is False
-        recovered = await caught_up(client)
+        pipeline.recovery_pause = 2.0  # the window in which the status must show the failure
+        seen: list[dict[str, Any]] = []
+
+        async def watch() -> None:
+            while True:
+                seen.append(await status(client))
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await post_all(client, stream[half:])
+            deadline = time.monotonic() + 20
+            while not any(body["worker_error"] for body in seen):
+                assert time.monotonic() < deadline, f"the injected failure did not show: {seen[-1:]}"
+                await asyncio.sleep(0.01)
+            recovered = await caught_up(client)
+        finally:
+            watcher.cancel()
+        failed = [body for body in seen if body["worker_error"] is not None]
+        assert failed[0]["worker_error"] == "RuntimeError: injected failure"
+        assert all(body["caught_up"] is False for body in failed)
         assert recovered["worker_error"] is None
         assert pipeline.engine is not failing
         after_failure = await answers(client)

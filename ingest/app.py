@@ -59,6 +59,7 @@ from schemas.sources import Source
 log = logging.getLogger(__name__)
 # One line per webhook (see _WebhookEndpoints._access); in JSON logs each pair is a field.
 _ACCESS = "webhook source=%s event=%s delivery_id=%s outcome=%s status=%d bytes=%d ms=%.2f"
+_ACCESS_FIELDS = ("source", "event", "delivery_id", "outcome", "status", "bytes", "ms")
 
 Clock = Callable[[], datetime]
 # The request headers as looked up by the checks: lower-cased names, a repeated header's first value.
@@ -189,21 +190,22 @@ class _WebhookEndpoints:
         else:
             event = headers.get("x-github-event", "-") if sender.source is Source.GITHUB else "-"
             delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
-        fields: dict[str, object] = {
-            "source": sender.source.value,
-            "event": event[:MAX_HEADER_VALUE],
-            "delivery_id": delivery_id[:MAX_HEADER_VALUE],
-            "outcome": outcome,
-            "status": status,
-            "bytes": size,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        args = (
+            sender.source.value,
+            event[:MAX_HEADER_VALUE],
+            delivery_id[:MAX_HEADER_VALUE],
+            outcome,
+            status,
+            size,
+            ms,
+        )
         if error is None:
-            log.log(level, _ACCESS, *fields.values(), extra=fields)
+            # per accepted webhook: no `extra` dict (JSON logs take the fields from the pairs)
+            log.log(level, _ACCESS, *args)
             return
-        fields["error"] = error.code
-        fields["detail"] = error.detail
-        log.log(level, _ACCESS + " error=%s detail=%s", *fields.values(), extra=fields)
+        fields = {**dict(zip(_ACCESS_FIELDS, args, strict=True)), "error": error.code, "detail": error.detail}
+        log.log(level, _ACCESS + " error=%s detail=%s", *args, error.code, error.detail, extra=fields)
 
     async def _store(
         self,

@@ -57,6 +57,12 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Records at `level` and above go to stderr as `log_format` lines (uvicorn's own loggers too: the
     servers are started with `log_config=None`, so they propagate here)."""
+    # Nothing prints a record's caller, thread or process: skip collecting them on every call (the
+    # logging HOWTO's "Optimization"; ingest writes a line per webhook).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(log_format))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

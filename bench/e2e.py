@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.context import GITHUB_SECRET, BenchContext
 from bench.http import Connection
-from bench.payloads import deployment_status_template
 from bench.procs import Proc, free_port, wait_http
 from bench.results import Figure, Target
 from metricsync.simulation.payloads import iso
 from metricsync.simulation.signing import github_signature
+from metricsync.simulation.workload import deployment_status_template
 
 SCENARIO = "3 end-to-end latency, distributed"
 CONNECTIONS = 16

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from normalizer.rules import MappingRules
 
 
-
 def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]

@@ -2,7 +2,7 @@
 
 Each function takes the template document (a parsed real payload: the packaged ones of
 metricsync/templates, or a test fixture) and returns a new document with the values given. The
-values may be placeholders: the benchmarks pass `bench.payloads.slot(...)` strings and render the
+values may be placeholders: the benchmarks pass `metricsync.simulation.workload.slot(...)` strings and render the
 result by joining byte slices, so a benchmark body has exactly the shape `metricsync simulate` sends.
 """
 

@@ -17,8 +17,8 @@ from typing import Protocol
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from metricsync.kafka import make_consumer, make_producer
-from metricsync.memory_bus import MemoryBus, Subscription
+from metricsync.embedded.memory_bus import MemoryBus, Subscription
+from metricsync.kafka.clients import make_consumer, make_producer
 from metricsync.settings import Settings
 from schemas.ports import Bus
 from tests.integration.conftest import unique_name

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from metricsync.bench.payloads import MixedWorkload
-from metricsync.codec import decode_raw
-from metricsync.embedded import EmbeddedSink
-from metricsync.kafka_sink import KafkaSink
-from metricsync.memory_bus import MemoryBus
+from metricsync.embedded.memory_bus import MemoryBus
+from metricsync.embedded.pipeline import EmbeddedSink
+from metricsync.embedded.sqlite_store import SqliteStore
+from metricsync.kafka.codec import decode_raw
+from metricsync.kafka.sink import KafkaSink
 from metricsync.settings import Settings
-from metricsync.sqlite_store import SqliteStore
+from metricsync.simulation.workload import MixedWorkload
 from schemas.ports import DeliverySink
 from schemas.raw import RawDelivery
 from tests.integration.conftest import unique_name

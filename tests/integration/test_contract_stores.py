@@ -12,10 +12,10 @@ from typing import Protocol
 
 import pytest
 
-from metricsync.bench.payloads import MixedWorkload
-from metricsync.mongo_store import MongoStore
+from metricsync.embedded.sqlite_store import SqliteStore
+from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
-from metricsync.sqlite_store import SqliteStore
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 from schemas.ports import EventStore, RawLog

@@ -8,12 +8,12 @@ import orjson
 import pytest
 
 from bench import wrk
-from bench.payloads import ByteTemplate, MixedWorkload, slot
 from bench.results import BEGIN, END, Figure, Report, Target, markdown, splice, text_table
 from bench.runner import SCENARIO_NAMES, build_parser, select
 from bench.servers import parse_env_lines
 from metricsync.settings import Settings
 from metricsync.simulation.signing import github_signature
+from metricsync.simulation.workload import ByteTemplate, MixedWorkload, slot
 from normalizer.mapping import map_delivery
 from schemas.errors import ConfigError
 

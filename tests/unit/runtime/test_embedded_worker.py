@@ -17,8 +17,8 @@ import httpx
 from pydantic import SecretStr
 
 from metrics_worker.engine import MetricEngine
-from metricsync.app import create_embedded_app
-from metricsync.embedded import EmbeddedPipeline
+from metricsync.embedded.pipeline import EmbeddedPipeline
+from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from metricsync.simulation.send import sign
 from metricsync.simulation.team import SimulationPlan, plan_webhooks

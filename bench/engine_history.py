@@ -23,7 +23,7 @@ from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 SCENARIO = "5 cost as history grows"
 SERVICES = 500

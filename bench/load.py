@@ -11,7 +11,7 @@ from bench.context import GITHUB_SECRET, BenchContext
 from bench.wrk import WrkResult
 from metricsync.simulation.signing import github_signature
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 PUSH_TEMPLATE = "push__single_commit.json"
 CALIBRATION_SECONDS = 3.0

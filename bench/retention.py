@@ -32,7 +32,7 @@ from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 MEMORY = "7 memory"
 SERVICES = 500

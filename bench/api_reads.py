@@ -47,7 +47,7 @@ def run(ctx: BenchContext) -> None:
         engine, _ = build(sizes.history_large, 0, 0, services, end)
         ctx.cache["engine"] = (engine, end, services, sizes.history_large)
     engine, end, _, history = ctx.cache["engine"]
-    api = ReadApi(LiveEngineSource(engine), ServiceCatalog(), None, lambda: end)
+    api = ReadApi(LiveEngineSource(lambda: engine), ServiceCatalog(), None, lambda: end)
     app = Starlette(routes=api.routes())
     service = sorted(s.service for s in engine.services())[0]
     window = {"from": (end - timedelta(days=365)).isoformat(), "to": end.isoformat()}

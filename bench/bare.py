@@ -37,7 +37,7 @@ def main() -> int:
     from metricsync.web.serving import serve_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return serve_app(settings, create_bare_app, workers=settings.ingest_workers)
 
 

@@ -1,6 +1,6 @@
 """Scenarios 4 and 8 (and the worker's part of 7): the consumer services replaying a prepared topic.
 
-The raw topic is filled straight from the bench (codec.encode_raw of `payloads.MixedWorkload`
+The raw topic is filled straight from the bench (codec.encode_raw of `workload.MixedWorkload`
 deliveries: pushes, deployments, incidents over N services), then `metricsync normalizer --burst`
 turns it into events and `metricsync worker --burst` folds those into metric state, one process
 each. A service's rate counts from its "started" log line (connected, group joined) to its exit
@@ -21,10 +21,10 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 
 from bench.context import BenchContext
-from bench.payloads import MixedWorkload
 from bench.procs import CpuMeter, Proc, RssSampler, endpoint_ports
 from bench.results import Figure, Target
 from metricsync.kafka.codec import encode_raw
+from metricsync.simulation.workload import MixedWorkload
 
 SCENARIO = "4 consumer services, per process"
 REBUILD = "8 rebuild"

@@ -11,7 +11,7 @@ from typing import Any
 from bench.results import Figure, Report
 from bench.servers import Endpoints, Servers
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 GITHUB_SECRET = "bench-github-secret"
 JENKINS_TOKEN = "bench-jenkins-token"

@@ -55,7 +55,7 @@ def _app(services: int, events: int) -> tuple[Starlette, list[str], list[str]]:
     catalog = ServiceCatalog(
         services={name: ServiceEntry(team=f"team-{i % TEAMS:02d}") for i, name in enumerate(names)}
     )
-    api = ReadApi(LiveEngineSource(engine), catalog, None, lambda: datetime.now(UTC))
+    api = ReadApi(LiveEngineSource(lambda: engine), catalog, None, lambda: datetime.now(UTC))
     app = Starlette(routes=api.routes() + dashboard_routes(api, StreamHub()))
     return app, names, sorted(catalog.teams())
 

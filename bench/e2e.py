@@ -20,12 +20,13 @@ import orjson
 import uvloop
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import wrk
 from bench.context import GITHUB_SECRET, BenchContext
 from bench.http import Connection
-from bench.payloads import deployment_status_template, iso
 from bench.procs import Proc, free_port, wait_http
 from bench.results import Figure, Target
+from metricsync.simulation.payloads import iso
+from metricsync.simulation.signing import github_signature
+from metricsync.simulation.workload import deployment_status_template
 
 SCENARIO = "3 end-to-end latency, distributed"
 CONNECTIONS = 16
@@ -110,7 +111,7 @@ class _Sender:
             "Content-Type": "application/json",
             "X-GitHub-Event": "deployment_status",
             "X-GitHub-Delivery": f"bench-e2e-{self.next_id}",
-            "X-Hub-Signature-256": wrk.signature(GITHUB_SECRET, body),
+            "X-Hub-Signature-256": github_signature(GITHUB_SECRET, body),
         }
         return headers, body
 

@@ -1,7 +1,7 @@
 """Scenario 5: per-event engine cost on top of a small and a large history, same service mix.
 
 In-process, the worker's engine alone (MetricEngine.apply_many). The events are the mapped events of
-`payloads.MixedWorkload` deliveries (the normalizer's own mappers), built before timing. For each
+`workload.MixedWorkload` deliveries (the normalizer's own mappers), built before timing. For each
 history size one workload covers history + the measured batches, so the measured events are the
 next ones of the same services; each of `runs` batches of `measured_events` is timed on its own.
 The engine with the large history is kept for the read-API scenario.
@@ -16,14 +16,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from bench.context import BenchContext
-from bench.payloads import MixedWorkload
 from bench.results import Figure, Target
 from metrics_worker.engine import MetricEngine
 from metricsync.settings import Settings
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 SCENARIO = "5 cost as history grows"
 SERVICES = 500

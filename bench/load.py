@@ -9,8 +9,9 @@ from pathlib import Path
 from bench import wrk
 from bench.context import GITHUB_SECRET, BenchContext
 from bench.wrk import WrkResult
+from metricsync.simulation.signing import github_signature
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 PUSH_TEMPLATE = "push__single_commit.json"
 CALIBRATION_SECONDS = 3.0
@@ -30,7 +31,7 @@ class Load:
         body = push_body()
         self.body_path = ctx.path("push.json")
         self.body_path.write_bytes(body)
-        self.signature = wrk.signature(GITHUB_SECRET, body)
+        self.signature = github_signature(GITHUB_SECRET, body)
         self._scripts = 0
 
     def script(self, delay_ms: float | None = None) -> Path:

@@ -7,7 +7,7 @@ RSS is the engine's alone.
 prints one JSON line: RSS after the build (MB), peak RSS, events kept, seconds. A service holds at
 most 1.25 retentions of history (then it is pruned to one), so the peak is reached once the history
 passes 500 days and stays there however long it grows. The same service mix
-and rate as scenario 4-5 (`payloads.MixedWorkload`, 500 services), so 10,000 events span 14.6 days and
+and rate as scenario 4-5 (`workload.MixedWorkload`, 500 services), so 10,000 events span 14.6 days and
 1,000,000 span 4 years: without a retention the second would hold 100 times the first.
 """
 
@@ -25,14 +25,14 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from bench.context import BenchContext
-from bench.payloads import MixedWorkload
 from bench.procs import rss_mb
 from bench.results import Figure, Target
 from metrics_worker.engine import EngineConfig, MetricEngine
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 MEMORY = "7 memory"
 SERVICES = 500
@@ -134,7 +134,7 @@ def run(ctx: BenchContext) -> None:
     ctx.note(
         MEMORY,
         f"Engine memory with the retention: `python -m bench.retention` child processes, "
-        f"{services} services of `payloads.MixedWorkload` mapped by the normalizer's mappers and applied "
+        f"{services} services of `workload.MixedWorkload` mapped by the normalizer's mappers and applied "
         f"to one MetricEngine (retention {RETENTION_DAYS} days, pruned every {min(CHUNK, large // 20):,} events), at "
         f"{rate:,.0f} events a day, so {large:,} events span {large / rate:,.0f} days. Peak RSS is the "
         f"child's VmHWM; the {large // 2:,}-event figure is the large child's when its history reached "

@@ -21,7 +21,7 @@ from bench.servers import Servers
 from metricsync.logs import configure_logging
 from schemas.errors import ConfigError, MetricSyncError
 
-log = logging.getLogger("bench")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,6 @@ it, so the delay is not counted as latency.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import shutil
 import subprocess
@@ -64,10 +62,6 @@ function delay()
   return d
 end
 """
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def lua_script(prefix: str, body_path: Path, path: str, signature_value: str, delay_ms: float | None = None) -> str:

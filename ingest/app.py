@@ -15,6 +15,7 @@ as before, in the same JSON shape.
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -55,7 +56,10 @@ from schemas.ports import DeliverySink, DeliveryTooLarge, SinkUnavailable
 from schemas.raw import IngestStatus, RawDelivery
 from schemas.sources import Source
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
+# One line per webhook (see _WebhookEndpoints._access); in JSON logs each pair is a field.
+_ACCESS = "webhook source=%s event=%s delivery_id=%s outcome=%s status=%d bytes=%d ms=%.2f"
+_ACCESS_FIELDS = ("source", "event", "delivery_id", "outcome", "status", "bytes", "ms")
 
 Clock = Callable[[], datetime]
 
@@ -126,9 +130,11 @@ class _WebhookEndpoints:
         return Route(sender.path, WebhookEndpoint(self, sender), methods=["POST"], name=sender.route_name)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, sender: Sender) -> None:
+        started = time.perf_counter()
         received_at = self._clock()
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = header_map(raw_headers)
+        body = b""
         try:
             sender.verifier.check_headers(headers, scope.get("query_string", b""))
             check_content_length(headers.get("content-length"), self._limit)
@@ -139,19 +145,22 @@ class _WebhookEndpoints:
             identity = sender.identify(headers, payload, body)
             if isinstance(identity, Response):
                 await identity(scope, receive, send)
+                self._access(sender, headers, None, "pong", identity.status_code, len(body), started)
                 return
             status = await self._store(raw_headers, sender.source, identity, body, payload, received_at)
         except IngestError as e:
-            await self._refuse(headers, sender, e)(scope, receive, send)
+            await problem_response(e)(scope, receive, send)
+            self._access(sender, headers, None, "refused", e.status_code, len(body), started, e)
             return
         except ClientDisconnect:
-            logger.info("webhook abandoned: client disconnected source=%s", sender.source.value)
             await Response(status_code=400)(scope, receive, send)
+            self._access(sender, headers, None, "abandoned", 400, len(body), started)
             return
         except Exception:
             # Outside Starlette's ServerErrorMiddleware: answer 500 here (in the usual JSON shape).
-            logger.exception("webhook failed source=%s", sender.source.value)
+            log.exception("webhook failed source=%s", sender.source.value)
             await problem_response(InternalError())(scope, receive, send)
+            self._access(sender, headers, None, "failed", 500, len(body), started)
             return
         # The 202 as two raw ASGI messages: no Response object on the hot path.
         answer = orjson.dumps({"status": status.value, "delivery_id": identity.delivery_id})
@@ -163,6 +172,46 @@ class _WebhookEndpoints:
             }
         )
         await send({"type": "http.response.body", "body": answer})
+        self._access(sender, headers, identity, status.value, 202, len(body), started)
+
+    def _access(
+        self,
+        sender: Sender,
+        headers: HeaderMap,
+        identity: Identity | None,
+        outcome: str,
+        status: int,
+        size: int,
+        started: float,
+        error: IngestError | None = None,
+    ) -> None:
+        """The access line of one webhook: source, event, delivery id, outcome, HTTP status, body bytes,
+        milliseconds (and the refusal's code and detail). Never the URL, a header's secret or a token:
+        a Jenkins token may travel in the query string."""
+        level = logging.WARNING if status >= 500 else logging.INFO
+        if not log.isEnabledFor(level):
+            return
+        if identity is not None:
+            event, delivery_id = identity.event_type, identity.delivery_id
+        else:
+            event = headers.get("x-github-event", "-") if sender.source is Source.GITHUB else "-"
+            delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        args = (
+            sender.source.value,
+            event[:MAX_HEADER_VALUE],
+            delivery_id[:MAX_HEADER_VALUE],
+            outcome,
+            status,
+            size,
+            ms,
+        )
+        if error is None:
+            # per accepted webhook: no `extra` dict (JSON logs take the fields from the pairs)
+            log.log(level, _ACCESS, *args)
+            return
+        fields = {**dict(zip(_ACCESS_FIELDS, args, strict=True)), "error": error.code, "detail": error.detail}
+        log.log(level, _ACCESS + " error=%s detail=%s", *args, error.code, error.detail, extra=fields)
 
     async def _store(
         self,
@@ -198,32 +247,7 @@ class _WebhookEndpoints:
             status = IngestStatus.ACCEPTED
         else:
             status = IngestStatus.IGNORED
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "webhook stored source=%s delivery_id=%s event_type=%s key=%s status=%s",
-                source.value,
-                identity.delivery_id,
-                identity.event_type,
-                identity.key,
-                status.value,
-            )
         return status
-
-    def _refuse(self, headers: HeaderMap, sender: Sender, error: IngestError) -> Response:
-        delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
-        delivery_id = delivery_id[:MAX_HEADER_VALUE]
-        level = logging.WARNING if error.status_code >= 500 else logging.INFO
-        # Never the URL: a Jenkins token may travel in its query string.
-        logger.log(
-            level,
-            "webhook refused source=%s delivery_id=%s status=%d error=%s detail=%s",
-            sender.source.value,
-            delivery_id,
-            error.status_code,
-            error.code,
-            error.detail,
-        )
-        return problem_response(error)
 
 
 class WebhookEndpoint:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from ingest.responses import json_response
 from schemas.ports import DeliverySink
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 5.0
 
@@ -28,7 +28,7 @@ async def _not_ready_reason(sink: DeliverySink) -> str | None:
     except TimeoutError:
         return f"the delivery sink did not answer its readiness check within {READY_TIMEOUT_SECONDS:g} s"
     except Exception as e:
-        logger.warning("readiness check failed error=%s", type(e).__name__, exc_info=True)
+        log.warning("readiness check failed error=%s", type(e).__name__, exc_info=True)
         return f"the delivery sink's readiness check failed ({type(e).__name__})"
 
 

@@ -2,7 +2,8 @@
 
 Pure: no I/O and no clock; callers pass the windows. State is kept per service and, within a service,
 per environment key ("production" = events with production=True, or a lower-cased environment name).
-docs/metrics.md defines every metric.
+Services are service ids (schemas.catalog.service_id): events carry them normalized, and callers
+pass ids to the queries (the read API resolves names through the catalog). docs/metrics.md defines every metric.
 """
 
 from collections.abc import Collection, Iterable, Iterator
@@ -50,7 +51,7 @@ class MetricEngine:
 
     def apply(self, event: UnifiedEvent) -> frozenset[str]:
         """Apply one event; the services whose metrics may have changed (empty for a duplicate id)."""
-        service = event.service.strip().lower()
+        service = event.service
         state = self._services.get(service)
         if state is None:
             state = self._services[service] = ServiceState(service, self._window_us, self._rollup)
@@ -172,7 +173,7 @@ class MetricEngine:
 
     def horizon(self, service: str) -> datetime | None:
         """The moment before which the service's history was dropped (None: it has all of it)."""
-        state = self._services.get(service.strip().lower())
+        state = self._services.get(service)
         return None if state is None or state.horizon is None else from_us(state.horizon)
 
     def retained_from(self, services: Collection[str] | None, start: datetime) -> datetime | None:
@@ -182,7 +183,7 @@ class MetricEngine:
         states = (
             self._services.values()
             if services is None
-            else (s for s in (self._services.get(name.strip().lower()) for name in services) if s is not None)
+            else (s for s in (self._services.get(name) for name in services) if s is not None)
         )
         latest = max((s.horizon for s in states if s.horizon is not None), default=None)
         return None if latest is None or latest <= to_us(start) else from_us(latest)
@@ -202,19 +203,18 @@ class MetricEngine:
 
     def export_service(self, service: str) -> dict[str, Any]:
         """The JSON-able (orjson) state of one service: enough for import_service to restore it exactly."""
-        state = self._services.get(service.strip().lower())
+        state = self._services.get(service)
         if state is None:
             raise UnknownServiceError(f"service '{service}' has no state in this engine; apply its events first")
         return export_state(state)
 
     def import_service(self, service: str, state: dict[str, Any]) -> None:
         """Replace the state of one service with one export_service returned."""
-        name = service.strip().lower()
-        restored = import_state(name, state, self._window_us, self._rollup)
-        old = self._services.get(name)
+        restored = import_state(service, state, self._window_us, self._rollup)
+        old = self._services.get(service)
         if old is not None:
             old.detach()
-        self._services[name] = restored
+        self._services[service] = restored
 
     def _rollup(self, key: str) -> Rollup:
         rollup = self._rollups.get(key)
@@ -231,7 +231,7 @@ class MetricEngine:
 
     def _streams(self, services: Collection[str] | None, environment: str) -> Iterator[tuple[str, Stream]]:
         key = environment_key(environment)
-        names = sorted(self._services) if services is None else sorted({s.strip().lower() for s in services})
+        names = sorted(self._services) if services is None else sorted(set(services))
         for name in names:
             state = self._services.get(name)
             stream = state.streams.get(key) if state is not None else None

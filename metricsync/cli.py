@@ -14,7 +14,7 @@ from metricsync.logs import configure_logging
 from metricsync.settings import Settings
 from schemas.errors import MetricSyncError
 
-log = logging.getLogger("metricsync")
+log = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -56,12 +56,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from metricsync.simulate import SimulationPlan, run_simulation
-    from metricsync.simulate_sources import parse_sources
+    from metricsync.simulation.send import run_simulation
+    from metricsync.simulation.sources import parse_sources
+    from metricsync.simulation.team import SimulationPlan
 
     settings = Settings()
-    sources = frozenset(source.value for source in parse_sources(args.sources))
-    plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed, sources=sources)
+    plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed, sources=parse_sources(args.sources))
     return run_simulation(args.url, plan, settings, out=sys.stderr)
 
 
@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        configure_logging(Settings().log_level)
+        settings = Settings()
+        configure_logging(settings.log_level, settings.log_format)
         started = time.perf_counter()
         code: int = args.func(args)
         log.debug("command=%s seconds=%.2f", args.command, time.perf_counter() - started)

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ingest.config import MIB, IngestConfig
 from metricsync.durations import parse_duration
+from metricsync.logs import LogFormat
 from normalizer.rules import MappingRules
 from schemas.catalog import ServiceCatalog
 from schemas.errors import ConfigError
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path("./metricsync-data")
     log_level: str = "INFO"
+    log_format: LogFormat = "text"  # METRICSYNC_LOG_FORMAT: text lines, or JSON lines with fields
 
     # ingest: every source's secret, allow_unsigned, max_body_bytes (ingest/config.py)
     ingest: IngestConfig = Field(default_factory=IngestConfig)

@@ -7,11 +7,18 @@ Built from the optional TOML file at `METRICSYNC_CONFIG`:
     team = "checkout"
 
 Service ids are lower-case. An identifier with no alias is its own service id (lower-cased).
+`service_id` is the one place a name becomes a service id: the catalog, the mappers (through it) and
+the event schema (`EventBase.service`) use it, so the engine and the runtime take `event.service` as is.
 """
 
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+def service_id(name: str) -> str:
+    """The service id a service name stands for: stripped, lower-case."""
+    return name.strip().lower()
 
 
 class ServiceEntry(BaseModel):
@@ -32,14 +39,14 @@ class ServiceCatalog(BaseModel):
         resolve runs for every event mapped, and private attributes are read through __getattr__."""
         index: dict[str, str] = {}
         for name, entry in self.services.items():
-            index[name.lower()] = name.lower()
+            index[service_id(name)] = service_id(name)
             for alias in entry.aliases:
-                index[alias.strip().lower()] = name.lower()
+                index[service_id(alias)] = service_id(name)
         return index
 
     def resolve(self, identifier: str) -> str:
         """The service id an identifier (repo full name, job name, alert label) stands for."""
-        key = identifier.strip().lower()
+        key = service_id(identifier)
         return self.index.get(key, key)
 
     def team_of(self, service: str) -> str | None:
@@ -47,7 +54,7 @@ class ServiceCatalog(BaseModel):
         return entry.team if entry else None
 
     def team_services(self, team: str) -> frozenset[str]:
-        return frozenset(name.lower() for name, entry in self.services.items() if entry.team == team)
+        return frozenset(service_id(name) for name, entry in self.services.items() if entry.team == team)
 
     def teams(self) -> frozenset[str]:
         return frozenset(entry.team for entry in self.services.values() if entry.team)

@@ -9,9 +9,14 @@ field discriminates the union; `CDEVENTS_TYPE` names the CDEvents type each kind
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
+from schemas.catalog import service_id
 from schemas.sources import Source
+
+# A service id (schemas.catalog.service_id): whatever a mapper or a stored document says, the event
+# carries it normalized, so every consumer (engine, worker, stores, bus keys) uses it as is.
+ServiceId = Annotated[str, AfterValidator(service_id)]
 
 
 class DeploymentStatus(StrEnum):
@@ -36,7 +41,7 @@ class EventBase(BaseModel):
     id: str
     source: Source
     delivery_id: str
-    service: str
+    service: ServiceId
     event_time: AwareDatetime
     received_at: AwareDatetime
 

@@ -1,8 +1,27 @@
-"""Ports: what the core needs from the outside world, as Protocols. Adapters live in metricsync/."""
+"""Ports: what the core and the services need from the outside world, as Protocols. Adapters live
+in metricsync/; each port has two real twins, and one contract suite (tests/contracts/) runs the same
+tests against both (docs/architecture.md, "How to add a store").
 
-from typing import Any, Protocol
+| port          | embedded twin                   | distributed twin                         |
+|---------------|---------------------------------|------------------------------------------|
+| DeliverySink  | EmbeddedSink (SQLite + mapping) | KafkaSink (raw topic, spool)             |
+| RawLog        | SqliteStore                     | MongoStore                               |
+| EventStore    | SqliteStore                     | MongoStore                               |
+| Bus           | MemoryBus                       | Kafka (producer + consumer group)        |
+| MetricsSource | LiveEngineSource (live engine)  | MongoMetricsSource (state from MongoDB)  |
+| ConsumerService | EmbeddedPipeline tasks        | NormalizerService, WorkerService         |
+"""
 
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
+
+if TYPE_CHECKING:
+    import asyncio
+
+Engine = TypeVar("Engine", covariant=True)
 
 
 class SinkUnavailable(Exception):
@@ -37,3 +56,74 @@ class DeliverySink(Protocol):
     async def check_ready(self) -> str | None:
         """None when the backing store answers, else a one-line reason."""
         ...
+
+
+class RawLog(Protocol):
+    """The immutable log of accepted deliveries: the record everything else is derived from."""
+
+    async def put_raw_many(self, deliveries: Sequence[RawDelivery]) -> int:
+        """Keep deliveries durably; one whose delivery_id is kept already is left as it is (bytes
+        included). Returns how many were new."""
+        ...
+
+    def raw_batches(self, size: int) -> AsyncIterator[list[RawDelivery]]:
+        """Every kept delivery once, at most `size` at a time, bodies byte for byte as received
+        (`received_at` to the millisecond)."""
+        ...
+
+    async def raw_count(self) -> int: ...
+
+
+class EventStore(Protocol):
+    """The unified events, one per event id."""
+
+    async def put_events(self, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
+        """Keep the events whose id is not kept yet (the first of an id in `events` wins); returns
+        those that were new, in the order given."""
+        ...
+
+    async def events_for(self, service: str, limit: int = 0) -> list[UnifiedEvent]:
+        """One service's events in event-time order, one per id (`limit` 0: all)."""
+        ...
+
+    async def event_count(self) -> int: ...
+
+    async def reset_derived(self) -> None:
+        """Forget everything derived from the raw log (events, dead letters, states): for rebuild."""
+        ...
+
+    async def ping(self) -> str | None:
+        """None when the store answers, else a one-line reason."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    """Topics of keyed messages (bytes): per key in publish order. Embedded mode's in-memory bus
+    (not durable: SQLite is the record) and Kafka (durable, consumer-group offsets) carry the same bytes."""
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None: ...
+
+
+class MetricsSource(Protocol[Engine]):
+    """Where the read API gets engines from: the live one (embedded) or one loaded from stored state.
+    Generic in the engine type (`MetricsSource[MetricEngine]`): schemas imports nothing of ours."""
+
+    async def engine_for(self, services: Collection[str] | None) -> Engine:
+        """An engine holding at least `services` (None: all)."""
+        ...
+
+    async def known_services(self) -> Collection[str]: ...
+
+
+class ConsumerService(Protocol):
+    """A service that consumes one topic until told to stop (`burst`: until caught up)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def run(self, stop: "asyncio.Event", burst: bool = False) -> None: ...
+
+    async def stop(self) -> None: ...

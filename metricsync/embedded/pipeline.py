@@ -2,13 +2,19 @@
 
     webhook -> ingest -> map_delivery -> SqliteStore.put_mapped: the delivery, its events, any dead
             letter and the normalizer cursor in one transaction (durable; group commit)
-            -> bus EVENTS_TOPIC -> worker: MetricEngine.apply_many -> bus METRICS_TOPIC snapshots
+            -> bus EVENTS_TOPIC -> worker: engine_batch.apply_batch -> bus METRICS_TOPIC snapshots
 
 The normalizer task is the fallback: a delivery stored while the cursor is behind the raw log (a
 backlog after an upgrade, `put_raw` without a mapping) is stored alone, a wake-up goes on the bus
 RAW_TOPIC, and the normalizer maps raw rows after its cursor and commits events + cursor. On start the
 engine is loaded from the stored events, then the normalizer catches up on raw deliveries stored but
 not yet normalized (a crash between the two loses nothing).
+
+The worker decodes each bus message alone: one that cannot be decoded is dead-lettered alone (logged,
+counted in the status), the rest of its batch is applied. A batch that fails to apply leaves the engine
+in an unknown state, so the worker rebuilds it from the stored events (every event reaches the bus
+after it is stored, and a duplicate changes nothing), retrying with a growing pause until that works;
+until then `/api/v1/status` says `worker_error` and not `caught_up`.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from metrics_worker.documents import service_snapshot
+from pydantic import ValidationError
+
 from metrics_worker.engine import MetricEngine
 from metricsync import pruning
-from metricsync.embedded.memory_bus import MemoryBus, Subscription
+from metricsync.embedded.memory_bus import BusMessage, MemoryBus, Subscription
 from metricsync.embedded.sqlite_store import DeadLetter, Mapping, SqliteStore, StoredRaw
+from metricsync.engine_batch import apply_batch
 from metricsync.errors import StoreError
 from normalizer.mapping import map_or_error
 from normalizer.rules import MappingRules
@@ -40,6 +48,8 @@ log = logging.getLogger(__name__)
 NORMALIZE_BATCH = 500
 APPLY_BATCH = 2000
 LOAD_BATCH = 5000
+RECOVERY_PAUSE = 1.0  # seconds before the first rebuild of a failed engine; doubles up to RECOVERY_PAUSE_MAX
+RECOVERY_PAUSE_MAX = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,9 @@ class EmbeddedPipeline:
         self.engine = engine
         self.clock = clock
         self.applied_events = 0
+        self.dead_letters = 0  # bus messages the worker could not decode (each logged)
+        self.worker_error: str | None = None  # set from a failed batch until the engine is rebuilt
+        self.recovery_pause = RECOVERY_PAUSE
         self._applying = False
         self._normalized_through = 0
         self._raw_sub: Subscription | None = None
@@ -112,23 +125,27 @@ class EmbeddedPipeline:
 
     async def load(self) -> int:
         """Apply every stored event to the engine (start-up). Returns the number of events."""
+        total = await self._load_into(self.engine)
+        self.applied_events = total
+        return total
+
+    async def _load_into(self, engine: MetricEngine) -> int:
         started = time.perf_counter()
         seq, total = 0, 0
         while True:
             seq, events = await self.store.events_after(seq, LOAD_BATCH)
             if not events:
                 break
-            self.engine.apply_many(events)
+            engine.apply_many(events)
             total += len(events)
-            self.prune(limit=None)  # as it goes, so memory stays within the retention during the load too
-        self.applied_events = total
+            self.prune(limit=None, engine=engine)  # as it goes: memory stays within the retention
         log.info("engine loaded events=%d seconds=%.2f", total, time.perf_counter() - started)
         return total
 
-    def prune(self, limit: int | None = pruning.PRUNE_BATCH) -> None:
+    def prune(self, limit: int | None = pruning.PRUNE_BATCH, engine: MetricEngine | None = None) -> None:
         """Drop history that left the retention from the engine (the stored events stay: a rebuild
         or a longer METRICSYNC_RETENTION brings it back)."""
-        pruned = pruning.prune(self.engine, self.clock(), limit)
+        pruned = pruning.prune(engine or self.engine, self.clock(), limit)
         self._pruning.done(len(pruned), limit)
 
     async def start(self) -> None:
@@ -189,20 +206,55 @@ class EmbeddedPipeline:
             messages = await sub.get_batch(APPLY_BATCH)
             self._applying = True
             try:
-                events = [event_from_json(m.value) for m in messages]
-                changed = self.engine.apply_many(events)
+                events = self._decode(messages)
+                applied = apply_batch(self.engine, events, self.clock, self._pruning)
                 self.applied_events += len(events)
-                if self._pruning.due():
-                    self.prune()
-                as_of = self.clock()
-                for service in sorted(changed):
-                    self.bus.publish_nowait(
-                        METRICS_TOPIC, service.encode(), service_snapshot(self.engine, service, as_of)
-                    )
-            except Exception:
-                log.exception("worker batch failed events=%d", len(messages))
+                for service, snapshot in applied.snapshots:
+                    self.bus.publish_nowait(METRICS_TOPIC, service.encode(), snapshot)
+            except Exception as e:
+                self.worker_error = f"{type(e).__name__}: {e}"[:500]
+                log.exception("worker batch failed events=%d; rebuilding the engine from the store", len(messages))
+                await self._recover()
             finally:
                 self._applying = False
+
+    def _decode(self, messages: list[BusMessage]) -> list[UnifiedEvent]:
+        """The events of a batch; a message that cannot be decoded is dead-lettered alone."""
+        events: list[UnifiedEvent] = []
+        for message in messages:
+            try:
+                events.append(event_from_json(message.value))
+            except (ValidationError, ValueError) as e:
+                self.dead_letters += 1
+                log.error(
+                    "undecodable event dead-lettered key=%s bytes=%d error=%s",
+                    message.key.decode(errors="replace"),
+                    len(message.value),
+                    str(e).replace("\n", " ")[:300],
+                )
+        return events
+
+    async def _recover(self) -> None:
+        """Rebuild the engine from the stored events, retrying with a growing pause until it works.
+        Events published meanwhile wait on the bus; those already loaded are duplicates then."""
+        pause = self.recovery_pause
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                engine = MetricEngine(self.engine.config)
+                total = await self._load_into(engine)
+            except Exception as e:
+                self.worker_error = f"{type(e).__name__}: {e}"[:500]
+                log.exception(
+                    "engine rebuild from the store failed; retrying in %.0fs", min(pause * 2, RECOVERY_PAUSE_MAX)
+                )
+                pause = min(pause * 2, RECOVERY_PAUSE_MAX)
+                continue
+            self.engine = engine
+            self.applied_events = total
+            self.worker_error = None
+            log.warning("worker recovered: engine rebuilt from the store events=%d", total)
+            return
 
     # --- status ----------------------------------------------------------------------------------
 
@@ -216,5 +268,9 @@ class EmbeddedPipeline:
             "events": counts.events,
             "dead_letters": counts.dead_letters,
             "worker_pending": pending,
-            "caught_up": counts.last_raw_seq == counts.normalized_through and pending == 0,
+            "worker_dead_letters": self.dead_letters,
+            "worker_error": self.worker_error,
+            "caught_up": (
+                counts.last_raw_seq == counts.normalized_through and pending == 0 and self.worker_error is None
+            ),
         }

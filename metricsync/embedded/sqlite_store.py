@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -256,6 +256,21 @@ class SqliteStore:
         """Store a delivery durably. True if new, False if its delivery_id was stored before."""
         return (await self.put_mapped(delivery, None)).is_new
 
+    async def put_raw_many(self, deliveries: Sequence[RawDelivery]) -> int:
+        """Store deliveries durably (one group commit); returns how many were new (the RawLog port)."""
+        stored = await asyncio.gather(*(self.put_mapped(d, None) for d in deliveries))
+        return sum(1 for s in stored if s.is_new)
+
+    async def raw_batches(self, size: int) -> AsyncIterator[list[RawDelivery]]:
+        """Every raw delivery, `size` at a time, in storage order (the RawLog port)."""
+        seq = 0
+        while rows := await self.raw_after(seq, size):
+            seq = rows[-1].seq
+            yield [row.delivery for row in rows]
+
+    async def raw_count(self) -> int:
+        return (await self.counts()).raw_deliveries
+
     async def put_mapped(self, delivery: RawDelivery, mapping: Mapping | None) -> Stored:
         """Store a delivery durably, with its events if `mapping` is given and the normalizer has no
         backlog (then the events, any dead letter and the normalizer cursor move in the same
@@ -383,6 +398,39 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         return new
+
+    async def put_events(self, events: Sequence[UnifiedEvent]) -> list[UnifiedEvent]:
+        """Store events not stored before, durably; returns those that were new (the EventStore port)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._put_events, list(events))
+
+    def _put_events(self, events: list[UnifiedEvent]) -> list[UnifiedEvent]:
+        conn = self._require(self._wconn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            new = _insert_events(conn, events)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return new
+
+    async def events_for(self, service: str, limit: int = 0) -> list[UnifiedEvent]:
+        """One service's events by event time (ties in storage order); `limit` 0: all (the EventStore port)."""
+        return await self._read(self._events_for, service, limit)
+
+    def _events_for(self, service: str, limit: int) -> list[UnifiedEvent]:
+        rows = (
+            self._require(self._rconn)
+            .execute(
+                "SELECT payload FROM events WHERE service = ? ORDER BY event_time, seq LIMIT ?",
+                (service, limit if limit > 0 else -1),
+            )
+            .fetchall()
+        )
+        return [event_from_json(payload) for (payload,) in rows]
+
+    async def event_count(self) -> int:
+        return (await self.counts()).events
 
     async def cursor(self, name: str = NORMALIZER_CURSOR) -> int:
         return await self._read(self._cursor, name)

@@ -32,16 +32,17 @@ log = logging.getLogger(__name__)
 
 
 class LiveEngineSource:
-    """Embedded mode's MetricsSource: the one live engine."""
+    """Embedded mode's MetricsSource: the one live engine (`current` returns it: the pipeline replaces
+    it when it rebuilds a failed one from the store)."""
 
-    def __init__(self, engine: MetricEngine) -> None:
-        self.engine = engine
+    def __init__(self, current: Callable[[], MetricEngine]) -> None:
+        self.current = current
 
     async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
-        return self.engine
+        return self.current()
 
     async def known_services(self) -> Collection[str]:
-        return {summary.service for summary in self.engine.services()}
+        return {summary.service for summary in self.current().services()}
 
 
 class DeferredSink:
@@ -74,7 +75,10 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             return {"pipeline": "starting"}
         return await holder["pipeline"].status()
 
-    api = ReadApi(LiveEngineSource(engine), settings.catalog(), settings.api_token, clock, pipeline_status)
+    def live_engine() -> MetricEngine:
+        return holder["pipeline"].engine if "pipeline" in holder else engine
+
+    api = ReadApi(LiveEngineSource(live_engine), settings.catalog(), settings.api_token, clock, pipeline_status)
     hub = StreamHub()
     feed = BusMetricsFeed(bus, hub)
 
@@ -85,6 +89,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         feed.start()
         await pipeline.start()
         holder["pipeline"] = pipeline
+        app.state.pipeline = pipeline  # for operators' tooling and tests in the same process
         sink.target = EmbeddedSink(store, bus, rules)
         summary = settings.verification_summary()
         level = logging.WARNING if "OFF" in summary else logging.INFO

@@ -1,7 +1,8 @@
 """Distributed mode's store on the MongoDB wire protocol (MongoDB, or FerretDB in tests).
 
-Used as a document store only, so it runs on both: inserts (upserts only for dead letters), indexed finds, no
-transactions, no change streams, no `$group` beyond `$sum`. Collections (names are settings):
+Used as a document store only, so it runs on both: inserts (upserts only for dead letters), indexed
+finds, `$in` deletes; no transactions, no change streams, no aggregation (test_mongo_smoke.py).
+Collections (names are settings):
 
 - raw_deliveries   `_id` = delivery id; the immutable log `metricsync rebuild` re-derives from.
                    Bodies are LZ4 blocks (`body_encoding`, metricsync/body_codec.py): FerretDB's

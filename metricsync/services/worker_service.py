@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
 
-from metrics_worker.documents import service_snapshot
 from metrics_worker.engine import MetricEngine
 from metricsync import pruning
+from metricsync.engine_batch import apply_batch
 from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.mongo.state_log import Cursor, Doc, base_doc, delta_doc, doc_id, restore
 from metricsync.mongo.store import MongoStore
@@ -133,9 +133,9 @@ class WorkerService(ConsumerServiceBase):
                     log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
         assigned = {tp.partition for tp in self.kafka_consumer().assignment() if tp.topic == self.topic}
         await self._load(sorted((assigned | {tp.partition for tp in batches}) - self.loaded))
-        changed: set[str] = set()
+        to_apply: list[UnifiedEvent] = []
         for tp, records in batches.items():
-            to_apply: list[UnifiedEvent] = []
+            applying = len(to_apply)
             last: dict[str, int] = {}
             for offset, event, raw in decoded[tp]:
                 partition, applied_offset = self.applied.get(event.service, (tp.partition, -1))
@@ -148,32 +148,32 @@ class WorkerService(ConsumerServiceBase):
                 if pending is None:
                     pending = self.pending[event.service] = []
                 pending.append(raw)
-            changed |= self.engine.apply_many(to_apply)
             for service, offset in last.items():
                 self.applied[service] = (tp.partition, offset)
                 self.dirty[service] = (tp.partition, offset)
             self.uncommitted[tp] = records[-1].offset + 1
-            self.events_applied += len(to_apply)
+            applying = len(to_apply) - applying
+            self.events_applied += applying
             log.debug(
-                "applied partition=%d offset=%d events=%d skipped=%d services=%d",
+                "applying partition=%d offset=%d events=%d skipped=%d services=%d",
                 tp.partition,
                 records[-1].offset,
-                len(to_apply),
-                len(decoded[tp]) - len(to_apply),
+                applying,
+                len(decoded[tp]) - applying,
                 len(last),
             )
-        await self._publish(frozenset(changed))
-        if self.pruning.due():
-            self.prune()
+        # A failure here stops the worker (nothing after the last checkpoint is committed): a restart
+        # reloads the stored state and replays from the committed offsets.
+        applied = apply_batch(self.engine, to_apply, self.clock, self.pruning)
+        self._pruned(applied.pruned)
+        await self._publish(applied.snapshots)
         if self.checkpointing is None and time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
             self._start_checkpoint()
         log.debug("batch partitions=%d ms=%.1f", len(batches), (time.perf_counter() - started) * 1000)
 
-    def prune(self) -> None:
-        """Drop history that left the retention; a pruned service's next state document is a base
-        (its deltas could not express the dropped facts)."""
-        pruned = pruning.prune(self.engine, self.clock())
-        self.pruning.done(len(pruned))
+    def _pruned(self, pruned: frozenset[str]) -> None:
+        """Services rebuilt without history that left the retention: their next state document is a
+        base (its deltas could not express the dropped facts)."""
         for service in pruned:
             applied = self.applied.get(service)
             if applied is None:  # not from this worker's partitions: nothing of it to store
@@ -304,14 +304,7 @@ class WorkerService(ConsumerServiceBase):
             time.perf_counter() - started,
         )
 
-    async def _publish(self, services: frozenset[str]) -> None:
-        if not services:
-            return
+    async def _publish(self, snapshots: list[tuple[str, bytes]]) -> None:
         producer = self.kafka_producer()
-        as_of = self.clock()
-        for s in sorted(services):  # acknowledged by the next checkpoint, before it commits offsets
-            self.unacked.append(
-                await producer.send(
-                    self.settings.metrics_topic, value=service_snapshot(self.engine, s, as_of), key=s.encode()
-                )
-            )
+        for service, snapshot in snapshots:  # acknowledged by the next checkpoint, before it commits offsets
+            self.unacked.append(await producer.send(self.settings.metrics_topic, value=snapshot, key=service.encode()))

@@ -7,10 +7,10 @@ services asked for (embedded: the live engine; distributed: state loaded from Mo
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr, TypeAdapter
 from starlette.requests import Request
@@ -22,18 +22,13 @@ from metrics_worker.state import PRODUCTION
 from metrics_worker.timebase import Interval
 from schemas.catalog import ServiceCatalog
 from schemas.metrics import SeriesPoint
+from schemas.ports import MetricsSource
 
 if TYPE_CHECKING:
     from metrics_worker.engine import MetricEngine
 
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
-
-
-class MetricsSource(Protocol):
-    async def engine_for(self, services: Collection[str] | None) -> MetricEngine: ...
-
-    async def known_services(self) -> Collection[str]: ...
 
 
 class BadQueryError(ValueError):
@@ -105,7 +100,7 @@ class Query:
 class ReadApi:
     def __init__(
         self,
-        source: MetricsSource,
+        source: MetricsSource[MetricEngine],
         catalog: ServiceCatalog,
         api_token: SecretStr | None,
         clock: Callable[[], datetime],

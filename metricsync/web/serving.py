@@ -137,7 +137,8 @@ def _config(settings: Settings, app: Any) -> Any:
         port=settings.port,
         http=_coalescing_protocol(),
         log_level=settings.log_level.lower(),
-        access_log=False,
+        log_config=None,  # uvicorn's records go through the handler of metricsync.logs (text or JSON)
+        access_log=False,  # ingest writes its own access line per webhook (ingest.app)
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
 

@@ -15,19 +15,16 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pydantic import SecretStr
 
-from metricsync.settings import Settings
-from metricsync.simulate import SimulationPlan, plan_webhooks, sign
+from metricsync.simulation.send import sign
+from metricsync.simulation.team import SimulationPlan, plan_webhooks
 from tests.support import scenario
 from tests.support.compare import answers
 from tests.support.distributed import Distributed
 from tests.support.embedded import Embedded
 from tests.support.process import free_port, wait_until
 from tests.support.webhooks import (
-    ALERTMANAGER_TOKEN,
-    GITHUB_SECRET,
-    JENKINS_TOKEN,
+    CREDENTIALS,
     Request,
     github_deployment,
     github_push,
@@ -58,13 +55,8 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
 
 
 def simulated_stream(services: int, days: int) -> list[Request]:
-    settings = Settings(
-        github_secret=SecretStr(GITHUB_SECRET),
-        jenkins_token=SecretStr(JENKINS_TOKEN),
-        alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
-    )
     hooks = plan_webhooks(SimulationPlan(days=days, services=services, seed=11), SIM_NOW)
-    return [Request(h.path, sign(h, settings), h.body) for h in hooks]
+    return [Request(h.path, sign(h, CREDENTIALS), h.body) for h in hooks]
 
 
 def post_all(target: Embedded | Distributed, requests: list[Request]) -> None:

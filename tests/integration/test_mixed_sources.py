@@ -13,7 +13,9 @@ import orjson
 import pytest
 
 from metricsync.settings import Settings
-from metricsync.simulate import SimulationPlan, planned_webhooks, sign
+from metricsync.simulation.send import sign
+from metricsync.simulation.sources import planned_webhooks
+from metricsync.simulation.team import SimulationPlan
 from normalizer.mapping import map_delivery
 from schemas.events import Deployment
 from schemas.raw import RawDelivery
@@ -22,14 +24,14 @@ from tests.support.compare import answers
 from tests.support.distributed import Distributed
 from tests.support.embedded import Embedded
 from tests.support.process import wait_until
-from tests.support.webhooks import SECRETS_ENV, Request
+from tests.support.webhooks import CREDENTIALS, Request
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(600)]
 
 SIM_NOW = datetime(2026, 3, 20, 18, 0, tzinfo=UTC)
 WINDOW = {"from": "2026-02-01T00:00:00Z", "to": "2026-03-21T00:00:00Z"}
 SERVICES = ("payments", "checkout", "catalog", "search")
-ALL = frozenset(source.value for source in Source)
+ALL = frozenset(Source)
 
 
 @pytest.fixture
@@ -48,14 +50,10 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
         server.stop()
 
 
-def _settings() -> Settings:
-    return Settings.model_validate({name.removeprefix("METRICSYNC_").lower(): v for name, v in SECRETS_ENV.items()})
-
-
 def test_mixed_sources_same_figures_embedded_and_distributed(distributed: Distributed, embedded: Embedded) -> None:
-    settings = _settings()
+    settings = Settings()
     hooks = planned_webhooks(SimulationPlan(days=30, services=len(SERVICES), seed=3, sources=ALL), SIM_NOW)
-    requests = [Request(h.path, sign(h, settings), h.body) for h in hooks]
+    requests = [Request(h.path, sign(h, CREDENTIALS), h.body) for h in hooks]
     scopes: list[dict[str, str]] = [{}] + [{"service": f"acme/{name}"} for name in SERVICES]
     distributed.start()
     for target in (embedded, distributed):
@@ -79,7 +77,7 @@ def test_mixed_sources_same_figures_embedded_and_distributed(distributed: Distri
     rules = settings.mapping_rules()
     events = []
     for n, hook in enumerate(hooks):
-        headers = {k.lower(): v for k, v in sign(hook, settings).items()}
+        headers = {k.lower(): v for k, v in sign(hook, CREDENTIALS).items()}
         source = _source_of(hook.path)
         event_type = _event_type(source, headers, hook.body)
         delivery = RawDelivery(

@@ -1,4 +1,7 @@
-"""What MetricSync relies on from PyMongo's async API against the MongoDB-wire server in use.
+"""What MetricSync relies on from PyMongo's async API against the MongoDB-wire server in use: the
+operations metricsync/mongo_store.py performs (inserts, unordered bulk inserts with duplicate-key
+reports, indexed finds, `$in` deletes, upserting replaces, time-series where available) and nothing
+it does not (no aggregation, no `$inc`).
 
 Runs against FerretDB (``scripts/services``) and real MongoDB (Docker path) alike: the only known
 difference we rely on, time-series collections, is asserted per server.
@@ -6,13 +9,12 @@ difference we rely on, time-series collections, is asserted per server.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 pytestmark = pytest.mark.servers
 
@@ -49,35 +51,45 @@ async def test_unique_index_rejects_duplicate_with_11000(mongo_db: Db) -> None:
     assert await mongo_db.dedup.count_documents({}) == 1
 
 
-async def test_upsert_with_inc_and_set_on_insert(mongo_db: Db) -> None:
-    first_seen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    for attempt in range(3):
-        await mongo_db.counters.update_one(
-            {"_id": "api|2026-01-02"},
-            {"$inc": {"deploys": 1}, "$setOnInsert": {"first_seen": first_seen, "attempt": attempt}},
-            upsert=True,
-        )
+async def test_unordered_insert_reports_each_duplicate_and_keeps_the_rest(mongo_db: Db) -> None:
+    """MongoStore.put_raw_many / put_events: one unordered insert; the duplicate-key errors name the
+    documents stored before, every other one is inserted."""
+    await mongo_db.raw.insert_one({"_id": "d2", "v": "first"})
+    docs = [{"_id": f"d{i}", "v": "second"} for i in range(4)]
 
-    doc = await mongo_db.counters.find_one({"_id": "api|2026-01-02"})
-    assert doc == {"_id": "api|2026-01-02", "deploys": 3, "first_seen": first_seen, "attempt": 0}
+    with pytest.raises(BulkWriteError) as caught:
+        await mongo_db.raw.insert_many(docs, ordered=False)
+
+    errors = caught.value.details["writeErrors"]
+    assert [(e["index"], e["code"]) for e in errors] == [(2, DUPLICATE_KEY)]
+    assert await mongo_db.raw.count_documents({}) == 4
+    assert (await mongo_db.raw.find_one({"_id": "d2"}) or {})["v"] == "first"
 
 
-async def test_match_group_sum_aggregate(mongo_db: Db) -> None:
-    await mongo_db.deploys.insert_many(
-        [
-            {"service": "api", "ok": True, "n": 1},
-            {"service": "api", "ok": False, "n": 1},
-            {"service": "api", "ok": True, "n": 2},
-            {"service": "web", "ok": True, "n": 5},
-        ]
+async def test_find_by_in_sorted_and_delete_by_in(mongo_db: Db) -> None:
+    """events_for (find + sort), load_states (`$in`), delete_states (delete_many with `$in`)."""
+    await mongo_db.state.insert_many(
+        [{"_id": f"s#{i}", "service": "s", "seq": i, "partition": i % 2} for i in range(6)]
     )
+    found = [doc["seq"] async for doc in mongo_db.state.find({"partition": {"$in": [1]}}).sort("seq", -1)]
+    assert found == [5, 3, 1]
 
-    cursor = await mongo_db.deploys.aggregate(
-        [{"$match": {"ok": True}}, {"$group": {"_id": "$service", "total": {"$sum": "$n"}}}]
-    )
-    rows = await cursor.to_list()
+    deleted = await mongo_db.state.delete_many({"_id": {"$in": ["s#0", "s#1", "s#9"]}})
 
-    assert sorted((row["_id"], row["total"]) for row in rows) == [("api", 3), ("web", 5)]
+    assert deleted.deleted_count == 2
+    assert await mongo_db.state.count_documents({}) == 4
+
+
+async def test_bulk_replace_upserts(mongo_db: Db) -> None:
+    """put_dead_letters: a dead letter written again replaces the first."""
+    for error in ("first", "second"):
+        ops = [ReplaceOne({"_id": f"d{i}"}, {"_id": f"d{i}", "error": error}, upsert=True) for i in range(2)]
+        await mongo_db.dead.bulk_write(ops, ordered=False)
+
+    assert [doc async for doc in mongo_db.dead.find({}).sort("_id", 1)] == [
+        {"_id": "d0", "error": "second"},
+        {"_id": "d1", "error": "second"},
+    ]
 
 
 async def test_timeseries_collection_support_depends_on_server(mongo_db: Db) -> None:

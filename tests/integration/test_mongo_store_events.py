@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.payloads import MixedWorkload
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import Deployment, IncidentFields, UnifiedEvent, event_from_json, event_to_json
 

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.payloads import MixedWorkload
 from metricsync.kafka.codec import encode_raw
 from metricsync.mongo.store import MongoStore
 from metricsync.services import normalizer_service
 from metricsync.services.normalizer_service import NormalizerService
 from metricsync.settings import Settings
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from tests.integration.conftest import TopicFactory
 

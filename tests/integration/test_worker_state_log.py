@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bench.payloads import MixedWorkload
 from metrics_worker.engine import MetricEngine
 from metrics_worker.state import fact_time
 from metrics_worker.timebase import to_us
@@ -23,6 +22,7 @@ from metricsync.mongo.read_source import MongoMetricsSource
 from metricsync.mongo.store import MongoStore
 from metricsync.services.worker_service import WorkerService
 from metricsync.settings import Settings
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent, event_to_json
 from tests.integration.conftest import TopicFactory

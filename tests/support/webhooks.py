@@ -1,16 +1,13 @@
 """Signed webhook requests built from the real payloads in tests/fixtures, changing values only.
 
-The same builders feed the embedded and the distributed end-to-end tests, so both modes see the
-same stream. Times are aware datetimes; shas are 40-hex strings.
+Shaped and signed by the simulator's generator (metricsync.simulation.payloads and .signing), on the
+fixtures of tests/fixtures. The same builders feed the embedded and the distributed end-to-end
+tests, so both modes see the same stream. Times are aware datetimes; shas are 40-hex strings.
 """
 
 from __future__ import annotations
 
-import base64
-import copy
 import hashlib
-import hmac
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,26 +15,34 @@ from typing import Any
 
 import orjson
 
+from metricsync.simulation import payloads
+from metricsync.simulation.payloads import iso
+from metricsync.simulation.signing import Credentials, delivery_id, signed_headers
+from schemas.sources import Source
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 GITHUB_SECRET = "e2e-github-secret"
 JENKINS_TOKEN = "e2e-jenkins-token"
 ALERTMANAGER_TOKEN = "e2e-alertmanager-token"
+GITLAB_TOKEN = "e2e-gitlab-token"
+PAGERDUTY_SECRET = "e2e-pagerduty-secret"
+OPSGENIE_TOKEN = "e2e-opsgenie-token"
+CDEVENTS_TOKEN = "e2e-cdevents-token"
+PUSH_TOKEN = "e2e-push-token"
 
-# the other sources' secrets (their requests come from `metricsync simulate --sources`)
-OTHER_SECRETS = {
-    "gitlab_token": "e2e-gitlab-token",
-    "pagerduty_secret": "e2e-pagerduty-secret",
-    "opsgenie_token": "e2e-opsgenie-token",
-    "cdevents_token": "e2e-cdevents-token",
-    "push_token": "e2e-push-token",
-}
-SECRETS_ENV = {
-    "METRICSYNC_GITHUB_SECRET": GITHUB_SECRET,
-    "METRICSYNC_JENKINS_TOKEN": JENKINS_TOKEN,
-    "METRICSYNC_ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN,
-    **{f"METRICSYNC_{name.upper()}": value for name, value in OTHER_SECRETS.items()},
-}
+# every source verified (the other sources' requests come from `metricsync simulate --sources`)
+CREDENTIALS = Credentials(
+    github_secret=GITHUB_SECRET,
+    jenkins_token=JENKINS_TOKEN,
+    alertmanager_token=ALERTMANAGER_TOKEN,
+    gitlab_token=GITLAB_TOKEN,
+    pagerduty_secret=PAGERDUTY_SECRET,
+    opsgenie_token=OPSGENIE_TOKEN,
+    cdevents_token=CDEVENTS_TOKEN,
+    push_token=PUSH_TOKEN,
+)
+SECRETS_ENV = CREDENTIALS.env()  # METRICSYNC_<FIELD> of each secret, as the servers under test read them
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,6 @@ def _fixture(relative: str) -> dict[str, Any]:
     return data
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def sha_of(label: str) -> str:
     """A stable 40-hex sha for a readable label ("c1", "c2", ...)."""
     return hashlib.sha1(label.encode()).hexdigest()
@@ -63,91 +64,79 @@ def sha_of(label: str) -> str:
 
 def _github(event: str, body: dict[str, Any], delivery: str | None = None) -> Request:
     raw = orjson.dumps(body)
-    return signed_github(raw, event, delivery or str(uuid.UUID(bytes=hashlib.sha256(raw).digest()[:16])))
+    return signed_github(raw, event, delivery or delivery_id(raw))
 
 
 def signed_github(raw: bytes, event: str, delivery: str) -> Request:
     """A GitHub webhook of these exact body bytes, signed with GITHUB_SECRET."""
-    signature = hmac.new(GITHUB_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    return Request(
-        "/webhooks/github",
-        {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": f"sha256={signature}",
-            "User-Agent": "GitHub-Hookshot/e2e",
-        },
-        raw,
-    )
+    extra = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "User-Agent": "GitHub-Hookshot/e2e"}
+    return Request("/webhooks/github", signed_headers(Source.GITHUB, raw, CREDENTIALS, extra), raw)
 
 
 def github_push(repo: str, before: str, commits: list[tuple[str, datetime]]) -> Request:
     """A push of `commits` (sha, commit time), oldest first, on top of `before`."""
-    body = _fixture("github/push__single_commit.json")
-    template = body["commits"][0]
-    entries = []
-    for sha, at in commits:
-        entry = copy.deepcopy(template)
-        entry.update(id=sha, timestamp=at.astimezone(UTC).isoformat(), distinct=True)
-        entries.append(entry)
-    body.update(before=before, after=commits[-1][0], commits=entries, head_commit=entries[-1])
-    body["ref"] = "refs/heads/main"
-    body["repository"]["full_name"] = repo
+    body = payloads.github_push(
+        _fixture("github/push__single_commit.json"),
+        repo=repo,
+        before=before,
+        after=commits[-1][0],
+        commits=[payloads.Commit(sha, at.astimezone(UTC).isoformat()) for sha, at in commits],
+    )
     return _github("push", body)
 
 
 def github_deployment(
     repo: str, deployment_id: int, sha: str, at: datetime, state: str = "success", environment: str = "production"
 ) -> Request:
-    body = _fixture("github/deployment_status__success.json")
-    body["deployment"].update(id=deployment_id, sha=sha, environment=environment, created_at=_iso(at))
-    body["deployment_status"].update(id=deployment_id * 10, state=state, created_at=_iso(at), updated_at=_iso(at))
-    body["repository"]["full_name"] = repo
+    body = payloads.github_deployment_status(
+        _fixture("github/deployment_status__success.json"),
+        repo=repo,
+        deployment_id=deployment_id,
+        status_id=deployment_id * 10,
+        sha=sha,
+        state=state,
+        created=iso(at),
+        updated=iso(at),
+        environment=environment,
+    )
     return _github("deployment_status", body)
 
 
 def jenkins_deploy(
     service: str, job: str, number: int, sha: str, finished: datetime, status: str = "SUCCESS", phase: str = "COMPLETED"
 ) -> Request:
-    body = _fixture("jenkins/notification__finalized_scm_artifacts__gitter.json")["body"]
-    body.update(name=job, url=f"job/{job}/")
-    build = body["build"]
-    build.update(
-        full_url=f"http://jenkins.e2e:8080/job/{job}/{number}/",
+    body = payloads.jenkins_build(
+        _fixture("jenkins/notification__finalized_scm_artifacts__gitter.json")["body"],
+        job=job,
         number=number,
         phase=phase,
         status=status,
-        url=f"job/{job}/{number}/",
-        timestamp=int(finished.timestamp() * 1000),
-        parameters={"SERVICE": service, "ENVIRONMENT": "production"},
+        timestamp_ms=int(finished.timestamp() * 1000),
+        duration_ms=None,
+        service=service,
+        sha=sha,
+        host="jenkins.e2e:8080",
     )
-    build["scm"]["commit"] = sha
     raw = orjson.dumps(body)
-    auth = base64.b64encode(f"jenkins:{JENKINS_TOKEN}".encode()).decode()
-    return Request(
-        "/webhooks/jenkins", {"Content-Type": "application/json;charset=UTF-8", "Authorization": f"Basic {auth}"}, raw
-    )
+    headers = signed_headers(Source.JENKINS, raw, CREDENTIALS, content_type="application/json;charset=UTF-8")
+    return Request("/webhooks/jenkins", headers, raw)
 
 
 def alert(
     service: str, fingerprint: str, starts: datetime, ends: datetime | None, severity: str = "critical"
 ) -> Request:
     """One Alertmanager notification carrying one alert: firing when `ends` is None, else resolved."""
-    body = _fixture("alertmanager/webhook_v4__resolved_single_full.json")
-    item = body["alerts"][0]
-    labels = {"alertname": "HighErrorRate", "service": service, "severity": severity}
     status = "firing" if ends is None else "resolved"
-    item.update(
+    body = payloads.alertmanager_alert(
+        _fixture("alertmanager/webhook_v4__resolved_single_full.json"),
         status=status,
-        labels=labels,
+        service=service,
         fingerprint=fingerprint,
-        startsAt=_iso(starts),
-        endsAt="0001-01-01T00:00:00Z" if ends is None else _iso(ends),
+        starts=iso(starts),
+        ends=payloads.NEVER if ends is None else iso(ends),
+        summary=f"5xx rate above 5% on {service}",
+        group_key='{}:{alertname="HighErrorRate", service="' + service + '"}',
+        severity=severity,
     )
-    body.update(status=status, commonLabels=labels, groupLabels={"alertname": "HighErrorRate"})
-    return Request(
-        "/webhooks/alertmanager",
-        {"Content-Type": "application/json", "Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
-        orjson.dumps(body),
-    )
+    raw = orjson.dumps(body)
+    return Request("/webhooks/alertmanager", signed_headers(Source.ALERTMANAGER, raw, CREDENTIALS), raw)

@@ -8,11 +8,12 @@ import orjson
 import pytest
 
 from bench import wrk
-from bench.payloads import ByteTemplate, MixedWorkload, slot
 from bench.results import BEGIN, END, Figure, Report, Target, markdown, splice, text_table
 from bench.runner import SCENARIO_NAMES, build_parser, select
 from bench.servers import parse_env_lines
 from metricsync.settings import Settings
+from metricsync.simulation.signing import github_signature
+from metricsync.simulation.workload import ByteTemplate, MixedWorkload, slot
 from normalizer.mapping import map_delivery
 from schemas.errors import ConfigError
 
@@ -89,7 +90,7 @@ def test_bench_parser() -> None:
 
 def test_wrk_script_and_summary(tmp_path: Path) -> None:
     body = b'{"a": 1}'
-    script = wrk.lua_script("run1", tmp_path / "body.json", "/webhooks/github", wrk.signature("s", body), 3.25)
+    script = wrk.lua_script("run1", tmp_path / "body.json", "/webhooks/github", github_signature("s", body), 3.25)
     assert 'wrk.headers["X-GitHub-Delivery"] = me .. counter' in script
     assert "sha256=" in script
     assert "local d = 3" in script

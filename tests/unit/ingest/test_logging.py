@@ -7,6 +7,7 @@ import httpx
 import orjson
 import pytest
 
+from metricsync.logs import message_fields
 from tests.unit.ingest.conftest import (
     ALERTMANAGER_TOKEN,
     GITHUB_SECRET,
@@ -48,7 +49,9 @@ async def test_tokens_and_query_strings_never_reach_logs_or_answers(
         assert response.status_code < 500
 
     # httpx (the test client) logs its own URLs; everything on the server side must be clean.
-    server_lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    # the message and every field a JSON log line would carry
+    server_lines = [f"{r.getMessage()} {sorted(map(str, vars(r).values()))}" for r in server]
     text = "\n".join(server_lines + answers)
     forbidden = [
         JENKINS_TOKEN,
@@ -60,7 +63,7 @@ async def test_tokens_and_query_strings_never_reach_logs_or_answers(
         "?",
     ]
     assert [secret for secret in forbidden if secret in text] == []
-    assert len(server_lines) >= len(requests), "every refusal and store is logged"
+    assert len([r for r in server if r.name == "ingest.app"]) == len(requests), "one access line per webhook"
     for delivery in sink.stored.values():
         assert JENKINS_TOKEN not in str(delivery.headers)
 
@@ -77,16 +80,49 @@ async def test_refusals_are_logged_with_context(client: httpx.AsyncClient, caplo
         assert part in message
 
 
-async def test_stores_are_logged_at_debug_with_context(
+async def test_each_webhook_gets_one_access_line_with_fields(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="ingest")
+    caplog.set_level(logging.INFO, logger="ingest")
     body = b'{"repository": {"full_name": "o/r"}}'
+    headers = github_headers(body, "push", "guid-9")
 
-    await client.post("/webhooks/github", content=body, headers=github_headers(body, "push", "guid-9"))
+    await client.post("/webhooks/github", content=body, headers=headers)
+    await client.post("/webhooks/github", content=body, headers=headers)
+    await client.post("/webhooks/jenkins", content=BODY, headers={**JSON, **bearer("nope")})
 
-    (record,) = [r for r in caplog.records if r.name == "ingest.app"]
-    message = record.getMessage()
-    assert record.levelno == logging.DEBUG
-    for part in ("source=github", "delivery_id=guid-9", "event_type=push", "status=accepted", "key=o/r"):
-        assert part in message
+    records = [r for r in caplog.records if r.name == "ingest.app"]
+    assert [r.levelno for r in records] == [logging.INFO] * 3
+    # the fields a JSON line carries: the message's pairs (and a refusal's `extra`, typed)
+    fields = [message_fields(r.getMessage()) for r in records]
+    for f in fields:
+        assert float(f.pop("ms")) >= 0
+    assert fields[:2] == [
+        {
+            "source": "github",
+            "event": "push",
+            "delivery_id": "guid-9",
+            "outcome": "accepted",
+            "status": "202",
+            "bytes": "36",
+        },
+        {
+            "source": "github",
+            "event": "push",
+            "delivery_id": "guid-9",
+            "outcome": "duplicate",
+            "status": "202",
+            "bytes": "36",
+        },
+    ]
+    assert {k: fields[2][k] for k in ("source", "event", "delivery_id", "outcome", "status", "bytes", "error")} == {
+        "source": "jenkins",
+        "event": "-",
+        "delivery_id": "-",
+        "outcome": "refused",
+        "status": "401",
+        "bytes": "0",
+        "error": "bad_token",
+    }
+    refused = records[2]
+    assert (refused.status, refused.error) == (401, "bad_token")  # type: ignore[attr-defined]

@@ -56,7 +56,7 @@ def test_prune_drops_facts_before_the_horizon_and_keeps_late_windows() -> None:
     assert [s.retained_from for s in e.services()] == [at(492)]  # what GET /api/v1/services shows
     # a window from before the horizon is flagged with it (the "retained_from" of a report's scope)
     assert e.retained_from(None, at(0)) == at(492)
-    assert e.retained_from(["SVC"], at(491)) == at(492)
+    assert e.retained_from(["svc"], at(491)) == at(492)
     assert e.retained_from(["svc"], at(492)) is None  # starts at the horizon: all of it is kept
     assert e.retained_from(["other"], at(0)) is None
     after = e.report(None, "production", *EVERYTHING)

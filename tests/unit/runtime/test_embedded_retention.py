@@ -4,7 +4,6 @@ then holds exactly the events at or after each service's horizon (docs/metrics.m
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.payloads import MixedWorkload
 from metrics_worker.engine import EngineConfig, MetricEngine
 from metrics_worker.state import fact_time
 from metrics_worker.timebase import to_us
@@ -12,6 +11,7 @@ from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.embedded.pipeline import EmbeddedPipeline
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
+from metricsync.simulation.workload import MixedWorkload
 from normalizer.mapping import map_delivery
 from schemas.events import UnifiedEvent
 

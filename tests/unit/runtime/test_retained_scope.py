@@ -27,7 +27,7 @@ async def test_scope_names_the_horizon_only_when_the_window_reaches_past_it() ->
     engine = MetricEngine(EngineConfig(retention=timedelta(days=10)))
     engine.apply_many(example())
     assert engine.prune(NOW) == {"svc"}  # horizon h732 - 240 h = h492 (the worked example)
-    api = ReadApi(LiveEngineSource(engine), Settings().catalog(), None, lambda: NOW)
+    api = ReadApi(LiveEngineSource(lambda: engine), Settings().catalog(), None, lambda: NOW)
     app = Starlette(routes=api.routes())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         past = {"from": "2026-01-01T00:00:00Z", "to": at(800).isoformat()}  # T0 is 2026-03-02

@@ -11,8 +11,9 @@ import pytest
 from ingest.app import create_ingest_app
 from metrics_worker.engine import EngineConfig, MetricEngine
 from metricsync.settings import Settings
-from metricsync.simulate import SimulationPlan, planned_webhooks, sign
-from metricsync.simulate_sources import parse_sources
+from metricsync.simulation.send import credentials, sign
+from metricsync.simulation.sources import parse_sources, planned_webhooks
+from metricsync.simulation.team import SimulationPlan, plan_webhooks
 from metricsync.sources import all_senders
 from normalizer.mapping import map_delivery
 from schemas.errors import MetricSyncError
@@ -31,7 +32,7 @@ SECRETS = {
     "cdevents_token": "cd",
     "push_token": "p",
 }
-ALL = frozenset(source.value for source in Source)
+ALL = frozenset(Source)
 
 
 def test_parse_sources() -> None:
@@ -44,8 +45,6 @@ def test_parse_sources() -> None:
 
 
 def test_default_sources_keep_todays_stream() -> None:
-    from metricsync.simulate import plan_webhooks
-
     plan = SimulationPlan(days=10, services=3, seed=5)
     assert [h.body for h in planned_webhooks(plan, NOW)] == [h.body for h in plan_webhooks(plan, NOW)]
 
@@ -74,9 +73,10 @@ async def test_a_month_of_mixed_traffic_is_accepted_mapped_and_deduplicated() ->
     sink = MemorySink()
     app = create_ingest_app(settings.ingest, sink, lambda: NOW, all_senders(settings.ingest))
     hooks = planned_webhooks(SimulationPlan(days=30, services=4, seed=7, sources=ALL), NOW)
+    creds = credentials(settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         for hook in hooks:
-            response = await client.post(hook.path, content=hook.body, headers=sign(hook, settings))
+            response = await client.post(hook.path, content=hook.body, headers=sign(hook, creds))
             assert response.status_code == 202, (hook.path, response.text)
             assert response.json()["status"] == "accepted", (hook.path, hook.body[:200])
     rules = settings.mapping_rules()

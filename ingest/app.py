@@ -94,7 +94,13 @@ def _identify_alertmanager(headers: HeaderMap, payload: dict[str, Any], body: by
 
 def github_sender(config: IngestConfig) -> Sender:
     return Sender(
-        Source.GITHUB, "/webhooks/github", github_verifier(config), _identify_github, _GITHUB_HINTS, "x-github-delivery"
+        Source.GITHUB,
+        "/webhooks/github",
+        github_verifier(config),
+        _identify_github,
+        _GITHUB_HINTS,
+        delivery_header="x-github-delivery",
+        event_header="x-github-event",
     )
 
 
@@ -194,23 +200,17 @@ class _WebhookEndpoints:
         if identity is not None:
             event, delivery_id = identity.event_type, identity.delivery_id
         else:
-            event = headers.get("x-github-event", "-") if sender.source is Source.GITHUB else "-"
+            event = headers.get(sender.event_header, "-") if sender.event_header else "-"
             delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
         ms = round((time.perf_counter() - started) * 1000, 2)
-        args = (
-            sender.source.value,
-            event[:MAX_HEADER_VALUE],
-            delivery_id[:MAX_HEADER_VALUE],
-            outcome,
-            status,
-            size,
-            ms,
-        )
+        event, delivery_id = event[:MAX_HEADER_VALUE], delivery_id[:MAX_HEADER_VALUE]
+        args = (sender.source.value, _pair_value(event), _pair_value(delivery_id), outcome, status, size, ms)
         if error is None:
             # per accepted webhook: no `extra` dict (JSON logs take the fields from the pairs)
             log.log(level, _ACCESS, *args)
             return
-        fields = {**dict(zip(_ACCESS_FIELDS, args, strict=True)), "error": error.code, "detail": error.detail}
+        values = (sender.source.value, event, delivery_id, outcome, status, size, ms)
+        fields = {**dict(zip(_ACCESS_FIELDS, values, strict=True)), "error": error.code, "detail": error.detail}
         log.log(level, _ACCESS + " error=%s detail=%s", *args, error.code, error.detail, extra=fields)
 
     async def _store(
@@ -248,6 +248,14 @@ class _WebhookEndpoints:
         else:
             status = IngestStatus.IGNORED
         return status
+
+
+def _pair_value(value: str) -> str:
+    """A `key=value` value that stays one value when the line is read back (JSON logs): quoted when it
+    has a space or a separator (GitLab's event types: `Push Hook`)."""
+    if not value or not any(c in value for c in " \",;'\t"):
+        return value or "-"
+    return '"' + value.replace('"', "'") + '"'
 
 
 class WebhookEndpoint:

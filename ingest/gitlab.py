@@ -59,4 +59,5 @@ def gitlab_sender(token: SecretStr | None, *, allow_unsigned: bool) -> Sender:
         gitlab_verifier(token, allow_unsigned=allow_unsigned),
         gitlab_identity,
         delivery_header="x-gitlab-event-uuid",
+        event_header="x-gitlab-event",
     )

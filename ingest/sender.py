@@ -38,6 +38,7 @@ class Sender:
     identify: Identify
     content_type_hints: Mapping[str, str] = field(default_factory=dict)
     delivery_header: str | None = None  # a sender-given delivery id worth logging on refusals
+    event_header: str | None = None  # the header naming the event type, logged on refusals
     parse: Parse = parse_json_object
     # the route's name (Starlette `url_path_for`); unique per path
     name: str = ""

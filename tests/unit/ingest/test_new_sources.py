@@ -5,6 +5,7 @@
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from ingest.opsgenie import opsgenie_sender
 from ingest.pagerduty import pagerduty_sender
 from ingest.push_api import push_senders
 from ingest.sender import Sender
+from metricsync.logs import message_fields
 from schemas.ids import stable_id
 from tests.unit.ingest.conftest import BASE_URL, MemorySink, basic, bearer, fixed_clock, fixture_bytes, make_config
 from tests.unit.ingest.test_hostile import mutations
@@ -124,6 +126,45 @@ TARGETS = [
     pytest.param(PUSH_DEPLOYMENT, id="push-deployment"),
     pytest.param(PUSH_INCIDENT, id="push-incident"),
 ]
+
+
+# --- access line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS)
+async def test_each_webhook_gets_an_access_line_naming_its_source(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, target: Target
+) -> None:
+    caplog.set_level(logging.INFO, logger="ingest")
+    source = "push" if target.url.startswith("/api/") else target.url.rpartition("/")[2]
+    await client.post(target.url, content=target.valid, headers=target.headers(target.valid))
+    await client.post(target.url, content=target.valid, headers=target.headers(target.valid, "text/plain"))
+
+    fields = [message_fields(r.getMessage()) for r in caplog.records if r.name == "ingest.app"]
+    assert [(f["source"], f["outcome"], f["status"]) for f in fields] == [
+        (source, "accepted", "202"),
+        (source, "refused", "415"),
+    ]
+
+
+async def test_a_refused_gitlab_hook_logs_its_event_and_delivery_id(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ingest")
+    body = GITLAB.valid
+    headers = {**gitlab_headers(body, "Deployment Hook"), "x-gitlab-token": "nope", "x-gitlab-event-uuid": "u-1"}
+    assert (await client.post(GITLAB.url, content=body, headers=headers)).status_code == 401
+
+    (record,) = [r for r in caplog.records if r.name == "ingest.app"]
+    fields = message_fields(record.getMessage())
+    assert {k: fields[k] for k in ("source", "event", "delivery_id", "outcome", "status")} == {
+        "source": "gitlab",
+        "event": "Deployment Hook",
+        "delivery_id": "u-1",
+        "outcome": "refused",
+        "status": "401",
+    }
+    assert "nope" not in record.getMessage()
 
 
 # --- verification ----------------------------------------------------------------------------------

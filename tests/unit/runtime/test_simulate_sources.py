@@ -3,9 +3,11 @@ ingest app and mappers without a refusal or a dead letter, and the relayed copie
 count once."""
 
 from collections import Counter
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 
 from ingest.app import create_ingest_app
@@ -100,3 +102,57 @@ async def test_a_month_of_mixed_traffic_is_accepted_mapped_and_deduplicated() ->
     report = engine.report(None, "production", NOW - timedelta(days=40), NOW)
     assert report.deployment_frequency.deployments == len(first_hand)
     assert report.time_to_restore.incidents > 0
+
+
+def test_mixed_deployments_ship_the_head_as_it_was_when_they_started() -> None:
+    """GitHub, Jenkins and GitLab deployments of the mixed team: every deployed sha was pushed before the
+    deployment started, and a deployment never re-runs the sha the previous successful one shipped."""
+    for seed in (1, 7):
+        hooks = planned_webhooks(SimulationPlan(days=30, services=6, seed=seed, sources=ALL), NOW)
+        pushed: dict[str, datetime] = {}
+        last: dict[str, str] = {}
+        running: dict[int, datetime] = {}
+        seen = Counter[str]()
+        for hook in hooks:
+            body = orjson.loads(hook.body)
+            event = hook.headers.get("X-GitHub-Event") or hook.headers.get("X-Gitlab-Event")
+            if event in ("push", "Push Hook"):
+                pushed[body["after"]] = hook.at
+                continue
+            if event == "deployment_status":
+                service, sha = body["repository"]["full_name"], body["deployment"]["sha"]
+                started = datetime.fromisoformat(body["deployment"]["created_at"])
+                ok = body["deployment_status"]["state"] == "success"
+            elif event == "Deployment Hook" and body["status"] == "running":
+                running[body["deployment_id"]] = hook.at
+                continue
+            elif event == "Deployment Hook":
+                service = body["project"]["path_with_namespace"]
+                sha = body["commit_url"].rpartition("/")[2]
+                started = running[body["deployment_id"]]
+                ok = body["status"] == "success"
+            elif hook.source is Source.JENKINS and body["build"]["phase"] == "COMPLETED":
+                service, sha = body["build"]["parameters"]["SERVICE"], body["build"]["scm"]["commit"]
+                started = datetime.fromtimestamp(body["build"]["timestamp"] / 1000, UTC) - timedelta(
+                    milliseconds=body["build"]["duration"]
+                )
+                ok = body["build"]["status"] == "SUCCESS"
+            else:
+                continue
+            seen[hook.source.value] += 1
+            assert pushed[sha] <= started, f"{service} deployed {sha} before it was pushed"
+            assert last.get(service) != sha, f"{service} re-ran the deployment of {sha}"
+            if ok:
+                last[service] = sha
+        assert set(seen) == {"github", "jenkins", "gitlab"}
+
+
+def test_credentials_are_every_ingest_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the simulator signs with is what the server reads from the same environment."""
+    from metricsync.simulation.signing import Credentials
+
+    creds = Credentials(**{name: f"s-{name}" for name in SECRETS})
+    for name, value in creds.env().items():
+        monkeypatch.setenv(name, value)
+    assert credentials(Settings()) == creds
+    assert set(SECRETS) == {f.name for f in fields(Credentials)}

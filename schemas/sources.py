@@ -17,7 +17,7 @@ class Source(StrEnum):
 # GitHub event types (X-GitHub-Event) the normalizer maps to unified events. Any other type is
 # stored raw and answered `ignored`; `ping` is answered 200 and not stored.
 GITHUB_MAPPED_EVENTS: frozenset[str] = frozenset(
-    {"push", "deployment_status", "pull_request", "issues", "workflow_run"}
+    {"push", "deployment_status", "pull_request", "pull_request_review", "issues", "workflow_run"}
 )
 
 # Not a webhook: the record `metricsync import github` makes of the commits between two deployed shas

@@ -16,11 +16,14 @@ from metrics_worker.persist import export_state, import_state
 from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
 from metrics_worker.rollup import Rollup
 from metrics_worker.series import pooled_series
+from metrics_worker.stages import Change, breakdown, window_changes
+from metrics_worker.stages import slowest as slowest_changes
 from metrics_worker.state import ServiceState, environment_key, fact_time
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
 from metrics_worker.views import deployment_view, incident_view
 from schemas.events import UnifiedEvent
+from schemas.leadtime import ChangeStages, StageBreakdown
 from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, SeriesPoint, ServiceSummary
 
 
@@ -129,6 +132,39 @@ class MetricEngine:
             SeriesPoint(from_=a, to=b, metrics=dora_metrics(samples, lo, hi))
             for (a, b), (lo, hi), samples in zip(spans, bounds, pools, strict=True)
         ]
+
+    def lead_time(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        slowest: int = 10,
+    ) -> tuple[StageBreakdown, list[ChangeStages]]:
+        """The lead-time breakdown of the changes of the deployments finishing in [start, end), and the
+        `slowest` of them (docs/metrics.md section 7)."""
+        changes = self._changes(services, environment, to_us(start), to_us(end))
+        return breakdown(changes), slowest_changes(changes, slowest)
+
+    def stage_series(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        interval: Interval,
+    ) -> list[StageBreakdown]:
+        """The breakdown of each bucket of `series` (same buckets)."""
+        return [
+            breakdown(self._changes(services, environment, to_us(a), to_us(b)))
+            for a, b in buckets(start, end, interval)
+        ]
+
+    def _changes(self, services: Collection[str] | None, environment: str, lo: int, hi: int) -> list[Change]:
+        out: list[Change] = []
+        for service, stream in self._streams(services, environment):
+            out.extend(window_changes(service, stream, self._services[service].pulls, lo, hi))
+        return out
 
     def deployments(
         self, services: Collection[str] | None, environment: str, start: datetime, end: datetime

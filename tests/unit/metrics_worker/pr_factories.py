@@ -104,7 +104,7 @@ def pr_flow(
                 author=author,
                 author_bot=author.endswith("[bot]"),
                 head_ref=head_ref,
-                url=fields["url"],  # type: ignore[arg-type]
+                url=f"https://github.com/acme/{service}/pull/{number}",
             )
         )
     return events

@@ -28,7 +28,8 @@ def merge_commit_pr() -> list[UnifiedEvent]:
 
 def hours(stages: ChangeStages) -> tuple[float | None, ...]:
     values = (stages.coding_seconds, stages.pickup_seconds, stages.review_seconds, stages.deploy_seconds)
-    return tuple(None if v is None else v / HOUR for v in values) + (
+    return (
+        *tuple(None if v is None else v / HOUR for v in values),
         None if stages.lead_time_seconds is None else stages.lead_time_seconds / HOUR,
     )
 
@@ -202,7 +203,7 @@ def test_pr_shipped_by_two_deployments_counts_with_the_first() -> None:
 
 def test_deploy_stage_is_per_environment() -> None:
     # staging got m1 at 7h, production at 9h: deploy is 1h in staging and 3h in production
-    events = merge_commit_pr()[:-1] + [deploy("s1", "m1", 7, environment="staging"), deploy("d1", "m1", 9)]
+    events = [*merge_commit_pr()[:-1], deploy("s1", "m1", 7, environment="staging"), deploy("d1", "m1", 9)]
     engine = engine_of(events)
     assert [c.deploy_seconds for c in changes(engine, "staging")] == [1 * HOUR]
     assert [c.deploy_seconds for c in changes(engine, "production")] == [3 * HOUR]
@@ -235,7 +236,7 @@ def test_medians_and_p90_over_a_team() -> None:
                 merged=coding + 2,
                 merge_sha="m1",
                 service=service,
-            ),  # fmt: skip
+            ),
             branch_push("pm", "main", B0, [("f1", 0), ("m1", coding + 2)], service=service),
             deploy("d1", "m1", coding + 4, service=service),
         )

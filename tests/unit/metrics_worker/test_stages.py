@@ -27,11 +27,14 @@ def merge_commit_pr() -> list[UnifiedEvent]:
 
 
 def hours(stages: ChangeStages) -> tuple[float | None, ...]:
-    values = (stages.coding_seconds, stages.pickup_seconds, stages.review_seconds, stages.deploy_seconds)
-    return (
-        *tuple(None if v is None else v / HOUR for v in values),
-        None if stages.lead_time_seconds is None else stages.lead_time_seconds / HOUR,
+    values = (
+        stages.coding_seconds,
+        stages.pickup_seconds,
+        stages.review_seconds,
+        stages.deploy_seconds,
+        stages.lead_time_seconds,
     )
+    return tuple(None if v is None else v / HOUR for v in values)
 
 
 def changes(engine: MetricEngine, environment: str = "production") -> list[ChangeStages]:

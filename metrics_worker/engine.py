@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from metrics_worker.insights.findings import findings
+from metrics_worker.insights.inputs import InsightInput, Period
 from metrics_worker.persist import export_state, import_state
 from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
 from metrics_worker.rollup import Rollup
@@ -23,6 +25,7 @@ from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
 from metrics_worker.views import deployment_view, incident_view
 from schemas.events import UnifiedEvent
+from schemas.insights import Finding
 from schemas.leadtime import ChangeStages, StageBreakdown
 from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, SeriesPoint, ServiceSummary
 
@@ -159,6 +162,50 @@ class MetricEngine:
             breakdown(self._changes(services, environment, to_us(a), to_us(b)))
             for a, b in buckets(start, end, interval)
         ]
+
+    def insights(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        *,
+        scope: dict[str, str] | None = None,
+        teams: dict[str, str] | None = None,
+        unknown_service: str | None = None,
+        dead_letters: int | None = None,
+    ) -> list[Finding]:
+        """The findings of [start, end) against the window of the same length before it (docs/metrics.md
+        section 15). `scope` is the query the links carry ({"service": ...} or {"team": ...}); `teams`
+        maps services to teams for team drivers; incidents of `unknown_service` are reported as incidents
+        without a service; `dead_letters` is the count the runtime knows (None: not reported)."""
+        previous_start = start - (end - start)
+
+        def period(lo: datetime, hi: datetime) -> Period:
+            changes = self._changes(services, environment, to_us(lo), to_us(hi))
+            return Period(
+                deployments=self.deployments(services, environment, lo, hi),
+                incidents=self.incidents(services, environment, lo, hi),
+                changes=[change.view() for change in changes],
+            )
+
+        known = [name for name, _ in self._streams(services, environment)]
+        data = InsightInput(
+            scope=scope or {},
+            environment=environment,
+            start=start,
+            end=end,
+            previous_start=previous_start,
+            current=period(start, end),
+            previous=period(previous_start, start),
+            services=known,
+            teams=teams or {},
+            unknown_incidents=[]
+            if unknown_service is None
+            else self.incidents([unknown_service], environment, start, end),
+            dead_letters=dead_letters,
+        )
+        return findings(data)
 
     def _changes(self, services: Collection[str] | None, environment: str, lo: int, hi: int) -> list[Change]:
         out: list[Change] = []

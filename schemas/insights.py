@@ -1,0 +1,60 @@
+"""The insights' contract: `GET /api/v1/insights` (docs/metrics.md section 15)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FindingKind = Literal[
+    "lead_time_shift",
+    "failure_rate_shift",
+    "deployment_rate_shift",
+    "lead_time_drivers",
+    "slow_changes",
+    "long_incident",
+    "repeated_failures",
+    "rollbacks",
+    "failure_cluster",
+    "no_deployments",
+    "changes_unknown",
+    "incidents_without_service",
+    "dead_letters",
+]
+Strength = Literal["high", "medium", "low"]
+Number = float | int | str | None
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rel: str  # deployments | incidents | lead-time | pull-request | dead-letters
+    href: str  # an API URL (path and query) or, for a pull request, its web page
+    title: str | None = None
+
+
+class Finding(BaseModel):
+    """One finding: a sentence, the numbers behind it, how strong it is, and where to check it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: FindingKind
+    category: Literal["shift", "driver", "outlier", "data_quality"]
+    strength: Strength
+    sentence: str
+    numbers: dict[str, Number]
+    links: list[Link]
+    service: str | None = None  # the service it is about, when it is about one
+
+
+class InsightsReport(BaseModel):
+    """`GET /api/v1/insights`: the findings of [from, to), compared with the window just before."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
+    service: str | None
+    team: str | None
+    environment: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    previous_from: datetime
+    findings: list[Finding]

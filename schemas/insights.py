@@ -21,7 +21,7 @@ FindingKind = Literal[
     "dead_letters",
 ]
 Strength = Literal["high", "medium", "low"]
-Number = float | int | str | None
+Number = bool | int | float | str | None
 
 
 class Link(BaseModel):

@@ -7,6 +7,7 @@ import pytest
 
 from metrics_worker.insights.findings import findings
 from metrics_worker.insights.inputs import InsightInput, Period
+from schemas.events import UnifiedEvent
 from schemas.insights import Finding
 from schemas.leadtime import ChangeStages
 from schemas.metrics import ChangeView, DeploymentView, FailureCause, IncidentView
@@ -355,7 +356,7 @@ def test_engine_gathers_the_inputs() -> None:
     deploying and a deployment of an unknown sha are found from applied events."""
     from tests.unit.metrics_worker.factories import deploy, engine_of, push
 
-    events = [
+    events: list[UnifiedEvent] = [
         *push("p1", "0" * 40, [("c1", -100)]),
         deploy("d1", "c1", -99, service="svc"),  # previous window (T0 - 7 d .. T0): svc deployed
         deploy("d2", "zz", 10, service="other"),  # this window: other deployed a sha never pushed

@@ -1,9 +1,13 @@
 """`metricsync simulate`: realistic, correctly signed webhooks for a made-up team.
 
-Each service pushes commits to GitHub several times a day and deploys to production once or
-twice a working day, half of them through GitHub deployments, half through a Jenkins deploy job;
-a few deploys fail, a few cause a critical alert that Alertmanager fires and later resolves, and
-now and then a Jenkins rollback job redeploys the previous version. Payloads are built from real
+Each service changes its code several times a working day, most changes through a pull request
+(a push to a feature branch, the PR opened (now and then as a draft, marked ready later), a review
+by a teammate, the merge and its push to main; now and then a dependabot PR), the rest pushed
+straight to main; it deploys to production once or twice a working day, half of the services
+through GitHub deployments, half through a Jenkins deploy job; a few deploys fail, a few cause a
+critical alert that Alertmanager fires and later resolves, and now and then a Jenkins rollback job
+redeploys the previous version. In the last 14 days the first service's PRs wait far longer for a
+review, so the insights have a shift to find and explain. Payloads are built from real
 third-party payloads (metricsync/templates/, provenance in its README) by changing values only.
 """
 
@@ -29,6 +33,9 @@ from metricsync.settings import Settings
 from schemas.errors import MetricSyncError
 
 ORG = "acme"
+PEOPLE = ["alice", "bob", "carol", "dave", "erin"]
+BOT = "dependabot[bot]"
+SLOW_REVIEW_DAYS = 14  # the first service's pickup slows down over this many last days
 SERVICE_NAMES = ["payments", "checkout", "catalog", "search", "accounts", "shipping", "inventory", "billing"]
 
 
@@ -82,7 +89,11 @@ class _Builder:
         self.status_tpl = _template("deployment_status__success.json")
         self.jenkins_tpl = _template("jenkins_notification__finalized_scm.json")
         self.alert_tpl = _template("webhook_v4__resolved_single_full.json")
+        self.pr_tpl = _template("pull_request__opened.json")
+        self.closed_tpl = _template("pull_request__closed_not_merged.json")
+        self.review_tpl = _template("pull_request_review__submitted.json")
         self.heads: dict[str, str] = {}
+        self.numbers: dict[str, int] = {}
         self.builds: dict[str, int] = {}
         self.next_id = 1_000_000
 
@@ -90,25 +101,83 @@ class _Builder:
         self.next_id += 1
         return self.next_id
 
-    def push(self, repo: str, at: datetime, commits: int) -> tuple[Webhook, str]:
-        body = copy.deepcopy(self.push_tpl)
-        before = self.heads.get(repo, "0" * 40)
-        entries = []
-        t = at - timedelta(minutes=15 * commits)
-        sha = before
-        for _ in range(commits):
+    def commits(self, at: datetime, count: int) -> list[tuple[str, datetime]]:
+        """`count` new commits (sha, time), a few minutes apart, the last a little before `at`."""
+        t = at - timedelta(minutes=15 * count)
+        out = []
+        for _ in range(count):
             t += timedelta(minutes=self.rng.randint(3, 15))
-            sha = _sha(self.rng)
+            out.append((_sha(self.rng), t))
+        return out
+
+    def push(
+        self, repo: str, at: datetime, commits: int | list[tuple[str, datetime]], branch: str = "main"
+    ) -> tuple[Webhook, str]:
+        """A push to `branch` (main: onto its head; another branch: a new branch) of new or given commits."""
+        listed = self.commits(at, commits) if isinstance(commits, int) else commits
+        body = copy.deepcopy(self.push_tpl)
+        before = self.heads.get(repo, "0" * 40) if branch == "main" else "0" * 40
+        entries = []
+        for sha, t in listed:
             entry = copy.deepcopy(self.push_tpl["commits"][0])
             entry.update(id=sha, tree_id=_sha(self.rng), timestamp=t.astimezone(UTC).isoformat(), message="Work")
             entry["url"] = f"https://github.com/{repo}/commit/{sha}"
             entries.append(entry)
+        sha = listed[-1][0]
         body.update(before=before, after=sha, commits=entries, head_commit=entries[-1], created=before == "0" * 40)
-        body["ref"] = "refs/heads/main"
+        body["ref"] = f"refs/heads/{branch}"
         body["compare"] = f"https://github.com/{repo}/compare/{before[:12]}...{sha[:12]}"
         body["repository"].update(full_name=repo, name=repo.split("/")[1], pushed_at=int(at.timestamp()))
-        self.heads[repo] = sha
+        if branch == "main":
+            self.heads[repo] = sha
         return Webhook(at, "/webhooks/github", orjson.dumps(body), {"X-GitHub-Event": "push"}), sha
+
+    def pull_request(self, repo: str, pr: PullRequestPlan, action: str, at: datetime) -> Webhook:
+        """A `pull_request` delivery: opened / ready_for_review from the real "opened" example, closed
+        (merged) from the real "closed" one, values changed."""
+        body = copy.deepcopy(self.closed_tpl if action == "closed" else self.pr_tpl)
+        body["action"] = action
+        self._pr_fields(body["pull_request"], repo, pr, at)
+        if action == "closed":
+            body["pull_request"].update(
+                state="closed", merged=True, merged_at=_iso(at), closed_at=_iso(at), merge_commit_sha=pr.merge_sha
+            )
+        body["repository"].update(full_name=repo, name=repo.split("/")[1])
+        return Webhook(at, "/webhooks/github", orjson.dumps(body), {"X-GitHub-Event": "pull_request"})
+
+    def review(self, repo: str, pr: PullRequestPlan, at: datetime) -> Webhook:
+        body = copy.deepcopy(self.review_tpl)
+        self._pr_fields(body["pull_request"], repo, pr, at)
+        body["review"].update(
+            id=self._id(),
+            state="approved",
+            submitted_at=_iso(at),
+            commit_id=pr.head_sha,
+            html_url=f"https://github.com/{repo}/pull/{pr.number}#pullrequestreview-{self.next_id}",
+        )
+        body["review"]["user"].update(login=pr.reviewer, type="User")
+        body["repository"].update(full_name=repo, name=repo.split("/")[1])
+        return Webhook(at, "/webhooks/github", orjson.dumps(body), {"X-GitHub-Event": "pull_request_review"})
+
+    def _pr_fields(self, pr_body: dict[str, Any], repo: str, pr: PullRequestPlan, at: datetime) -> None:
+        pr_body.update(
+            id=pr.pr_id,
+            number=pr.number,
+            html_url=f"https://github.com/{repo}/pull/{pr.number}",
+            url=f"https://api.github.com/repos/{repo}/pulls/{pr.number}",
+            created_at=_iso(pr.opened),
+            updated_at=_iso(at),
+            draft=pr.ready is not None and at < pr.ready,
+            title=f"Change {pr.number}",
+        )
+        pr_body["user"].update(login=pr.author, type="Bot" if pr.author == BOT else "User")
+        pr_body["head"].update(ref=pr.branch, sha=pr.head_sha, label=f"{repo.split('/')[0]}:{pr.branch}")
+        pr_body["base"].update(ref="main", label=f"{repo.split('/')[0]}:main")
+
+    def new_pr(self, repo: str) -> tuple[int, int]:
+        number = self.numbers.get(repo, 0) + 1
+        self.numbers[repo] = number
+        return number, self._id()
 
     def github_deployment(self, repo: str, sha: str, at: datetime, state: str) -> Webhook:
         body = copy.deepcopy(self.status_tpl)
@@ -193,6 +262,69 @@ class _Builder:
         return hooks
 
 
+@dataclass
+class PullRequestPlan:
+    number: int
+    pr_id: int
+    author: str
+    reviewer: str | None  # None: merged without a review (a bot's PR)
+    branch: str
+    commits: list[tuple[str, datetime]]
+    opened: datetime
+    ready: datetime | None  # opened as a draft and marked ready then
+    reviewed: datetime | None
+    merged: datetime
+    merge_sha: str
+
+    @property
+    def head_sha(self) -> str:
+        return self.commits[-1][0]
+
+
+def _plan_pr(builder: _Builder, repo: str, at: datetime, slow_review: bool) -> PullRequestPlan:
+    """One PR whose branch was pushed at `at`: opened minutes later, reviewed after a pickup delay (hours
+    when `slow_review`), merged a little after the review."""
+    rng = builder.rng
+    number, pr_id = builder.new_pr(repo)
+    bot = rng.random() < 0.06
+    author = BOT if bot else rng.choice(PEOPLE)
+    commits = builder.commits(at, 1 if bot else rng.randint(1, 4))
+    opened = at + timedelta(minutes=rng.randint(2, 30))
+    ready = opened + timedelta(minutes=rng.randint(30, 180)) if not bot and rng.random() < 0.1 else None
+    if bot:
+        reviewer, reviewed = None, None
+        merged = opened + timedelta(minutes=rng.randint(10, 120))
+    else:
+        reviewer = rng.choice([p for p in PEOPLE if p != author])
+        pickup = timedelta(hours=rng.uniform(24, 72)) if slow_review else timedelta(minutes=rng.randint(15, 180))
+        reviewed = (ready or opened) + pickup
+        merged = reviewed + timedelta(minutes=rng.randint(5, 90))
+    return PullRequestPlan(
+        number=number,
+        pr_id=pr_id,
+        author=author,
+        reviewer=reviewer,
+        branch=f"dependabot/npm/dep-{number}" if bot else f"feature/{number}",
+        commits=commits,
+        opened=opened,
+        ready=ready,
+        reviewed=reviewed,
+        merged=merged,
+        merge_sha=_sha(rng),
+    )
+
+
+def _pr_hooks(builder: _Builder, repo: str, pr: PullRequestPlan, now: datetime) -> list[Webhook]:
+    """The feature push and the PR's deliveries before its merge (those before `now`)."""
+    hooks = [builder.push(repo, pr.commits[-1][1] + timedelta(minutes=1), pr.commits, branch=pr.branch)[0]]
+    hooks.append(builder.pull_request(repo, pr, "opened", pr.opened))
+    if pr.ready is not None:
+        hooks.append(builder.pull_request(repo, pr, "ready_for_review", pr.ready))
+    if pr.reviewed is not None:
+        hooks.append(builder.review(repo, pr, pr.reviewed))
+    return [h for h in hooks if h.at < now]
+
+
 def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
     """Every webhook of the simulation, in the order they would have been sent."""
     if not 1 <= plan.services <= MAX_SERVICES:
@@ -207,47 +339,66 @@ def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
         repo = f"{ORG}/{name}"
         via_jenkins = index % 2 == 1
         deployed: list[str] = []
+        # what reaches main, and the deploys, in time order: ("push", commits) or ("merge", PR) or ("deploy", None)
+        timeline: list[tuple[datetime, int, str, Any]] = []
         for day in range(plan.days + 1):
             day_start = start_day + timedelta(days=day)
             if day_start.weekday() >= 5:
                 continue
+            slow = index == 0 and day > plan.days - SLOW_REVIEW_DAYS
             for push_no in range(rng.randint(1, 4)):
                 at = day_start + timedelta(hours=9 + push_no * 2, minutes=rng.randint(0, 59))
                 if at >= now:
                     break
-                hook, _ = builder.push(repo, at, rng.randint(1, 4))
-                hooks.append(hook)
+                if rng.random() < 0.2:  # straight to main, no PR
+                    timeline.append((at, len(timeline), "push", rng.randint(1, 4)))
+                    continue
+                pr = _plan_pr(builder, repo, at, slow)
+                hooks.extend(_pr_hooks(builder, repo, pr, now))
+                if pr.merged < now:
+                    timeline.append((pr.merged, len(timeline), "merge", pr))
             for deploy_no in range(rng.choice([0, 1, 1, 2])):
                 at = day_start + timedelta(hours=13 + deploy_no * 3, minutes=rng.randint(0, 59))
-                sha = builder.heads.get(repo)
-                if at >= now or sha is None:
-                    break
-                failed_attempt = rng.random() < 0.08
-                status_word = (
-                    ("FAILURE" if via_jenkins else "failure")
-                    if failed_attempt
-                    else ("SUCCESS" if via_jenkins else "success")
-                )
-                if via_jenkins:
-                    hooks.extend(builder.jenkins_build(repo, f"{name}-deploy-prod", sha, at, status_word))
-                else:
-                    hooks.append(builder.github_deployment(repo, sha, at, status_word))
-                if failed_attempt:
-                    continue
-                deployed.append(sha)
-                roll = rng.random()
-                if roll < 0.12:  # the deploy breaks production: a critical alert
-                    starts = at + timedelta(minutes=rng.randint(5, 60))
-                    ends = starts + timedelta(minutes=rng.randint(15, 240))
-                    if ends < now:
-                        hooks.extend(builder.alert(repo, starts, ends))
-                elif roll < 0.16 and via_jenkins and len(deployed) >= 2:  # rolled back
-                    back = at + timedelta(minutes=rng.randint(20, 90))
-                    if back < now:
-                        hooks.extend(
-                            builder.jenkins_build(repo, f"{name}-rollback-prod", deployed[-2], back, "SUCCESS")
-                        )
-                        deployed.append(deployed[-2])
+                if at < now:
+                    timeline.append((at, len(timeline), "deploy", None))
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        for at, _, kind, what in timeline:
+            if kind == "push":
+                hooks.append(builder.push(repo, at, what)[0])
+                continue
+            if kind == "merge":
+                pr = what
+                hooks.append(builder.pull_request(repo, pr, "closed", at))
+                # GitHub's push for a merge commit: the branch's commits and the merge commit
+                hooks.append(builder.push(repo, at + timedelta(seconds=2), [*pr.commits, (pr.merge_sha, at)])[0])
+                continue
+            sha = builder.heads.get(repo)
+            if sha is None:
+                continue
+            failed_attempt = rng.random() < 0.08
+            status_word = (
+                ("FAILURE" if via_jenkins else "failure")
+                if failed_attempt
+                else ("SUCCESS" if via_jenkins else "success")
+            )
+            if via_jenkins:
+                hooks.extend(builder.jenkins_build(repo, f"{name}-deploy-prod", sha, at, status_word))
+            else:
+                hooks.append(builder.github_deployment(repo, sha, at, status_word))
+            if failed_attempt:
+                continue
+            deployed.append(sha)
+            roll = rng.random()
+            if roll < 0.12:  # the deploy breaks production: a critical alert
+                starts = at + timedelta(minutes=rng.randint(5, 60))
+                ends = starts + timedelta(minutes=rng.randint(15, 240))
+                if ends < now:
+                    hooks.extend(builder.alert(repo, starts, ends))
+            elif roll < 0.16 and via_jenkins and len(deployed) >= 2:  # rolled back
+                back = at + timedelta(minutes=rng.randint(20, 90))
+                if back < now:
+                    hooks.extend(builder.jenkins_build(repo, f"{name}-rollback-prod", deployed[-2], back, "SUCCESS"))
+                    deployed.append(deployed[-2])
     hooks.sort(key=lambda h: h.at)
     return hooks
 
@@ -323,5 +474,8 @@ def run_simulation(url: str, plan: SimulationPlan, settings: Settings, out: Text
     conn.close()
     elapsed = time.perf_counter() - started
     summary = ", ".join(f"{status}: {count}" for status, count in sorted(counts.items()))
-    print(f"done in {elapsed:.1f}s ({summary}); see {url}/api/v1/dora", file=out)
+    print(
+        f"done in {elapsed:.1f}s ({summary}); see {url}/api/v1/dora, {url}/api/v1/lead-time, {url}/api/v1/insights",
+        file=out,
+    )
     return 0 if all(status < 400 for status in counts) else 1

@@ -52,7 +52,8 @@ def test_demo_has_a_breakdown_and_three_findings() -> None:
     assert breakdown.counts.direct_commits > 0
     assert breakdown.counts.bot_pull_requests > 0
     assert all(stage.samples > 10 and stage.median_seconds for stage in breakdown.stages)
-    assert slowest and slowest[0].url is not None
+    assert slowest
+    assert slowest[0].url is not None
     findings = engine.insights(None, "production", NOW - timedelta(days=14), NOW, unknown_service="unknown")
     kinds = {f.kind for f in findings}
     assert len(findings) >= 3, findings

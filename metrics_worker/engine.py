@@ -147,7 +147,7 @@ class MetricEngine:
         """The lead-time breakdown of the changes of the deployments finishing in [start, end), and the
         `slowest` of them (docs/metrics.md section 7)."""
         changes = self._changes(services, environment, to_us(start), to_us(end))
-        return breakdown(changes), slowest_changes(changes, slowest)
+        return breakdown(changes), slowest_changes(changes, slowest, environment_key(environment))
 
     def stage_series(
         self,
@@ -186,7 +186,7 @@ class MetricEngine:
             return Period(
                 deployments=self.deployments(services, environment, lo, hi),
                 incidents=self.incidents(services, environment, lo, hi),
-                changes=[change.view() for change in changes],
+                changes=[change.view(environment_key(environment)) for change in changes],
             )
 
         known = [name for name, _ in self._streams(services, environment)]

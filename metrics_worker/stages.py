@@ -12,10 +12,12 @@ from datetime import datetime
 
 from metrics_worker.deployments import DeployRec
 from metrics_worker.graph import CommitGraph
+from metrics_worker.links import deployment_link
 from metrics_worker.pulls import PRKey, PullRequest, PullRequests
 from metrics_worker.stats import median, p90
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import from_us, seconds
+from schemas.insights import Link
 from schemas.leadtime import STAGES, ChangeCounts, ChangeKind, ChangeStages, Spread, StageBreakdown, StageStats
 
 MAX_BRANCH_PUSHES = 200  # a head branch's push chain is followed back at most this far
@@ -35,8 +37,14 @@ class Change:
     stages: tuple[int | None, int | None, int | None, int | None]  # coding, pickup, review, deploy (us)
     lead: int | None
 
-    def view(self) -> ChangeStages:
+    def view(self, environment: str | None = None) -> ChangeStages:
+        """The change as the API shows it; with `environment`, links to its PR and its deployment."""
         pr = self.pr
+        links = []
+        if environment is not None:
+            if pr is not None and pr.url:
+                links.append(Link(rel="pull-request", href=pr.url, title=f"{pr.repo}#{pr.number}"))
+            links.append(deployment_link(self.service, environment, from_us(self.rec.finish), self.rec.deployment_id))
         coding, pickup, review, deploy = (None if s is None else seconds(s) for s in self.stages)
         return ChangeStages(
             kind=self.kind,
@@ -57,6 +65,7 @@ class Change:
             review_seconds=review,
             deploy_seconds=deploy,
             lead_time_seconds=None if self.lead is None else seconds(self.lead),
+            links=links,
         )
 
 
@@ -187,10 +196,10 @@ def _spread(values: list[float]) -> Spread:
     return Spread(median_seconds=median(values), p90_seconds=p90(values), samples=len(values))
 
 
-def slowest(changes: Iterable[Change], limit: int) -> list[ChangeStages]:
+def slowest(changes: Iterable[Change], limit: int, environment: str | None = None) -> list[ChangeStages]:
     """The `limit` changes with the longest lead time (unknown last), ties by service, deployment, sha."""
     ordered = sorted(
         changes,
         key=lambda c: (c.lead is None, -(c.lead or 0), c.service, c.rec.deployment_id, c.sha),
     )
-    return [c.view() for c in ordered[:limit]]
+    return [c.view(environment) for c in ordered[:limit]]

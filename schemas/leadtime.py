@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.insights import Link
+
 StageName = Literal["coding", "pickup", "review", "deploy"]
 STAGES: tuple[StageName, ...] = ("coding", "pickup", "review", "deploy")
 ChangeKind = Literal["pr", "bot_pr", "direct"]
@@ -55,6 +57,7 @@ class ChangeStages(_Block):
     review_seconds: float | None
     deploy_seconds: float | None
     lead_time_seconds: float | None  # first commit (a direct commit: its commit time) -> deployed
+    links: list[Link] = Field(default_factory=list)  # the PR's web page, the deployment in the read API
 
 
 class ChangeCounts(_Block):

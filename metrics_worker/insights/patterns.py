@@ -13,12 +13,10 @@ from metrics_worker.insights.inputs import (
     MIN_OUTLIER_SAMPLES,
     REPEATED_FAILURES,
     InsightInput,
-    api_link,
-    deployment_link,
     hours,
-    incident_link,
 )
 from metrics_worker.insights.significance import binomial_upper_tail
+from metrics_worker.links import api_link, deployment_link, incident_link
 from metrics_worker.stats import quantile
 from schemas.insights import Finding, Link
 from schemas.metrics import DeploymentView

@@ -13,10 +13,10 @@ from metrics_worker.insights.inputs import (
     STRONG,
     InsightInput,
     Period,
-    api_link,
     hours,
 )
 from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_proportions
+from metrics_worker.links import api_link
 from metrics_worker.stats import median
 from schemas.insights import Finding, Link, Strength
 from schemas.leadtime import STAGES, ChangeStages

@@ -168,6 +168,15 @@ def test_merge_commit_pr_view() -> None:
         "review_seconds": 1 * HOUR,
         "deploy_seconds": 2 * HOUR,
         "lead_time_seconds": 8 * HOUR,
+        "links": [
+            {"rel": "pull-request", "href": "https://github.com/acme/svc/pull/1", "title": "acme/svc#1"},
+            {
+                "rel": "deployments",
+                "href": "/api/v1/deployments?service=svc&environment=production"
+                "&from=2026-03-02T08%3A00%3A00Z&to=2026-03-02T08%3A00%3A01Z",
+                "title": "d1",
+            },
+        ],
     }
 
 

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.metrics import Scope
+
 FindingKind = Literal[
     "lead_time_shift",
     "failure_rate_shift",
@@ -46,15 +48,18 @@ class Finding(BaseModel):
     service: str | None = None  # the service it is about, when it is about one
 
 
-class InsightsReport(BaseModel):
-    """`GET /api/v1/insights`: the findings of [from, to), compared with the window just before."""
-
+class Window(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, serialize_by_alias=True)
 
-    service: str | None
-    team: str | None
-    environment: str
     from_: datetime = Field(alias="from")
     to: datetime
-    previous_from: datetime
+
+
+class InsightsReport(BaseModel):
+    """`GET /api/v1/insights`: the findings of the scope's window, compared with the window just before."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Scope
+    compared_with: Window
     findings: list[Finding]

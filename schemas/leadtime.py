@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.insights import Link
+from schemas.metrics import Scope
 
 StageName = Literal["coding", "pickup", "review", "deploy"]
 STAGES: tuple[StageName, ...] = ("coding", "pickup", "review", "deploy")
@@ -75,13 +76,7 @@ class StageBreakdown(_Block):
 
 
 class LeadTimeReport(StageBreakdown):
-    """`GET /api/v1/lead-time`."""
+    """`GET /api/v1/lead-time`: the breakdown of a scope's window and its slowest changes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, serialize_by_alias=True)
-
-    service: str | None
-    team: str | None
-    environment: str
-    from_: datetime = Field(alias="from")
-    to: datetime
-    slowest: list[ChangeStages]  # by lead time, longest first
+    scope: Scope
+    slowest: list[ChangeStages]  # by lead time, longest first; at most `limit`

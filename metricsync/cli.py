@@ -65,6 +65,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulation(args.url, plan, settings, out=sys.stderr)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from metricsync.web.mcp import build_server, http_fetch
+
+    settings = Settings()
+    token = settings.api_token.get_secret_value() if settings.api_token is not None else None
+    # stdout is the protocol's: logs go to stderr (configure_logging)
+    build_server(http_fetch(args.url, token)).run("stdio")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from metricsync.kafka.clients import create_topics
     from metricsync.mongo.store import MongoStore
@@ -196,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         "opsgenie, cdevents, push) or all (default github,jenkins,alertmanager)",
     )
     simulate.set_defaults(func=cmd_simulate)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="Model Context Protocol server on stdio: read-only tools over the read API at --url "
+        "(token: METRICSYNC_API_TOKEN)",
+    )
+    mcp.add_argument("--url", default="http://127.0.0.1:8000", help="MetricSync base URL serving the read API")
+    mcp.set_defaults(func=cmd_mcp)
 
     init = sub.add_parser("init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)")
     init.set_defaults(func=cmd_init)

@@ -92,7 +92,8 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
         log.info("dashboard ready at %s", settings.public_url())
         restore_signals = end_streams_on_signals(hub)
         try:
-            yield
+            async with api.running():
+                yield
         finally:
             restore_signals()
             await feed.stop()

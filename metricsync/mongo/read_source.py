@@ -63,10 +63,9 @@ class MongoMetricsSource:
             return set((await self._current()).keys())
 
 
-def api_routes(
-    settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
-) -> list[BaseRoute]:
-    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+def read_api(settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> ReadApi:
+    """The read API over MongoDB: serve its routes (`api_routes`), and run `.running()` in the app's
+    lifespan (the MCP session manager of /mcp)."""
 
     async def status() -> dict[str, object]:
         return {
@@ -75,7 +74,11 @@ def api_routes(
             "dead_letters": await store.dead_letter_count(),
         }
 
-    api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
+    return ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
+
+
+def api_routes(api: ReadApi, settings: Settings, hub: StreamHub | None = None) -> list[BaseRoute]:
+    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
     if hub is None:
         return api.routes()
     # a snapshot is published before the worker's checkpoint makes it readable here

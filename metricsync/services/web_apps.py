@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
 from starlette.applications import Starlette
@@ -36,15 +36,25 @@ def create_ingest_service_app(
     routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
+    api = None
     if store is not None:
-        from metricsync.mongo.read_source import api_routes
+        from metricsync.mongo.read_source import api_routes, read_api
 
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
-        routes += api_routes(settings, store, clock, hub)
+        api = read_api(settings, store, clock)
+        routes += api_routes(api, settings, hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if api is not None:
+                await stack.enter_async_context(api.running())
+            async with ingest_lifespan():
+                yield
+
+    @asynccontextmanager
+    async def ingest_lifespan() -> AsyncIterator[None]:
         await sink.start()
         if feed is not None:
             feed.start()
@@ -76,11 +86,12 @@ def create_ingest_service_app(
 
 
 def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    from metricsync.mongo.read_source import api_routes
+    from metricsync.mongo.read_source import api_routes, read_api
 
     store = MongoStore.from_settings(settings)
     hub = StreamHub()
     feed = KafkaMetricsFeed(settings, hub)
+    api = read_api(settings, store, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,7 +99,8 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         log.info("dashboard ready at %s", settings.public_url())
         restore_signals = end_streams_on_signals(hub)
         try:
-            yield
+            async with api.running():
+                yield
         finally:
             restore_signals()
             await feed.stop()
@@ -105,7 +117,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     return Starlette(
-        routes=routes + api_routes(settings, store, clock, hub),
+        routes=routes + api_routes(api, settings, hub),
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

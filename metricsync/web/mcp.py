@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from metricsync.errors import MetricSyncError
+from schemas.errors import MetricSyncError
 
 Fetch = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
 

@@ -23,7 +23,7 @@ from tests.support.embedded import Embedded
 from tests.support.mcp_check import check_tools
 from tests.support.process import wait_until
 
-pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.servers, pytest.mark.timeout(600)]
 
 TOKEN = "distributed-api-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

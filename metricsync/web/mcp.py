@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import http.client
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -214,8 +214,28 @@ class McpEndpoint:
         self.app = StreamableHTTPASGIApp(self.manager)
         self.api_token = api_token
 
-    def running(self) -> AbstractAsyncContextManager[None]:
-        return self.manager.run()
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the session manager for the duration of the block. Its task group lives in a task of its
+        own, so the block may be entered and left in different tasks (as test clients run lifespans)."""
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def run() -> None:
+            async with self.manager.run():
+                started.set()
+                await stop.wait()
+
+        task = asyncio.create_task(run(), name="mcp-session-manager")
+        ready = asyncio.create_task(started.wait())
+        await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            task.result()  # it failed to start: raise why
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.api_token is not None and scope["type"] == "http":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,28 +32,6 @@ WINDOW = {"from": (NOW - timedelta(days=30)).isoformat(), "to": NOW.isoformat()}
 RECENT = {"from": (NOW - timedelta(days=14)).isoformat(), "to": NOW.isoformat()}
 
 
-@asynccontextmanager
-async def lifespan_in_one_task(app: Any) -> AsyncIterator[None]:
-    """The app's lifespan entered and left in one task, as a server runs it (the MCP session manager's
-    task group must be): pytest-asyncio may set a fixture up and tear it down in different tasks."""
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with app.router.lifespan_context(app):
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # the lifespan failed: raise its error
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
 @pytest.fixture
 async def app_client(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     settings = Settings(
@@ -66,7 +43,7 @@ async def app_client(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClie
     )
     app = create_embedded_app(settings, clock=lambda: NOW)
     transport = httpx.ASGITransport(app=app)
-    async with lifespan_in_one_task(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         for hook in plan_webhooks(SimulationPlan(days=30, services=3, seed=7), NOW):
             response = await c.post(hook.path, content=hook.body, headers=sign(hook, settings))
             assert response.status_code == 202, response.text

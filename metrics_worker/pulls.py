@@ -10,6 +10,7 @@ retention horizon drops the rows older than it, as for commits.
 
 from dataclasses import dataclass, field
 
+from metrics_worker.graph import Adjacent, adjacent, joined
 from schemas.events import (
     PullRequestEvent,
     PullRequestMerged,
@@ -86,7 +87,9 @@ class PullRequests:
         self.prs: dict[PRKey, PullRequest] = {}
         self.by_sha: dict[str, PRKey] = {}  # merge sha and head sha -> the PR (the latest merged wins)
         self.branch: dict[str, str] = {}  # push id -> branch pushed to
-        self.by_after: dict[str, list[str]] = {}  # push `after` sha -> push ids
+        # push `after` sha -> push ids, joined by a space (strings, not lists: a dict of lists is tracked
+        # by the garbage collector and walked by every collection; see graph.Adjacent)
+        self.by_after: dict[str, Adjacent] = {}
 
     # --- pushes --------------------------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class PullRequests:
         if push_id in self.branch:
             return
         self.branch[push_id] = branch
-        self.by_after.setdefault(after, []).append(push_id)
+        self.by_after[after] = joined(self.by_after.get(after), push_id)
 
     # --- PR events -----------------------------------------------------------------------------------
 
@@ -152,9 +155,9 @@ class PullRequests:
 
     def pushes_to(self, after: str, branch: str | None = None) -> list[str]:
         """The pushes whose `after` is `after` (to `branch` only, if given)."""
-        pushes = self.by_after.get(after, [])
+        pushes = adjacent(self.by_after.get(after))
         if branch is None:
-            return pushes
+            return list(pushes)
         return [p for p in pushes if self.branch.get(p) == branch]
 
 

@@ -113,7 +113,9 @@ def pr_commits(pr: PullRequest, pulls: PullRequests, graph: CommitGraph) -> set[
             push = graph.pushes.get(push_id)
             if push is not None:
                 shas.update(push.shas.values())
-    after, seen = pr.head_sha, set[str]()
+    # the head branch's chain only when the branch is known (GitLab and CDEvents merges do not name it:
+    # following every branch's pushes would walk back through the base branch's history)
+    after, seen = (pr.head_sha if pr.head_ref else None), set[str]()
     while after and after not in _ZERO and after not in seen and len(seen) < MAX_BRANCH_PUSHES:
         seen.add(after)
         pushes = [graph.pushes[p] for p in pulls.pushes_to(after, pr.head_ref) if p in graph.pushes]

@@ -326,3 +326,19 @@ def test_retention_drops_old_pr_facts_with_their_commits() -> None:
     data = engine.export_service("svc")
     assert data["pulls"]["rows"] == []  # all PR events were before the horizon (201h)
     assert [c.sha for c in engine.lead_time(None, "production", at(200), at(400))[1]] == ["z1"]
+
+
+def test_pr_without_head_branch_follows_no_branch_pushes() -> None:
+    # a merge known only from GitLab or CDEvents (no head_ref): its merge push's commits are its, but the
+    # pushes ending at its head commit are not followed (they could be the base branch's)
+    events = flatten(
+        push("p0", B0, [("old", -50)]),  # main's earlier history, ending at old
+        push("p1", "old", [("h1", 1)]),  # pushed to main, ending at the PR's head commit
+        pr_flow(12, ("feat", "h1"), opened=2, reviews=[("bob", 3)], merged=4, merge_sha="m12"),
+        push("p2", "h1", [("m12", 4)]),
+        deploy("d1", "m12", 5),
+    )
+    no_branch = [e.model_copy(update={"head_ref": None}) if hasattr(e, "head_ref") else e for e in events]
+    engine = engine_of(no_branch)
+    pr = next(c for c in changes(engine) if c.kind == "pr")
+    assert pr.first_commit_at == at(1)  # h1 (its head commit), not "old" at -50h

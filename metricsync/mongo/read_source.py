@@ -75,9 +75,15 @@ def api_routes(
             "dead_letters": await store.dead_letter_count(),
         }
 
+    from metricsync.services import dead_letters
+
     api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
     if hub is None:
-        return api.routes()
+        return api.routes() + dead_letters.routes(store, api.guard)
     # a snapshot is published before the worker's checkpoint makes it readable here
     settle = settings.worker_checkpoint_interval + settings.api_refresh_interval
-    return api.routes() + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    return (
+        api.routes()
+        + dead_letters.routes(store, api.guard)
+        + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    )

@@ -127,6 +127,10 @@ class ReadApi:
             Route("/api/v1/status", self._guard(self.status), methods=["GET"]),
         ]
 
+    def guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the API token, with BadQueryError answered as a problem (other routes use it too)."""
+        return self._guard(handler)
+
     def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
             if self.api_token is not None:

@@ -69,6 +69,11 @@ class MetricEngine:
         state.touch(event.id, to_us(event.event_time), fact)
         return frozenset({service}) if state.apply(event) else frozenset()
 
+    def knows(self, event: UnifiedEvent) -> bool:
+        """Whether this event (its id, for its service) was applied already: a replay skips it."""
+        state = self._services.get(event.service.strip().lower())
+        return state is not None and event.id in state.seen
+
     def apply_many(self, events: Iterable[UnifiedEvent]) -> frozenset[str]:
         changed: set[str] = set()
         for event in events:

@@ -77,10 +77,16 @@ def read_api(settings: Settings, store: MongoStore, clock: Callable[[], datetime
     return ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
 
 
-def api_routes(api: ReadApi, settings: Settings, hub: StreamHub | None = None) -> list[BaseRoute]:
-    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+def api_routes(api: ReadApi, settings: Settings, store: MongoStore, hub: StreamHub | None = None) -> list[BaseRoute]:
+    """The read API and the dead letters; with a hub also the dashboard (page, its routes, the live stream)."""
+    from metricsync.services import dead_letters
+
     if hub is None:
-        return api.routes()
+        return api.routes() + dead_letters.routes(store, api.guard)
     # a snapshot is published before the worker's checkpoint makes it readable here
     settle = settings.worker_checkpoint_interval + settings.api_refresh_interval
-    return api.routes() + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    return (
+        api.routes()
+        + dead_letters.routes(store, api.guard)
+        + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    )

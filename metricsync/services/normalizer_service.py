@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -122,9 +123,9 @@ class NormalizerService(ConsumerServiceBase):
                 mapped, error = map_or_error(delivery, self.rules)
                 events.extend(mapped)
                 if error is not None:
-                    dead.append((tp, _dead_letter(tp, None, delivery, error)))
+                    dead.append((tp, _dead_letter(tp, record, delivery, error)))
         letters = [letter for _, letter in dead]
-        producer = self.kafka_producer()
+        producer = await self.ensure_producer()
         payloads = [event_to_json(e) for e in events]  # published, then stored: serialized once
         futures = [
             await producer.send(self.settings.events_topic, value=payload, key=e.service.encode())
@@ -183,6 +184,7 @@ class NormalizerService(ConsumerServiceBase):
         await self.store.put_dead_letters(batch.letters)
         await asyncio.gather(*batch.sends)
         await self.kafka_consumer().commit(batch.offsets)
+        self.committed(batch.offsets)
         log.debug(
             "stored polls=%d deliveries=%d events=%d ms=%.1f",
             batch.polls,
@@ -215,6 +217,22 @@ class NormalizerService(ConsumerServiceBase):
     async def on_idle(self) -> None:
         await self.flush()
 
+    async def abandon(self) -> None:
+        """A transient failure: drop the rounds of writes in flight and what they gathered (the
+        records are polled again from the committed offsets; MongoDB writes are idempotent)."""
+        task, self.storing = self.storing, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+        for future in self.unstored.sends:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: the failure is the outage already counted
+        self.unstored = Unstored()
+        if self._taken is not None and not self._taken.done():
+            self._taken.set_result(None)
+
     async def on_stop(self) -> None:
         await self.flush()
 
@@ -236,7 +254,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.normalizer.flush()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        pass
+        self.normalizer.rebalanced()
 
 
 def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:
@@ -248,6 +266,7 @@ def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, 
             "error": error,
             "topic": tp.topic,
             "partition": tp.partition,
+            "offset": record.offset if record is not None else None,
             "received_at": delivery.received_at.isoformat(),
             "body_b64": base64.b64encode(delivery.body).decode(),
             "at": datetime.now(UTC).isoformat(),

@@ -43,7 +43,7 @@ def create_ingest_service_app(
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
         api = read_api(settings, store, clock)
-        routes += api_routes(api, settings, hub)
+        routes += api_routes(api, settings, store, hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,7 +117,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     return Starlette(
-        routes=routes + api_routes(api, settings, hub),
+        routes=routes + api_routes(api, settings, store, hub),
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

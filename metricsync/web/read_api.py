@@ -167,6 +167,10 @@ class ReadApi:
         document: dict[str, Any] = orjson.loads(bytes(response.body))
         return document
 
+    def guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the API token, with BadQueryError answered as a problem (other routes use it too)."""
+        return self._guard(handler)
+
     def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
             if self.api_token is not None:

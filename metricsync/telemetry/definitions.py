@@ -264,7 +264,7 @@ class Metrics:
     def __init__(self, role: str, registry: CollectorRegistry | None = None) -> None:
         # No `<name>_created` series next to every counter and histogram (prometheus_client's
         # process-wide switch): they double the series and nothing here reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.role = role
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry

@@ -5,6 +5,7 @@ receiver the README gives users, delivers firing and then resolved notifications
 from __future__ import annotations
 
 import re
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,11 @@ def _incidents(server: Embedded, service: str) -> list[dict[str, Any]]:
     return incidents
 
 
+def _all_resolved(server: Embedded, service: str) -> bool:
+    incidents = _incidents(server, service)
+    return bool(incidents) and all(i["resolved_at"] is not None for i in incidents)
+
+
 def _status(server: Embedded) -> dict[str, Any]:
     status: dict[str, Any] = httpx.get(f"{server.base}/api/v1/status", timeout=5).json()
     return status
@@ -138,7 +144,7 @@ def test_several_alerts_grouped_in_one_notification(embedded: Embedded, alertman
     post_alerts(alertmanager, [_alert(s, starts + timedelta(minutes=i)) for i, s in enumerate(services)])
 
     for i, service in enumerate(services):
-        opened = wait_for(f"{service}'s incident", lambda s=service: _incidents(embedded, s), timeout=30)
+        opened = wait_for(f"{service}'s incident", partial(_incidents, embedded, service), timeout=30)
         assert [(o["service"], _parse(o["started_at"])) for o in opened] == [(service, starts + timedelta(minutes=i))]
     # one group (alertname) -> one notification carrying the three alerts
     assert _status(embedded)["raw_deliveries"] == 1
@@ -146,11 +152,7 @@ def test_several_alerts_grouped_in_one_notification(embedded: Embedded, alertman
     ends = starts + timedelta(minutes=20)
     post_alerts(alertmanager, [_alert(s, starts + timedelta(minutes=i), ends) for i, s in enumerate(services)])
     for service in services:
-        wait_for(
-            f"{service}'s incident to resolve",
-            lambda s=service: all(i["resolved_at"] is not None for i in _incidents(embedded, s)),
-            timeout=30,
-        )
+        wait_for(f"{service}'s incident to resolve", partial(_all_resolved, embedded, service), timeout=30)
         (incident,) = _incidents(embedded, service)
         assert _parse(incident["resolved_at"]) == ends
     assert _status(embedded)["raw_deliveries"] == 2  # the resolved notification: again one for the group

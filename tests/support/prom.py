@@ -134,7 +134,8 @@ def query(prometheus: Server, expr: str) -> list[dict[str, Any]]:
     """An instant query through the HTTP API; fails the test on an error. The vector/matrix result."""
     response = httpx.get(f"{prometheus.base}/api/v1/query", params={"query": expr}, timeout=10)
     body = response.json()
-    assert response.status_code == 200 and body["status"] == "success", f"{expr!r}: {response.text}"
+    assert response.status_code == 200, f"{expr!r}: {response.text}"
+    assert body["status"] == "success", f"{expr!r}: {response.text}"
     result: Any = body["data"]["result"]
     if body["data"]["resultType"] == "scalar":
         return [{"metric": {}, "value": result}]

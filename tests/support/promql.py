@@ -54,7 +54,8 @@ def dashboard_expressions() -> list[Expression]:
     for path in sorted(DASHBOARDS.glob("*.json")):
         for panel in dashboard(path)["panels"]:
             for target in panel.get("targets", []):
-                out.append(Expression(f"{path.name}: {panel['title']} [{target['refId']}]", substitute(target["expr"]), False))
+                where = f"{path.name}: {panel['title']} [{target['refId']}]"
+                out.append(Expression(where, substitute(target["expr"]), False))
         for variable in dashboard(path)["templating"]["list"]:
             if variable["type"] == "query":
                 query = variable["query"]["query"]

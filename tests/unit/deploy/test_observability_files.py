@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from metricsync.telemetry.definitions import ALL_FAMILIES
-from tests.support.promql import ALERTS, DASHBOARDS, DEPLOY, all_expressions, alert_rules, dashboard
+from tests.support.promql import ALERTS, DASHBOARDS, DEPLOY, alert_rules, all_expressions, dashboard
 
 EXPOSED = {f.name + ("_total" if f.kind == "counter" else "") for f in ALL_FAMILIES} | {
     f"{f.name}_{suffix}" for f in ALL_FAMILIES if f.kind == "histogram" for suffix in ("bucket", "sum", "count")
@@ -35,7 +35,8 @@ def test_alerts_named_in_the_issue_exist_with_severity_and_summary() -> None:
     }
     for rule in alert_rules():
         assert rule["labels"]["severity"] in ("warning", "critical")
-        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["summary"]
+        assert rule["annotations"]["description"]
 
 
 @pytest.mark.parametrize("expression", all_expressions(), ids=lambda e: e.where)

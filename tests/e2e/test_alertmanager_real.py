@@ -5,8 +5,8 @@ receiver the README gives users, delivers firing and then resolved notifications
 from __future__ import annotations
 
 import re
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,87 @@
+"""`Telemetry`: one process's metrics, as the runtime wires them in (one object per process, made at
+the entry point and passed down)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from metricsync.read_api import MetricsSource
+from metricsync.telemetry.definitions import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EMBEDDED_NORMALIZER_LAG,
+    EMBEDDED_WORKER_PENDING,
+    SPOOL_BYTES,
+    SPOOL_RECORDS,
+    Family,
+    Metrics,
+)
+from metricsync.telemetry.dora import DoraCollector
+from metricsync.telemetry.exposition import Exposition, GaugeReader, Samples
+from metricsync.telemetry.kafka_lag import LagReader
+from metricsync.telemetry.middleware import RequestTimer, route_paths
+from metricsync.telemetry.observers import WebhookCounter
+from metricsync.telemetry.pipeline import PipelineMetrics
+from schemas.catalog import ServiceCatalog
+
+
+class Telemetry:
+    def __init__(self, role: str, multiprocess_dir: Path | None = None) -> None:
+        self.metrics = Metrics(role)
+        self.exposition = Exposition(self.metrics, multiprocess_dir)
+        self.webhooks = WebhookCounter(self.metrics)  # ingest's IngestObserver
+        self.pipeline = PipelineMetrics(self.metrics)
+
+    def route(self) -> Route:
+        return self.exposition.route()
+
+    def wrap(self, app: Any, routes: Iterable[BaseRoute]) -> RequestTimer:
+        """The app with every request timed (metricsync_http_request_duration_seconds)."""
+        return RequestTimer(app, self.metrics, route_paths(routes))
+
+    def add_dora(
+        self, source: MetricsSource, catalog: ServiceCatalog, window: timedelta, clock: Callable[[], datetime]
+    ) -> None:
+        self.exposition.add(DoraCollector(source, catalog, window, clock))
+
+    def add_gauges(self, families: tuple[Family, ...], read: Callable[[], Awaitable[Samples]]) -> None:
+        self.exposition.add(GaugeReader(families, read))
+
+    def add_embedded_status(self, status: Callable[[], Awaitable[dict[str, object]]]) -> None:
+        """Embedded mode's lag, pending events and dead letters, from the pipeline's status."""
+
+        async def read() -> Samples:
+            body = await status()
+            out: Samples = {}
+            for family, key in (
+                (EMBEDDED_NORMALIZER_LAG, "normalizer_lag"),
+                (EMBEDDED_WORKER_PENDING, "worker_pending"),
+                (DEAD_LETTERS, "dead_letters"),
+            ):
+                value = body.get(key)
+                if isinstance(value, int | float):
+                    out[family.name] = [((), float(value))]
+            return out
+
+        self.add_gauges((EMBEDDED_NORMALIZER_LAG, EMBEDDED_WORKER_PENDING, DEAD_LETTERS), read)
+
+    def add_consumer_lag(self, reader: LagReader) -> None:
+        async def read() -> Samples:
+            lags = await reader.read()
+            return {CONSUMER_LAG.name: [((x.group, x.topic, str(x.partition)), float(x.lag)) for x in lags]}
+
+        self.add_gauges((CONSUMER_LAG,), read)
+
+    def add_spool(self, spool: Callable[[], tuple[int, int]]) -> None:
+        """`spool()`: (records, bytes) waiting in this process's spools."""
+
+        async def read() -> Samples:
+            records, size = spool()
+            return {SPOOL_RECORDS.name: [((), float(records))], SPOOL_BYTES.name: [((), float(size))]}
+
+        self.add_gauges((SPOOL_RECORDS, SPOOL_BYTES), read)

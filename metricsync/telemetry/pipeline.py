@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from metricsync.telemetry.definitions import Metrics
 from metricsync.telemetry.observers import count_applied, count_normalized
@@ -32,3 +33,32 @@ class PipelineMetrics:
 
     def produce_failed(self, topic: str) -> None:
         self.metrics.kafka_produce_errors.labels(topic).inc()
+
+
+class PipelineObserver(Protocol):
+    def normalized(self, source: str, events: int, dead_lettered: bool) -> None: ...
+
+    def applied(self, events: Sequence[UnifiedEvent], snapshot_at: datetime | None) -> None: ...
+
+    def checkpointed(self, seconds: float) -> None: ...
+
+    def produce_failed(self, topic: str) -> None: ...
+
+
+class NoPipelineMetrics:
+    """The observer of runtimes built without telemetry (tests, tools)."""
+
+    def normalized(self, source: str, events: int, dead_lettered: bool) -> None:
+        return None
+
+    def applied(self, events: Sequence[UnifiedEvent], snapshot_at: datetime | None) -> None:
+        return None
+
+    def checkpointed(self, seconds: float) -> None:
+        return None
+
+    def produce_failed(self, topic: str) -> None:
+        return None
+
+
+NO_PIPELINE_METRICS: PipelineObserver = NoPipelineMetrics()

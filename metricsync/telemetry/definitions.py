@@ -108,7 +108,6 @@ DORA_INCIDENTS_TOTAL = Family(
     ("service", "environment", "outcome"),
 )
 
-# Read at scrape time by collectors (collectors.py, dora.py).
 SPOOL_RECORDS = Family(
     "metricsync_spool_records",
     "gauge",
@@ -119,6 +118,7 @@ SPOOL_BYTES = Family(
     "gauge",
     "Bytes waiting in this ingest process's spools for Kafka.",
 )
+# Read at scrape time by collectors (exposition.GaugeReader, dora.py).
 CONSUMER_LAG = Family(
     "metricsync_consumer_lag",
     "gauge",
@@ -297,4 +297,7 @@ class Metrics:
             BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r, multiprocess_mode="max"
         )
         self.build_info.labels(metricsync_version(), platform.python_version(), role).set(1)
+        # set by each ingest process from its own spools; "livesum": the sum over the live processes
+        self.spool_records = Gauge(SPOOL_RECORDS.name, SPOOL_RECORDS.help, registry=r, multiprocess_mode="livesum")
+        self.spool_bytes = Gauge(SPOOL_BYTES.name, SPOOL_BYTES.help, registry=r, multiprocess_mode="livesum")
         self.event_label = BoundedLabel()

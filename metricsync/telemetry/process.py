@@ -3,6 +3,7 @@ the entry point and passed down)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,6 @@ from metricsync.telemetry.definitions import (
     DEAD_LETTERS,
     EMBEDDED_NORMALIZER_LAG,
     EMBEDDED_WORKER_PENDING,
-    SPOOL_BYTES,
-    SPOOL_RECORDS,
     Family,
     Metrics,
 )
@@ -77,11 +76,13 @@ class Telemetry:
 
         self.add_gauges((CONSUMER_LAG,), read)
 
-    def add_spool(self, spool: Callable[[], tuple[int, int]]) -> None:
-        """`spool()`: (records, bytes) waiting in this process's spools."""
-
-        async def read() -> Samples:
+    async def watch_spool(self, spool: Callable[[], tuple[int, int]], interval: float = 1.0) -> None:
+        """Run for the process's life: every `interval` seconds, set the spool gauges from `spool()`,
+        (records, bytes) waiting in this process's spools. (Gauges, not a scrape-time collector: with
+        several ingest processes any one answers the scrape, and prometheus_client sums the live
+        processes' values.)"""
+        while True:
             records, size = spool()
-            return {SPOOL_RECORDS.name: [((), float(records))], SPOOL_BYTES.name: [((), float(size))]}
-
-        self.add_gauges((SPOOL_RECORDS, SPOOL_BYTES), read)
+            self.metrics.spool_records.set(records)
+            self.metrics.spool_bytes.set(size)
+            await asyncio.sleep(interval)

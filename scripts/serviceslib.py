@@ -113,7 +113,6 @@ def binary_lines(prometheus_dir: str | None, alertmanager_dir: str | None, *, ex
     lines = []
     if prometheus_dir is not None:
         lines.append(f"{prefix}METRICSYNC_PROMETHEUS_BIN={prometheus_dir}/prometheus")
-        lines.append(f"{prefix}METRICSYNC_PROMTOOL_BIN={prometheus_dir}/promtool")
     if alertmanager_dir is not None:
         lines.append(f"{prefix}METRICSYNC_ALERTMANAGER_BIN={alertmanager_dir}/alertmanager")
     return lines

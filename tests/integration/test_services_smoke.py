@@ -161,7 +161,6 @@ def test_env_lines_with_prometheus_and_alertmanager() -> None:
         "export METRICSYNC_PROMETHEUS_URL=http://127.0.0.1:9090",
         "export METRICSYNC_ALERTMANAGER_URL=http://127.0.0.1:9095",
         "export METRICSYNC_PROMETHEUS_BIN=/c/prometheus/v0.316.0/prometheus",
-        "export METRICSYNC_PROMTOOL_BIN=/c/prometheus/v0.316.0/promtool",
         "export METRICSYNC_ALERTMANAGER_BIN=/c/alertmanager/v0.35.0/alertmanager",
     ]
 

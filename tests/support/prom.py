@@ -1,7 +1,7 @@
 """Real Prometheus and Alertmanager processes for tests, one per test with its own configuration.
 
 The binaries come from `scripts/services` (built from the Go module proxy, cached by version):
-`scripts/test` exports METRICSYNC_PROMETHEUS_BIN, METRICSYNC_PROMTOOL_BIN and
+`scripts/test` exports METRICSYNC_PROMETHEUS_BIN and
 METRICSYNC_ALERTMANAGER_BIN (`scripts/services up --with prometheus,alertmanager`, or
 `scripts/services build --with prometheus,alertmanager --export` for your own runs). Without them a
 test fails in CI (CI=true or METRICSYNC_REQUIRE_SERVERS=1) and is skipped elsewhere.

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(default=256 * MIB, gt=0)  # per ingest process
     heartbeat_file: Path | None = None  # consumer services touch it while polling (liveness probes)
 
+    # /metrics (docs/observability.md)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # normalizer and worker listener; 0: none
+    metrics_window: timedelta = timedelta(days=30)  # trailing window of the metricsync_dora_* gauges
+    metrics_multiproc_dir: Path | None = None  # ingest with INGEST_WORKERS > 1; default: a temporary one
+
     # distributed mode: MongoDB
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "metricsync"
@@ -110,6 +115,7 @@ class Settings(BaseSettings):
         "api_refresh_interval",
         "kafka_send_timeout",
         "worker_checkpoint_interval",
+        "metrics_window",
         mode="before",
     )
     @classmethod

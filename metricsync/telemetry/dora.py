@@ -11,9 +11,9 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from metricsync.read_api import MetricsSource
-from metricsync.reports import dora_report
+from metrics_worker.documents import dora_report
 from metricsync.telemetry.definitions import DORA_GAUGES, DORA_WINDOW, Family
+from metricsync.web.read_api import MetricsSource
 from schemas.catalog import ServiceCatalog
 
 LEVELS = {"elite": 4, "high": 3, "medium": 2, "low": 1}

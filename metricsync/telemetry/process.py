@@ -11,7 +11,6 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from metricsync.read_api import MetricsSource
 from metricsync.telemetry.definitions import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -26,6 +25,7 @@ from metricsync.telemetry.kafka_lag import LagReader
 from metricsync.telemetry.middleware import RequestTimer, route_paths
 from metricsync.telemetry.observers import WebhookCounter
 from metricsync.telemetry.pipeline import PipelineMetrics
+from metricsync.web.read_api import MetricsSource
 from schemas.catalog import ServiceCatalog
 
 

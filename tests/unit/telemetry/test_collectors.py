@@ -13,8 +13,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.app import IngestStarlette, create_ingest_routes
+from metrics_worker.documents import dora_report
 from metrics_worker.engine import MetricEngine
-from metricsync.reports import dora_report
 from metricsync.telemetry.definitions import CONSUMER_LAG
 from metricsync.telemetry.dora import gauge_samples
 from metricsync.telemetry.exposition import GaugeReader

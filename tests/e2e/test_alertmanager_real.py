@@ -36,7 +36,7 @@ def readme_receivers() -> list[dict[str, Any]]:
     return receivers
 
 
-def alertmanager_config(metricsync_base: str, group_by: list[str]) -> dict[str, Any]:
+def alertmanager_config(metricsync_base: str, group_by: list[str], group_wait: str = "1s") -> dict[str, Any]:
     """The README's receiver with its two placeholders filled in (URL and TOKEN), nothing else changed."""
     receivers = readme_receivers()
     hook = receivers[0]["webhook_configs"][0]
@@ -45,7 +45,8 @@ def alertmanager_config(metricsync_base: str, group_by: list[str]) -> dict[str, 
     assert hook["http_config"] == {"authorization": {"credentials": "TOKEN"}}
     hook["url"] = f"{metricsync_base}/webhooks/alertmanager"
     hook["http_config"]["authorization"]["credentials"] = ALERTMANAGER_TOKEN
-    return {"route": {"receiver": receivers[0]["name"], "group_by": group_by, **ROUTE_TIMERS}, "receivers": receivers}
+    route = {"receiver": receivers[0]["name"], "group_by": group_by, **ROUTE_TIMERS, "group_wait": group_wait}
+    return {"route": route, "receivers": receivers}
 
 
 def _iso(t: datetime) -> str:
@@ -94,8 +95,8 @@ def _parse(text: str) -> datetime:
 def alertmanager_for(tmp_path: Path) -> Any:
     started: list[Server] = []
 
-    def start(embedded: Embedded, group_by: list[str]) -> Server:
-        server = start_alertmanager(tmp_path / "alertmanager", alertmanager_config(embedded.base, group_by))
+    def start(embedded: Embedded, group_by: list[str], group_wait: str = "1s") -> Server:
+        server = start_alertmanager(tmp_path / "alertmanager", alertmanager_config(embedded.base, group_by, group_wait))
         started.append(server)
         return server
 
@@ -138,19 +139,25 @@ def test_firing_then_resolved_opens_and_resolves_the_incident(embedded: Embedded
 
 
 def test_several_alerts_grouped_in_one_notification(embedded: Embedded, alertmanager_for: Any) -> None:
-    alertmanager = alertmanager_for(embedded, ["alertname"])
-    starts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    # Alertmanager flushes a group at once for an alert older than group_wait (and again when the
+    # next alerts join it): recent alerts and a group_wait of 3 s make one notification of the three.
+    alertmanager = alertmanager_for(embedded, ["alertname"], "3s")
+    starts = datetime.now(UTC) - timedelta(seconds=1)
     services = ["acme/cart", "acme/search", "acme/login"]
-    post_alerts(alertmanager, [_alert(s, starts + timedelta(minutes=i)) for i, s in enumerate(services)])
+    post_alerts(alertmanager, [_alert(s, starts + timedelta(milliseconds=100 * i)) for i, s in enumerate(services)])
 
     for i, service in enumerate(services):
         opened = wait_for(f"{service}'s incident", partial(_incidents, embedded, service), timeout=30)
-        assert [(o["service"], _parse(o["started_at"])) for o in opened] == [(service, starts + timedelta(minutes=i))]
+        assert [(o["service"], _parse(o["started_at"])) for o in opened] == [
+            (service, starts + timedelta(milliseconds=100 * i))
+        ]
     # one group (alertname) -> one notification carrying the three alerts
     assert _status(embedded)["raw_deliveries"] == 1
 
-    ends = starts + timedelta(minutes=20)
-    post_alerts(alertmanager, [_alert(s, starts + timedelta(minutes=i), ends) for i, s in enumerate(services)])
+    ends = datetime.now(UTC)  # resolved now (an endsAt in the future would keep them firing until then)
+    post_alerts(
+        alertmanager, [_alert(s, starts + timedelta(milliseconds=100 * i), ends) for i, s in enumerate(services)]
+    )
     for service in services:
         wait_for(f"{service}'s incident to resolve", partial(_all_resolved, embedded, service), timeout=30)
         (incident,) = _incidents(embedded, service)

@@ -16,6 +16,7 @@ from metricsync.telemetry.definitions import (
     DEAD_LETTERS,
     EMBEDDED_NORMALIZER_LAG,
     EMBEDDED_WORKER_PENDING,
+    NORMALIZER_OUTCOMES,
     Family,
     Metrics,
 )
@@ -27,6 +28,7 @@ from metricsync.telemetry.observers import WebhookCounter
 from metricsync.telemetry.pipeline import PipelineMetrics
 from metricsync.web.read_api import MetricsSource
 from schemas.catalog import ServiceCatalog
+from schemas.sources import Source
 
 
 class Telemetry:
@@ -35,6 +37,17 @@ class Telemetry:
         self.exposition = Exposition(self.metrics, multiprocess_dir)
         self.webhooks = WebhookCounter(self.metrics)  # ingest's IngestObserver
         self.pipeline = PipelineMetrics(self.metrics)
+        if role in ("serve", "normalizer"):
+            # every outcome's series from the start, at 0: rate() and increase() over them work
+            # before the first dead letter (and alerts can tell "none" from "not scraped")
+            for source in Source:
+                for outcome in NORMALIZER_OUTCOMES:
+                    self.metrics.normalizer_deliveries.labels(source.value, outcome)
+
+    def init_produce_errors(self, topics: Iterable[str]) -> None:
+        """The produce-error counters of the topics this process writes, at 0 until the first error."""
+        for topic in topics:
+            self.metrics.kafka_produce_errors.labels(topic)
 
     def route(self) -> Route:
         return self.exposition.route()

@@ -33,6 +33,7 @@ from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.mongo.state_log import Cursor, Doc, base_doc, delta_doc, doc_id, restore
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,17 @@ class WorkerService(ConsumerServiceBase):
     poll_timeout_ms = 100
     max_records = 5000
 
-    def __init__(self, settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MongoStore,
+        clock: Callable[[], datetime],
+        observer: PipelineObserver = NO_PIPELINE_METRICS,
+    ) -> None:
         super().__init__(settings, settings.events_topic, settings.worker_group)
         self.store = store
         self.clock = clock
+        self.observer = observer  # /metrics: events applied, snapshot latency, checkpoint duration
         self.engine = MetricEngine(settings.engine_config())
         self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
         self.dirty: dict[str, tuple[int, int]] = {}  # applied since the last checkpoint
@@ -134,6 +142,7 @@ class WorkerService(ConsumerServiceBase):
         assigned = {tp.partition for tp in self.kafka_consumer().assignment() if tp.topic == self.topic}
         await self._load(sorted((assigned | {tp.partition for tp in batches}) - self.loaded))
         changed: set[str] = set()
+        applied_now: list[UnifiedEvent] = []
         for tp, records in batches.items():
             to_apply: list[UnifiedEvent] = []
             last: dict[str, int] = {}
@@ -149,6 +158,7 @@ class WorkerService(ConsumerServiceBase):
                     pending = self.pending[event.service] = []
                 pending.append(raw)
             changed |= self.engine.apply_many(to_apply)
+            applied_now += to_apply
             for service, offset in last.items():
                 self.applied[service] = (tp.partition, offset)
                 self.dirty[service] = (tp.partition, offset)
@@ -163,6 +173,7 @@ class WorkerService(ConsumerServiceBase):
                 len(last),
             )
         await self._publish(frozenset(changed))
+        self.observer.applied(applied_now, self.clock() if changed else None)
         if self.pruning.due():
             self.prune()
         if self.checkpointing is None and time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
@@ -249,6 +260,7 @@ class WorkerService(ConsumerServiceBase):
         # A checkpoint writes what changed since the last one, but a new base costs a service's whole
         # state: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
         self.checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_SPACING * (self.last_checkpoint - started))
+        self.observer.checkpointed(self.last_checkpoint - started)
         log.debug(
             "checkpoint states=%d bases=%d deleted=%d snapshots=%d ms=%.1f",
             len(docs),

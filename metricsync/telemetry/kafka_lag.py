@@ -17,6 +17,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from metricsync.settings import Settings
+
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_SECONDS = 1.0
@@ -106,6 +108,17 @@ class LagReader:
             await admin.close()
         if consumer is not None:
             await consumer.stop()
+
+
+def consumer_groups_lag(settings: Settings) -> LagReader:
+    """The normalizer group on the raw topic and the worker group on the events topic."""
+    return LagReader(
+        settings.kafka_bootstrap,
+        [
+            GroupTopic(settings.normalizer_group, settings.raw_topic),
+            GroupTopic(settings.worker_group, settings.events_topic),
+        ],
+    )
 
 
 def lag_status(lags: Sequence[PartitionLag]) -> dict[str, object]:

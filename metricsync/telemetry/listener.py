@@ -7,11 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from metricsync.telemetry.exposition import Exposition
+
+if TYPE_CHECKING:
+    from metricsync.settings import Settings
+    from metricsync.telemetry.process import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +78,30 @@ class MetricsListener:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+class Polling(Protocol):
+    last_poll: float  # time.monotonic() of the consumer's last poll
+
+
+STALE_POLL_SECONDS = 60.0
+
+
+@contextlib.asynccontextmanager
+async def consumer_metrics(telemetry: Telemetry, settings: Settings, service: Polling) -> AsyncIterator[None]:
+    """The consumer service's listener on METRICSYNC_HOST:METRICSYNC_METRICS_PORT for the duration
+    (none with port 0); /healthz fails once the service has not polled for a minute."""
+    if settings.metrics_port == 0:
+        yield
+        return
+
+    def healthy() -> str | None:
+        age = time.monotonic() - service.last_poll
+        return None if age < STALE_POLL_SECONDS else f"no poll for {age:.0f}s"
+
+    listener = MetricsListener(telemetry.exposition, settings.host, settings.metrics_port, healthy)
+    await listener.start()
+    try:
+        yield
+    finally:
+        await listener.stop()

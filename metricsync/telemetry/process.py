@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Route
 
@@ -82,6 +82,12 @@ class Telemetry:
 
         self.add_gauges((EMBEDDED_NORMALIZER_LAG, EMBEDDED_WORKER_PENDING, DEAD_LETTERS), read)
 
+    def add_dead_letters(self, count: Callable[[], Awaitable[int]]) -> None:
+        async def read() -> Samples:
+            return {DEAD_LETTERS.name: [((), float(await count()))]}
+
+        self.add_gauges((DEAD_LETTERS,), read)
+
     def add_consumer_lag(self, reader: LagReader) -> None:
         async def read() -> Samples:
             lags = await reader.read()
@@ -89,13 +95,24 @@ class Telemetry:
 
         self.add_gauges((CONSUMER_LAG,), read)
 
-    async def watch_spool(self, spool: Callable[[], tuple[int, int]], interval: float = 1.0) -> None:
-        """Run for the process's life: every `interval` seconds, set the spool gauges from `spool()`,
-        (records, bytes) waiting in this process's spools. (Gauges, not a scrape-time collector: with
-        several ingest processes any one answers the scrape, and prometheus_client sums the live
-        processes' values.)"""
+    async def watch_ingest(self, sink: IngestState, topic: str, interval: float = 1.0) -> None:
+        """Run for the process's life: every `interval` seconds, set the spool gauges and add the new
+        produce errors from the Kafka sink's own figures. (Gauges and counters rather than a
+        scrape-time collector: with several ingest processes any one answers the scrape, and
+        prometheus_client merges the processes' values: spool gauges summed over the live ones.)"""
+        errors = self.metrics.kafka_produce_errors.labels(topic)
+        seen = 0
         while True:
-            records, size = spool()
+            records, size = sink.spool_totals()
             self.metrics.spool_records.set(records)
             self.metrics.spool_bytes.set(size)
+            if sink.produce_errors > seen:
+                errors.inc(sink.produce_errors - seen)
+                seen = sink.produce_errors
             await asyncio.sleep(interval)
+
+
+class IngestState(Protocol):
+    produce_errors: int
+
+    def spool_totals(self) -> tuple[int, int]: ...

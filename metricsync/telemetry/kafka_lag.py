@@ -81,11 +81,11 @@ class LagReader:
         admin, consumer = await self._clients()
         out: list[PartitionLag] = []
         topics = sorted({w.topic for w in self.watched})
-        await consumer.topics()  # refresh metadata
         partitions: list[TopicPartition] = []
-        for topic in topics:
-            for p in sorted(consumer.partitions_for_topic(topic) or ()):
-                partitions.append(TopicPartition(topic, p))
+        for described in await admin.describe_topics(topics):
+            if described["error_code"] == 0:  # a topic not created yet has no lag
+                for p in sorted(part["partition"] for part in described["partitions"]):
+                    partitions.append(TopicPartition(described["topic"], p))
         if not partitions:
             return out
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from metricsync.telemetry.exposition import Exposition
+from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
     from metricsync.settings import Settings
@@ -36,7 +37,13 @@ class MetricsListener:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=MAX_REQUEST_HEAD)
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port, limit=MAX_REQUEST_HEAD)
+        except OSError as e:
+            raise ConfigError(
+                f"METRICSYNC_METRICS_PORT={self.port}: cannot listen on {self.host}:{self.port} ({e.strerror}); "
+                "give each process on this host its own port, or 0 for no /metrics listener"
+            ) from e
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]

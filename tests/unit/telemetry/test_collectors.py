@@ -22,6 +22,7 @@ from metricsync.telemetry.listener import MetricsListener
 from metricsync.telemetry.observers import count_applied
 from metricsync.telemetry.process import Telemetry
 from schemas.catalog import ServiceCatalog
+from schemas.errors import ConfigError
 from schemas.events import DeploymentStatus
 from tests.unit.ingest.conftest import (
     ALERTMANAGER_TOKEN,
@@ -186,3 +187,14 @@ async def test_a_failing_collector_does_not_fail_the_scrape(caplog: pytest.LogCa
     text = (await telemetry.exposition.render()).decode()
     assert "metricsync_build_info" in text
     assert "metrics collector failed" in caplog.text
+
+
+async def test_a_taken_metrics_port_is_a_clear_configuration_error() -> None:
+    first = MetricsListener(Telemetry("worker").exposition, "127.0.0.1", 0)
+    await first.start()
+    try:
+        second = MetricsListener(Telemetry("worker").exposition, "127.0.0.1", first.port)
+        with pytest.raises(ConfigError, match=f"METRICSYNC_METRICS_PORT={first.port}: cannot listen"):
+            await second.start()
+    finally:
+        await first.stop()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -102,12 +103,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from metricsync.telemetry.multiprocess import mark_dead
     from metricsync.web.serving import serve_app
 
-    return serve_app(
-        settings,
-        lambda: create_ingest_service_app(settings, with_api=args.with_api, multiprocess_dir=multiprocess_dir),
-        workers=settings.ingest_workers,
-        on_exit=None if multiprocess_dir is None else lambda pid: mark_dead(pid, multiprocess_dir),
-    )
+    try:
+        return serve_app(
+            settings,
+            lambda: create_ingest_service_app(settings, with_api=args.with_api, multiprocess_dir=multiprocess_dir),
+            workers=settings.ingest_workers,
+            on_exit=None if multiprocess_dir is None else lambda pid: mark_dead(pid, multiprocess_dir),
+        )
+    finally:
+        if multiprocess_dir is not None and settings.metrics_multiproc_dir is None:
+            shutil.rmtree(multiprocess_dir, ignore_errors=True)  # the temporary one made above
 
 
 def _metrics_multiprocess_dir(settings: Settings) -> Path:

@@ -65,6 +65,7 @@ class DoraCollector(Collector):
         self._rows: list[tuple[str, str, str, dict[str, list[tuple[tuple[str, ...], float]]]]] = []
 
     async def refresh(self) -> None:
+        self._rows = []  # a failed refresh shows no values rather than the last ones
         engine = await self.source.engine_for(None)
         end = self.clock()
         start = end - self.window

@@ -45,6 +45,7 @@ class GaugeReader(Collector):
         self._samples: Samples = {}
 
     async def refresh(self) -> None:
+        self._samples = {}  # a failed read shows no values rather than the last ones
         self._samples = await self.read()
 
     def collect(self) -> Iterator[Metric]:

@@ -178,14 +178,24 @@ async def test_listener_serves_metrics_and_healthz() -> None:
 
 async def test_a_failing_collector_does_not_fail_the_scrape(caplog: pytest.LogCaptureFixture) -> None:
     telemetry = Telemetry("api")
+    reads = 0
 
-    async def broken() -> dict[str, list[tuple[tuple[str, ...], float]]]:
+    async def flaky() -> dict[str, list[tuple[tuple[str, ...], float]]]:
+        nonlocal reads
+        reads += 1
         await asyncio.sleep(0)
-        raise RuntimeError("kafka away")
+        if reads > 1:
+            raise RuntimeError("kafka away")
+        return {CONSUMER_LAG.name: [(("g", "t", "0"), 5.0)]}
 
-    telemetry.exposition.add(GaugeReader((CONSUMER_LAG,), broken))
+    telemetry.exposition.add(GaugeReader((CONSUMER_LAG,), flaky))
+    assert (
+        'metricsync_consumer_lag{group="g",partition="0",topic="t"} 5.0'
+        in (await telemetry.exposition.render()).decode()
+    )
     text = (await telemetry.exposition.render()).decode()
     assert "metricsync_build_info" in text
+    assert "metricsync_consumer_lag{" not in text  # not the last value read: none
     assert "metrics collector failed" in caplog.text
 
 

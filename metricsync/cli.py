@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -125,15 +128,41 @@ def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    multiprocess_dir = None
+    if settings.ingest_workers > 1:
+        # prometheus-client's multiprocess mode: chosen when the library is first imported, from the
+        # environment, so set before anything imports it (and inherited by the forked workers)
+        multiprocess_dir = _metrics_multiprocess_dir(settings)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir)
+
     from metricsync.services.web_apps import create_ingest_service_app
+    from metricsync.telemetry.multiprocess import mark_dead
     from metricsync.web.serving import serve_app
 
-    settings = _settings(args)
-    return serve_app(
-        settings,
-        lambda: create_ingest_service_app(settings, with_api=args.with_api),
-        workers=settings.ingest_workers,
-    )
+    try:
+        return serve_app(
+            settings,
+            lambda: create_ingest_service_app(settings, with_api=args.with_api, multiprocess_dir=multiprocess_dir),
+            workers=settings.ingest_workers,
+            on_exit=None if multiprocess_dir is None else lambda pid: mark_dead(pid, multiprocess_dir),
+        )
+    finally:
+        if multiprocess_dir is not None and settings.metrics_multiproc_dir is None:
+            shutil.rmtree(multiprocess_dir, ignore_errors=True)  # the temporary one made above
+
+
+def _metrics_multiprocess_dir(settings: Settings) -> Path:
+    """METRICSYNC_METRICS_MULTIPROC_DIR emptied, or a new temporary directory."""
+    if "prometheus_client" in sys.modules:
+        raise MetricSyncError("internal: prometheus_client was imported before its multiprocess directory was set")
+    if settings.metrics_multiproc_dir is None:
+        return Path(tempfile.mkdtemp(prefix="metricsync-metrics-"))
+    directory = settings.metrics_multiproc_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # a previous run's values
+        stale.unlink()
+    return directory
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -148,16 +177,20 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
     from metricsync.mongo.store import MongoStore
     from metricsync.services.lifecycle import run_consumer_service
     from metricsync.services.normalizer_service import NormalizerService
+    from metricsync.telemetry.listener import consumer_metrics
+    from metricsync.telemetry.process import Telemetry
 
     settings = _settings(args)
 
     async def run() -> None:
         store = MongoStore.from_settings(settings)
+        telemetry = Telemetry("normalizer")
         try:
-            service = NormalizerService(settings, store, settings.mapping_rules())
-            await run_consumer_service(
-                service, "normalizer", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
-            )
+            service = NormalizerService(settings, store, settings.mapping_rules(), telemetry.pipeline)
+            async with consumer_metrics(telemetry, settings, service):
+                await run_consumer_service(
+                    service, "normalizer", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
+                )
         finally:
             await store.close()
 
@@ -170,16 +203,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from metricsync.mongo.store import MongoStore
     from metricsync.services.lifecycle import run_consumer_service
     from metricsync.services.worker_service import WorkerService
+    from metricsync.telemetry.listener import consumer_metrics
+    from metricsync.telemetry.process import Telemetry
 
     settings = _settings(args)
 
     async def run() -> None:
         store = MongoStore.from_settings(settings)
+        telemetry = Telemetry("worker")
         try:
-            worker = WorkerService(settings, store, utc_now)
-            await run_consumer_service(
-                worker, "worker", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
-            )
+            worker = WorkerService(settings, store, utc_now, telemetry.pipeline)
+            async with consumer_metrics(telemetry, settings, worker):
+                await run_consumer_service(
+                    worker, "worker", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
+                )
         finally:
             await store.close()
 

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     # acknowledged; later re-sends are published again (downstream is idempotent)
     duplicate_memory: timedelta = timedelta(seconds=60)
 
+    # /metrics (docs/observability.md)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # normalizer and worker listener; 0: none
+    metrics_window: timedelta = timedelta(days=30)  # trailing window of the metricsync_dora_* gauges
+    metrics_multiproc_dir: Path | None = None  # ingest with INGEST_WORKERS > 1; default: a temporary one
+
     # distributed mode: MongoDB
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = "metricsync"
@@ -199,6 +204,7 @@ class Settings(BaseSettings):
         "not_ready_after",
         "stop_timeout",
         "duplicate_memory",
+        "metrics_window",
         mode="before",
     )
     @classmethod

@@ -119,6 +119,7 @@ class KafkaSink:
         self.spooled = 0
         self.refused = 0  # answered 413: too large for Kafka
         self.rejected = 0  # moved aside from a spool: too large for Kafka (or undecodable)
+        self.produce_errors = 0  # sends Kafka failed (submit and spool drain); /metrics
 
     @property
     def spool(self) -> Spool:
@@ -247,6 +248,7 @@ class KafkaSink:
                 self.published += 1
                 return True
             except RecordTooLarge as e:
+                self.produce_errors += 1
                 if e.by_broker:
                     await self._renew_producer(publisher, f"the broker refused a record as too large ({e})")
                 if e.alone:
@@ -257,10 +259,12 @@ class KafkaSink:
                     "kafka refused a batch as too large delivery_id=%s size=%d; spooling", delivery.delivery_id, e.size
                 )
             except OutOfOrderSequenceNumber as e:  # an earlier refusal broke the partition's sequence
+                self.produce_errors += 1
                 await self._renew_producer(publisher, type(e).__name__)
                 log.warning("kafka publish failed delivery_id=%s error=%s; spooling", delivery.delivery_id, e)
             except (KafkaError, TimeoutError) as e:
                 self.recent.clear()  # Kafka in trouble: what it acknowledged lately may not last
+                self.produce_errors += 1
                 log.warning(
                     "kafka publish failed delivery_id=%s error=%s; spooling", delivery.delivery_id, type(e).__name__
                 )
@@ -320,6 +324,11 @@ class KafkaSink:
             "refused_too_large": self.refused,
             "spool_rejected": self.rejected,
         }
+
+    def spool_totals(self) -> tuple[int, int]:
+        """(records, bytes) waiting in the spools this process holds (its own and orphans)."""
+        spools = [self.spool, *self._orphans]
+        return sum(s.pending_records for s in spools), sum(s.pending_bytes for s in spools)
 
     def _pending_bytes(self) -> int:
         return self.spool.pending_bytes + sum(orphan.pending_bytes for orphan in self._orphans)
@@ -392,6 +401,7 @@ class KafkaSink:
                 self._release_orphan(spool)
             return True
         error = outcomes[published]
+        self.produce_errors += 1
         end, payload = records[published]
         if isinstance(error, _Undecodable):
             await self._move_aside(spool, end, payload, None, str(error))

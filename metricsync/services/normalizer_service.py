@@ -33,6 +33,7 @@ from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.kafka.limits import raw_consumer_options
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from normalizer.mapping import map_or_error
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_to_json
@@ -82,10 +83,17 @@ class Unstored:
 class NormalizerService(ConsumerServiceBase):
     name = "normalizer"
 
-    def __init__(self, settings: Settings, store: MongoStore, rules: MappingRules) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MongoStore,
+        rules: MappingRules,
+        observer: PipelineObserver = NO_PIPELINE_METRICS,
+    ) -> None:
         super().__init__(settings, settings.raw_topic, settings.normalizer_group)
         self.store = store
         self.rules = rules
+        self.observer = observer  # /metrics: deliveries by outcome
         self.processed = 0
         self.dead = 0
         self.unstored = Unstored()
@@ -118,9 +126,11 @@ class NormalizerService(ConsumerServiceBase):
                     delivery = decode_raw(record.key, record.value, record.headers)
                 except CodecError as e:
                     dead.append((tp, _dead_letter(tp, record, None, str(e))))
+                    self.observer.normalized("unknown", 0, True)
                     continue
                 deliveries.append(delivery)
                 mapped, error = map_or_error(delivery, self.rules)
+                self.observer.normalized(delivery.source.value, len(mapped), error is not None)
                 events.extend(mapped)
                 if error is not None:
                     dead.append((tp, _dead_letter(tp, record, delivery, error)))

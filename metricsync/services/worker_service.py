@@ -43,6 +43,7 @@ from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.mongo.state_log import Cursor, Doc, base_doc, delta_doc, doc_id, restore
 from metricsync.mongo.store import MongoStore, StateConflict
 from metricsync.settings import Settings
+from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from schemas.events import UnifiedEvent, event_from_json
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,17 @@ class WorkerService(ConsumerServiceBase):
     poll_timeout_ms = 100
     max_records = 5000
 
-    def __init__(self, settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MongoStore,
+        clock: Callable[[], datetime],
+        observer: PipelineObserver = NO_PIPELINE_METRICS,
+    ) -> None:
         super().__init__(settings, settings.events_topic, settings.worker_group)
         self.store = store
         self.clock = clock
+        self.observer = observer  # /metrics: events applied, snapshot latency, checkpoint duration
         self.engine = MetricEngine(settings.engine_config())
         self.applied: dict[str, tuple[int, int]] = {}  # service -> (partition, offset) last applied
         self.dirty: dict[str, tuple[int, int]] = {}  # applied since the last checkpoint
@@ -172,6 +180,7 @@ class WorkerService(ConsumerServiceBase):
                     log.error("undecodable event partition=%d offset=%d error=%s", tp.partition, record.offset, e)
         await self._load({event.service for events in decoded.values() for _, event, _ in events} - self.known)
         changed: set[str] = set()
+        applied_now: list[UnifiedEvent] = []
         for tp, records in batches.items():
             to_apply: list[UnifiedEvent] = []
             last: dict[str, int] = {}
@@ -186,6 +195,7 @@ class WorkerService(ConsumerServiceBase):
                     pending = self.pending[event.service] = []
                 pending.append(raw)
             changed |= self.engine.apply_many(to_apply)
+            applied_now += to_apply
             for service, offset in last.items():
                 self.applied[service] = (tp.partition, offset)
                 self.dirty[service] = (tp.partition, offset)
@@ -200,6 +210,7 @@ class WorkerService(ConsumerServiceBase):
                 len(last),
             )
         await self._publish(frozenset(changed))
+        self.observer.applied(applied_now, self.clock() if changed else None)
         if self.pruning.due():
             self.prune()
         if self.checkpointing is None and time.monotonic() - self.last_checkpoint >= self.checkpoint_gap:
@@ -300,6 +311,7 @@ class WorkerService(ConsumerServiceBase):
         # A checkpoint writes what changed since the last one, but a new base costs a service's whole
         # state: keep checkpoints to at most a fifth of the time by spacing them 4x their duration.
         self.checkpoint_gap = max(self.checkpoint_seconds, CHECKPOINT_SPACING * (self.last_checkpoint - started))
+        self.observer.checkpointed(self.last_checkpoint - started)
         log.debug(
             "checkpoint states=%d bases=%d deleted=%d snapshots=%d ms=%.1f",
             len(docs),

@@ -108,4 +108,5 @@ class BenchContext:
             "METRICSYNC_WORKER_GROUP": f"{prefix}-worker",
             "METRICSYNC_SPOOL_DIR": str(self.path(f"{prefix}/spool")),
             "METRICSYNC_LOG_LEVEL": "INFO",
+            "METRICSYNC_METRICS_PORT": "0",  # several consumers on one host: no /metrics listeners
         }

@@ -52,7 +52,7 @@ from ingest.identity import (
 )
 from ingest.responses import json_response
 from ingest.sender import HeaderMap, Sender
-from schemas.ports import DeliverySink, DeliveryTooLarge, SinkUnavailable
+from schemas.ports import DeliverySink, DeliveryTooLarge, IngestObserver, SinkUnavailable
 from schemas.raw import IngestStatus, RawDelivery
 from schemas.sources import Source
 
@@ -118,10 +118,23 @@ def builtin_senders(config: IngestConfig) -> list[Sender]:
     return [github_sender(config), jenkins_sender(config), alertmanager_sender(config)]
 
 
+class _NoObserver:
+    def webhook(self, source: str, event: str, outcome: str, body_bytes: int) -> None:
+        return None
+
+
 class _WebhookEndpoints:
-    def __init__(self, senders: Sequence[Sender], max_body_bytes: int, sink: DeliverySink, clock: Clock) -> None:
+    def __init__(
+        self,
+        senders: Sequence[Sender],
+        max_body_bytes: int,
+        sink: DeliverySink,
+        clock: Clock,
+        observer: IngestObserver | None = None,
+    ) -> None:
         self._sink = sink
         self._clock = clock
+        self._observer: IngestObserver = observer if observer is not None else _NoObserver()
         self._limit = max_body_bytes
         self.senders = list(senders)
         paths = [sender.path for sender in self.senders]
@@ -140,7 +153,9 @@ class _WebhookEndpoints:
         received_at = self._clock()
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = header_map(raw_headers)
+        source = sender.source.value
         body = b""
+        event = "unknown"
         try:
             sender.verifier.check_headers(headers, scope.get("query_string", b""))
             check_content_length(headers.get("content-length"), self._limit)
@@ -150,24 +165,30 @@ class _WebhookEndpoints:
             payload = sender.parse(headers, body)
             identity = sender.identify(headers, payload, body)
             if isinstance(identity, Response):
+                self._observer.webhook(source, GITHUB_PING, "ignored", len(body))
                 await identity(scope, receive, send)
                 self._access(sender, headers, None, "pong", identity.status_code, len(body), started)
                 return
+            event = identity.event_type
             status = await self._store(raw_headers, sender.source, identity, body, payload, received_at)
         except IngestError as e:
+            self._observer.webhook(source, event, "error" if e.status_code >= 500 else "refused", len(body))
             await problem_response(e)(scope, receive, send)
             self._access(sender, headers, None, "refused", e.status_code, len(body), started, e)
             return
         except ClientDisconnect:
+            self._observer.webhook(source, event, "refused", len(body))
             await Response(status_code=400)(scope, receive, send)
             self._access(sender, headers, None, "abandoned", 400, len(body), started)
             return
         except Exception:
+            self._observer.webhook(source, event, "error", len(body))
             # Outside Starlette's ServerErrorMiddleware: answer 500 here (in the usual JSON shape).
-            log.exception("webhook failed source=%s", sender.source.value)
+            log.exception("webhook failed source=%s", source)
             await problem_response(InternalError())(scope, receive, send)
             self._access(sender, headers, None, "failed", 500, len(body), started)
             return
+        self._observer.webhook(source, event, status.value, len(body))
         # The 202 as two raw ASGI messages: no Response object on the hot path.
         answer = orjson.dumps({"status": status.value, "delivery_id": identity.delivery_id})
         await send(
@@ -306,16 +327,21 @@ class IngestStarlette(Starlette):
 
 
 def create_ingest_routes(
-    config: IngestConfig, sink: DeliverySink, clock: Clock, senders: Sequence[Sender] | None = None
+    config: IngestConfig,
+    sink: DeliverySink,
+    clock: Clock,
+    senders: Sequence[Sender] | None = None,
+    observer: IngestObserver | None = None,
 ) -> list[BaseRoute]:
     """One `POST` route per sender (default: GitHub, Jenkins, Alertmanager from `config`; the runtime
     passes every registered source's), `GET /healthz`, `GET /readyz`.
 
     The runtime mounts these next to the read API in one `IngestStarlette` app. How each source is
-    verified is documented on `IngestConfig`; a source with a secret always verifies it.
+    verified is documented on `IngestConfig`; a source with a secret always verifies it. `observer`
+    is told every webhook's outcome (the runtime's /metrics).
     """
     endpoints = _WebhookEndpoints(
-        builtin_senders(config) if senders is None else senders, config.max_body_bytes, sink, clock
+        builtin_senders(config) if senders is None else senders, config.max_body_bytes, sink, clock, observer
     )
     return [
         *(endpoints.route(sender) for sender in endpoints.senders),

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from ingest.errors import BadRequest
 from schemas.ids import body_digest, stable_id
-from schemas.sources import GITHUB_MAPPED_EVENTS
+from schemas.sources import GITHUB_MAPPED_EVENTS, jenkins_ce_is_run
 
 MAX_HEADER_VALUE = 200  # delivery ids and event types are short; longer values are not from a real sender
 
@@ -20,10 +20,7 @@ GITHUB_PING = "ping"
 JENKINS_NOTIFICATION = "notification"
 ALERT_GROUP = "alert-group"
 
-CE_JOB_PREFIX = "org.jenkinsci.job."
 CE_QUEUE_PREFIX = "org.jenkinsci.queue."
-# CloudEvents types of a build run; they must carry `build` (item events created/updated do not).
-CE_RUN_TYPES = frozenset(f"{CE_JOB_PREFIX}{phase}" for phase in ("started", "completed", "finalized", "failed"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +171,7 @@ def jenkins_identity(headers: Mapping[str, str], payload: Mapping[str, Any], bod
         delivery_id, job = _build_identity(payload)
         return Identity(delivery_id, JENKINS_NOTIFICATION, job, True)
     ce_type = header(headers, "ce-type", _JENKINS_FIX)
-    if payload.get("build") is not None or ce_type in CE_RUN_TYPES:
+    if jenkins_ce_is_run(ce_type, payload.get("build") is not None):
         delivery_id, job = _build_identity(payload)
         return Identity(delivery_id, ce_type, job, True)
     ce_source = header(headers, "ce-source", _JENKINS_FIX)

@@ -13,15 +13,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from metrics_worker.insights.findings import findings
+from metrics_worker.insights.inputs import InsightInput, Period
 from metrics_worker.persist import export_state, import_state
 from metrics_worker.report import Samples, dora_metrics, pooled, pooled_with_rollup
 from metrics_worker.rollup import Rollup
 from metrics_worker.series import pooled_series
+from metrics_worker.stages import Change, breakdown, window_changes
+from metrics_worker.stages import slowest as slowest_changes
 from metrics_worker.state import ServiceState, environment_key, fact_time
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
 from metrics_worker.views import deployment_view, incident_view
 from schemas.events import UnifiedEvent
+from schemas.insights import Finding
+from schemas.leadtime import ChangeStages, StageBreakdown
 from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, SeriesPoint, ServiceSummary
 
 
@@ -63,6 +69,11 @@ class MetricEngine:
             return frozenset()
         state.touch(event.id, to_us(event.event_time), fact)
         return frozenset({service}) if state.apply(event) else frozenset()
+
+    def knows(self, event: UnifiedEvent) -> bool:
+        """Whether this event (its id, for its service) was applied already: a replay skips it."""
+        state = self._services.get(event.service.strip().lower())
+        return state is not None and event.id in state.seen
 
     def apply_many(self, events: Iterable[UnifiedEvent]) -> frozenset[str]:
         changed: set[str] = set()
@@ -130,6 +141,83 @@ class MetricEngine:
             SeriesPoint(from_=a, to=b, metrics=dora_metrics(samples, lo, hi))
             for (a, b), (lo, hi), samples in zip(spans, bounds, pools, strict=True)
         ]
+
+    def lead_time(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        slowest: int = 10,
+    ) -> tuple[StageBreakdown, list[ChangeStages]]:
+        """The lead-time breakdown of the changes of the deployments finishing in [start, end), and the
+        `slowest` of them (docs/metrics.md section 7)."""
+        changes = self._changes(services, environment, to_us(start), to_us(end))
+        return breakdown(changes), slowest_changes(changes, slowest, environment_key(environment))
+
+    def stage_series(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        interval: Interval,
+    ) -> list[StageBreakdown]:
+        """The breakdown of each bucket of `series` (same buckets)."""
+        return [
+            breakdown(self._changes(services, environment, to_us(a), to_us(b)))
+            for a, b in buckets(start, end, interval)
+        ]
+
+    def insights(
+        self,
+        services: Collection[str] | None,
+        environment: str,
+        start: datetime,
+        end: datetime,
+        *,
+        scope: dict[str, str] | None = None,
+        teams: dict[str, str] | None = None,
+        unknown_service: str | None = None,
+        dead_letters: int | None = None,
+    ) -> list[Finding]:
+        """The findings of [start, end) against the window of the same length before it (docs/metrics.md
+        section 15). `scope` is the query the links carry ({"service": ...} or {"team": ...}); `teams`
+        maps services to teams for team drivers; incidents of `unknown_service` are reported as incidents
+        without a service; `dead_letters` is the count the runtime knows (None: not reported)."""
+        previous_start = start - (end - start)
+
+        def period(lo: datetime, hi: datetime) -> Period:
+            changes = self._changes(services, environment, to_us(lo), to_us(hi))
+            return Period(
+                deployments=self.deployments(services, environment, lo, hi),
+                incidents=self.incidents(services, environment, lo, hi),
+                changes=[change.view(environment_key(environment)) for change in changes],
+            )
+
+        known = [name for name, _ in self._streams(services, environment)]
+        data = InsightInput(
+            scope=scope or {},
+            environment=environment,
+            start=start,
+            end=end,
+            previous_start=previous_start,
+            current=period(start, end),
+            previous=period(previous_start, start),
+            services=known,
+            teams=teams or {},
+            unknown_incidents=[]
+            if unknown_service is None
+            else self.incidents([unknown_service], environment, start, end),
+            dead_letters=dead_letters,
+        )
+        return findings(data)
+
+    def _changes(self, services: Collection[str] | None, environment: str, lo: int, hi: int) -> list[Change]:
+        out: list[Change] = []
+        for service, stream in self._streams(services, environment):
+            out.extend(window_changes(service, stream, self._services[service].pulls, lo, hi))
+        return out
 
     def deployments(
         self, services: Collection[str] | None, environment: str, start: datetime, end: datetime

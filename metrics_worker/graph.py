@@ -33,7 +33,7 @@ def adjacent(value: Adjacent | None) -> Sequence[str]:
     return value.split(_SEP) if isinstance(value, str) else value
 
 
-def _joined(value: Adjacent | None, sha: str) -> Adjacent:
+def joined(value: Adjacent | None, sha: str) -> Adjacent:
     if value is None:
         return sha if _SEP not in sha else (sha,)
     if isinstance(value, str) and _SEP not in sha:
@@ -91,6 +91,6 @@ class CommitGraph:
         parents = self.parents.get(child)
         if parents is not None and parent in adjacent(parents):
             return
-        self.parents[child] = _joined(parents, parent)
-        self.children[parent] = _joined(self.children.get(parent), child)
+        self.parents[child] = joined(parents, parent)
+        self.children[parent] = joined(self.children.get(parent), child)
         out.append((child, parent))

@@ -8,7 +8,8 @@ A state with a retention horizon keeps only what is at or after it: `import_stat
 (a commit of a push by the commit time that push reported, deployment events by finish, incidents by
 resolution or open start, seen ids by day), so exporting, moving the horizon and importing is how
 MetricEngine.prune drops old history. Format 1 (no horizon, seen ids without days, one time per commit)
-is still read: its ids take the day of the last event.
+is still read: its ids take the day of the last event. Format 3 adds `pulls` (the PR fact rows, by the
+time of their event, and the branch of each push); formats 1 and 2 have none.
 """
 
 from collections.abc import Callable
@@ -17,13 +18,14 @@ from typing import Any, TypeVar
 
 from metrics_worker.deployments import DeploymentFact
 from metrics_worker.incidents import Signal
+from metrics_worker.pulls import Row
 from metrics_worker.rollup import Rollup
 from metrics_worker.state import ServiceState
 from metrics_worker.timebase import day_of
 from schemas.events import DeploymentStatus
 
-FORMAT = 2
-READS = frozenset({1, 2})
+FORMAT = 3
+READS = frozenset({1, 2, 3})
 _T = TypeVar("_T")
 
 
@@ -48,6 +50,10 @@ def export_state(state: ServiceState) -> dict[str, Any]:
             ]
             for push_id, push in sorted(graph.pushes.items())
         ],
+        "pulls": {
+            "rows": [list(row) for _, row in sorted(state.pulls.rows.items())],
+            "branches": sorted([push_id, branch] for push_id, branch in state.pulls.branch.items()),
+        },
         "streams": {
             key: {
                 "deployments": [
@@ -99,6 +105,14 @@ def import_state(
     for commit in facts.commits:
         state.add_commit(*commit)
         times.append(commit[5])
+    pushes = state.graph.pushes
+    for push_id, branch in facts.branches:
+        push = pushes.get(push_id)
+        if push is not None:  # pushes whose commits all left the retention go with them
+            state.pulls.note_push(push_id, branch, push.after)
+    for row in facts.rows:
+        state.pulls.add_row(row)
+        times.append(row[2])
     for key, (deployments, signals) in facts.streams.items():
         stream = state.stream(key)
         for fact in sorted(deployments, key=lambda f: (f.finish, f.deployment_id, f.event_id)):
@@ -123,6 +137,8 @@ def _retained(facts: "_Facts", horizon: int) -> "_Facts":
         last_event=facts.last_event,
         horizon=horizon,
         commits=[commit for commit in facts.commits if commit[5] >= horizon],
+        rows=[row for row in facts.rows if row[2] >= horizon],
+        branches=facts.branches,
         streams={
             key: (
                 [f for f in deployments if f.finish >= horizon],
@@ -139,6 +155,8 @@ class _Facts:
     last_event: int | None
     horizon: int | None
     commits: list[tuple[str, str, str, int, str, int]]
+    rows: list[Row]
+    branches: list[tuple[str, str]]
     streams: dict[str, tuple[list[DeploymentFact], list[Signal]]]
 
 
@@ -186,13 +204,26 @@ def _parse(data: dict[str, Any]) -> _Facts:
         seen = {_str(i): day for i in data["seen"]}
     else:
         seen = {_str(i): _int(d) for i, d in data["seen"]}
+    pulls = data.get("pulls") or {"rows": [], "branches": []}
     return _Facts(
         seen=seen,
         last_event=last_event,
         horizon=_opt(_int, data.get("horizon")),
         commits=commits,
+        rows=[_row(row) for row in pulls["rows"]],
+        branches=[(_str(push_id), _str(branch)) for push_id, branch in pulls["branches"]],
         streams=streams,
     )
+
+
+def _row(row: list[Any]) -> Row:
+    if len(row) != 16:
+        raise ValueError(f"a PR fact row has 16 fields, got {len(row)}")
+    return (
+        _str(row[0]), _str(row[1]), _int(row[2]), _str(row[3]), _int(row[4]), _opt(_str, row[5]), _bool(row[6]),
+        _bool(row[7]), _opt(_str, row[8]), _opt(_str, row[9]), _opt(_str, row[10]), _opt(_str, row[11]),
+        _opt(_str, row[12]), _opt(_str, row[13]), _opt(_str, row[14]), _bool(row[15]),
+    )  # fmt: skip
 
 
 def _int(value: object) -> int:

@@ -15,10 +15,23 @@ from collections.abc import Callable
 from metrics_worker.deployments import DeploymentFact
 from metrics_worker.graph import CommitGraph
 from metrics_worker.incidents import Signal
+from metrics_worker.pulls import PullRequests
 from metrics_worker.rollup import Rollup
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import day_of, to_us
-from schemas.events import ChangePushed, Deployment, IncidentOpened, IncidentResolved, UnifiedEvent
+from schemas.events import (
+    ChangePushed,
+    Deployment,
+    IncidentOpened,
+    IncidentResolved,
+    PullRequestClosed,
+    PullRequestMerged,
+    PullRequestOpened,
+    PullRequestReady,
+    PullRequestReopened,
+    ReviewSubmitted,
+    UnifiedEvent,
+)
 
 PRODUCTION = "production"
 
@@ -44,6 +57,7 @@ class ServiceState:
         self.window_us = window_us
         self.rollups = rollups
         self.graph = CommitGraph()
+        self.pulls = PullRequests()  # PR records and push branches: the lead-time breakdown's own facts
         self.streams: dict[str, Stream] = {}
         self.seen: dict[str, int] = {}  # event id -> day of its fact time
         self.last_event: int | None = None
@@ -74,9 +88,11 @@ class ServiceState:
             self.oldest = fact
 
     def apply(self, event: UnifiedEvent) -> bool:
-        """Apply a new event; True when it may change metrics."""
+        """Apply a new event; True when it may change the DORA metrics (PR events change only the
+        lead-time breakdown, which is read, not published)."""
         match event:
             case ChangePushed():
+                self.pulls.note_push(event.push_id, event.branch, event.push_after.lower())
                 self.add_commit(
                     event.push_id,
                     event.push_before.lower(),
@@ -93,6 +109,16 @@ class ServiceState:
                 signal = incident_signal(event)
                 for key in environment_keys(event.environment, event.production):
                     self.stream(key).add_signal(signal)
+            case (
+                PullRequestMerged()
+                | PullRequestOpened()
+                | PullRequestReady()
+                | PullRequestReopened()
+                | PullRequestClosed()
+                | ReviewSubmitted()
+            ):
+                self.pulls.add_event(event, to_us(event.event_time))
+                return False
             case _:
                 return False
         return True

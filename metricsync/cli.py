@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from metricsync.logs import configure_logging
@@ -24,6 +28,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         if value is not None:
             overrides[name] = value
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-03-20T18:00:00Z)") from e
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 EMBEDDED_SWITCH_INTERVAL = 0.0005  # seconds; see cmd_serve
@@ -62,7 +74,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     settings = Settings()
     plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed, sources=parse_sources(args.sources))
-    return run_simulation(args.url, plan, settings, out=sys.stderr)
+    return run_simulation(args.url, plan, settings, out=sys.stderr, resume_from=args.resume_from, as_of=args.as_of)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from metricsync.web.mcp import build_server, http_fetch
+
+    settings = Settings()
+    token = settings.api_token.get_secret_value() if settings.api_token is not None else None
+    # stdout is the protocol's: logs go to stderr (configure_logging)
+    build_server(http_fetch(args.url, token)).run("stdio")
+    return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -72,14 +94,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def init() -> None:
-        created = await create_topics(settings)
+        topics = await create_topics(settings)
         store = MongoStore.from_settings(settings)
         try:
             await store.init()
         finally:
             await store.close()
+        for topic in topics:
+            print(topic.line(), file=sys.stderr)
         print(
-            f"topics created: {', '.join(created) or 'none (all existed)'}; "
             f"mongo database {settings.mongo_db}: events collection "
             f"{'time-series' if store.events_timeseries else 'ordinary (server has no time-series)'}",
             file=sys.stderr,
@@ -89,16 +112,57 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not (args.id or args.since or args.all):
+        print("metricsync replay-dead-letters: say which: --id ID (repeatable), --since TIME or --all", file=sys.stderr)
+        return 2
+    if args.distributed:
+        from metricsync.services.dead_letters import Selection, replay_distributed
+
+        selection = Selection() if args.all else Selection(tuple(args.id or ()), args.since)
+        return asyncio.run(replay_distributed(settings, selection, out=sys.stderr))
+    from metricsync.embedded.dead_letters import replay_embedded
+
+    return asyncio.run(replay_embedded(settings, tuple(args.id or ()), args.since, args.all, out=sys.stderr))
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    multiprocess_dir = None
+    if settings.ingest_workers > 1:
+        # prometheus-client's multiprocess mode: chosen when the library is first imported, from the
+        # environment, so set before anything imports it (and inherited by the forked workers)
+        multiprocess_dir = _metrics_multiprocess_dir(settings)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiprocess_dir)
+
     from metricsync.services.web_apps import create_ingest_service_app
+    from metricsync.telemetry.multiprocess import mark_dead
     from metricsync.web.serving import serve_app
 
-    settings = _settings(args)
-    return serve_app(
-        settings,
-        lambda: create_ingest_service_app(settings, with_api=args.with_api),
-        workers=settings.ingest_workers,
-    )
+    try:
+        return serve_app(
+            settings,
+            lambda: create_ingest_service_app(settings, with_api=args.with_api, multiprocess_dir=multiprocess_dir),
+            workers=settings.ingest_workers,
+            on_exit=None if multiprocess_dir is None else lambda pid: mark_dead(pid, multiprocess_dir),
+        )
+    finally:
+        if multiprocess_dir is not None and settings.metrics_multiproc_dir is None:
+            shutil.rmtree(multiprocess_dir, ignore_errors=True)  # the temporary one made above
+
+
+def _metrics_multiprocess_dir(settings: Settings) -> Path:
+    """METRICSYNC_METRICS_MULTIPROC_DIR emptied, or a new temporary directory."""
+    if "prometheus_client" in sys.modules:
+        raise MetricSyncError("internal: prometheus_client was imported before its multiprocess directory was set")
+    if settings.metrics_multiproc_dir is None:
+        return Path(tempfile.mkdtemp(prefix="metricsync-metrics-"))
+    directory = settings.metrics_multiproc_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # a previous run's values
+        stale.unlink()
+    return directory
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -113,14 +177,20 @@ def cmd_normalizer(args: argparse.Namespace) -> int:
     from metricsync.mongo.store import MongoStore
     from metricsync.services.lifecycle import run_consumer_service
     from metricsync.services.normalizer_service import NormalizerService
+    from metricsync.telemetry.listener import consumer_metrics
+    from metricsync.telemetry.process import Telemetry
 
     settings = _settings(args)
 
     async def run() -> None:
         store = MongoStore.from_settings(settings)
+        telemetry = Telemetry("normalizer")
         try:
-            service = NormalizerService(settings, store, settings.mapping_rules())
-            await run_consumer_service(service, "normalizer", args.burst, settings.heartbeat_file)
+            service = NormalizerService(settings, store, settings.mapping_rules(), telemetry.pipeline)
+            async with consumer_metrics(telemetry, settings, service):
+                await run_consumer_service(
+                    service, "normalizer", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
+                )
         finally:
             await store.close()
 
@@ -133,14 +203,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from metricsync.mongo.store import MongoStore
     from metricsync.services.lifecycle import run_consumer_service
     from metricsync.services.worker_service import WorkerService
+    from metricsync.telemetry.listener import consumer_metrics
+    from metricsync.telemetry.process import Telemetry
 
     settings = _settings(args)
 
     async def run() -> None:
         store = MongoStore.from_settings(settings)
+        telemetry = Telemetry("worker")
         try:
-            worker = WorkerService(settings, store, utc_now)
-            await run_consumer_service(worker, "worker", args.burst, settings.heartbeat_file)
+            worker = WorkerService(settings, store, utc_now, telemetry.pipeline)
+            async with consumer_metrics(telemetry, settings, worker):
+                await run_consumer_service(
+                    worker, "worker", args.burst, settings.heartbeat_file, settings.stop_timeout.total_seconds()
+                )
         finally:
             await store.close()
 
@@ -162,6 +238,11 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     if age > args.max_age:
         print(f"unhealthy: last heartbeat {age:.0f}s ago (max {args.max_age}s)", file=sys.stderr)
         return 1
+    if args.ready:
+        state = Path(path).read_text(errors="replace").strip()
+        if state.startswith("not ready"):  # an empty file (written by an older version): ready
+            print(f"{state} (METRICSYNC_NOT_READY_AFTER)", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -195,7 +276,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated sources the team uses (github, jenkins, alertmanager, gitlab, pagerduty, "
         "opsgenie, cdevents, push) or all (default github,jenkins,alertmanager)",
     )
+    simulate.add_argument(
+        "--as-of", type=_utc_time, help="the simulation's 'now' (ISO 8601; default: now); a resume repeats it"
+    )
+    simulate.add_argument(
+        "--resume-from", type=int, default=0, help="skip the first N webhooks (an aborted run prints the command)"
+    )
     simulate.set_defaults(func=cmd_simulate)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="Model Context Protocol server on stdio: read-only tools over the read API at --url "
+        "(token: METRICSYNC_API_TOKEN)",
+    )
+    mcp.add_argument("--url", default="http://127.0.0.1:8000", help="MetricSync base URL serving the read API")
+    mcp.set_defaults(func=cmd_mcp)
+
+    replay = sub.add_parser(
+        "replay-dead-letters", help="map dead letters again with the current rules (after a fix or a setting change)"
+    )
+    replay.add_argument("--id", action="append", help="a dead letter's id (the delivery id); repeatable")
+    replay.add_argument("--since", type=_utc_time, help="those dead-lettered at or after this time (ISO 8601)")
+    replay.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
+    replay.add_argument("--distributed", action="store_true", help="MongoDB and Kafka (else the embedded data dir)")
+    replay.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    replay.set_defaults(func=cmd_replay_dead_letters)
 
     init = sub.add_parser("init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)")
     init.set_defaults(func=cmd_init)
@@ -218,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("healthcheck", help="exit 0 if a consumer service's heartbeat file is fresh")
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")
+    health.add_argument(
+        "--ready",
+        action="store_true",
+        help="readiness: also exit 1 while Kafka or MongoDB has been failing for METRICSYNC_NOT_READY_AFTER",
+    )
     health.set_defaults(func=cmd_healthcheck)
     from metricsync.importers.command import add_parser as add_import_parser
 

@@ -20,6 +20,12 @@ class Applied:
     changed: frozenset[str]  # services whose metrics may have changed
     pruned: frozenset[str]  # services rebuilt without history that left the retention
     snapshots: list[tuple[str, bytes]]  # (service, metrics-topic value) per changed service, by name
+    as_of: datetime  # the snapshots' time
+
+    @property
+    def snapshot_at(self) -> datetime | None:
+        """When snapshots were taken, None when nothing changed (for the pipeline observer)."""
+        return self.as_of if self.changed else None
 
 
 def apply_batch(
@@ -38,5 +44,5 @@ def apply_batch(
         schedule.done(len(pruned))
     as_of = clock()
     return Applied(
-        changed, pruned, [(service, service_snapshot(engine, service, as_of)) for service in sorted(changed)]
+        changed, pruned, [(service, service_snapshot(engine, service, as_of)) for service in sorted(changed)], as_of
     )

@@ -16,10 +16,17 @@ from typing import Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
+from metricsync.kafka.outage import RepeatFilter
+
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _PAIR = re.compile(r"(?<![\w.])([a-z][a-z0-9_]*)=(?!=)(\"[^\"]*\"|'[^']*'|[^\s,;]*)")
 _RESERVED = frozenset({"time", "level", "logger", "message", "exc_info", "stack_info"})
+
+# aiokafka logs every failed attempt to reach a broker (dozens of lines a second while Kafka is
+# down: 61,744 lines in a 12 s outage); its repeats are let through once per interval, counted.
+CHATTY_LIBRARIES = ("aiokafka",)
+REPEAT_INTERVAL = 10.0
 
 
 def message_fields(message: str) -> dict[str, str]:
@@ -56,7 +63,8 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
 
 def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     """Records at `level` and above go to stderr as `log_format` lines (uvicorn's own loggers too: the
-    servers are started with `log_config=None`, so they propagate here)."""
+    servers are started with `log_config=None`, so they propagate here); aiokafka's repeated lines
+    are let through once per `REPEAT_INTERVAL`, counted."""
     # Nothing prints a record's caller, thread or process: skip collecting them on every call (the
     # logging HOWTO's "Optimization"; ingest writes a line per webhook).
     logging._srcfile = None
@@ -65,4 +73,5 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(log_format))
+    handler.addFilter(RepeatFilter(CHATTY_LIBRARIES, REPEAT_INTERVAL))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

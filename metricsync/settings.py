@@ -157,6 +157,18 @@ class Settings(BaseSettings):
     spool_dir: Path = Path("./metricsync-spool")
     spool_max_bytes: int = Field(default=256 * MIB, gt=0)  # per ingest process
     heartbeat_file: Path | None = None  # consumer services touch it while polling (liveness probes)
+    # consumer services: a Kafka/MongoDB outage longer than this makes them not ready (healthcheck --ready)
+    not_ready_after: timedelta = timedelta(seconds=30)
+    # consumer services: SIGTERM to exit, whatever state Kafka is in (the manifests give 30 s)
+    stop_timeout: timedelta = timedelta(seconds=25)
+    # ingest: a delivery id answered `duplicate` (not published again) for this long after it was
+    # acknowledged; later re-sends are published again (downstream is idempotent)
+    duplicate_memory: timedelta = timedelta(seconds=60)
+
+    # /metrics (docs/observability.md)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)  # normalizer and worker listener; 0: none
+    metrics_window: timedelta = timedelta(days=30)  # trailing window of the metricsync_dora_* gauges
+    metrics_multiproc_dir: Path | None = None  # ingest with INGEST_WORKERS > 1; default: a temporary one
 
     # distributed mode: MongoDB
     mongo_uri: str = "mongodb://127.0.0.1:27017/"
@@ -191,6 +203,10 @@ class Settings(BaseSettings):
         "api_refresh_interval",
         "kafka_send_timeout",
         "worker_checkpoint_interval",
+        "not_ready_after",
+        "stop_timeout",
+        "duplicate_memory",
+        "metrics_window",
         mode="before",
     )
     @classmethod

@@ -6,7 +6,6 @@ status is `resolved`. Every notification repeats the whole group, so an alert se
 the same event ids again and changes nothing.
 """
 
-
 from normalizer.alert_labels import UNKNOWN_SERVICE, first_value, label_fingerprint
 from normalizer.incidents import IncidentFacts, incident_events
 from normalizer.payload import Fields, Parsed, load_object

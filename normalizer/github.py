@@ -2,7 +2,10 @@
 then on the body's `action`: the event name is never in the body.
 
     push               branch push  -> one ChangePushed per commit (tags, deletions: nothing)
-    pull_request       closed+merged -> PullRequestMerged
+    pull_request       opened -> PullRequestOpened, ready_for_review -> PullRequestReady,
+                       reopened -> PullRequestReopened, closed+merged -> PullRequestMerged,
+                       closed unmerged -> PullRequestClosed (other actions: nothing)
+    pull_request_review submitted -> ReviewSubmitted (edited, dismissed: nothing)
     deployment_status  -> Deployment (success/failure/error terminal, any other state in_progress)
     workflow_run       completed -> PipelineRunFinished
     issues             labelled `incident` -> IncidentOpened (+ IncidentResolved when closed)
@@ -14,6 +17,7 @@ and the import kind `metricsync import github` records (schemas.sources.GITHUB_I
 
 import re
 from collections.abc import Callable
+from typing import TypedDict
 
 from normalizer.envelope import envelope
 from normalizer.incidents import IncidentFacts, incident_events
@@ -25,7 +29,12 @@ from schemas.events import (
     Deployment,
     DeploymentStatus,
     PipelineRunFinished,
+    PullRequestClosed,
     PullRequestMerged,
+    PullRequestOpened,
+    PullRequestReady,
+    PullRequestReopened,
+    ReviewSubmitted,
     UnifiedEvent,
 )
 from schemas.ids import stable_id
@@ -125,30 +134,112 @@ def _import_compare(body: Fields, delivery: RawDelivery, rules: MappingRules) ->
     return events
 
 
+def _is_bot(user: Fields | None) -> bool:
+    """GitHub marks app accounts with type "Bot"; their logins end in "[bot]"."""
+    if user is None:
+        return False
+    return user.opt_str("type") == "Bot" or (user.opt_str("login") or "").endswith("[bot]")
+
+
+class _PRFields(TypedDict):
+    repo: str
+    number: int
+    author: str | None
+    author_bot: bool
+    draft: bool
+    head_ref: str | None
+    head_sha: str | None
+    base_branch: str | None
+    url: str | None
+
+
+def _pr_fields(body: Fields, pr: Fields, rules: MappingRules) -> tuple[str, _PRFields]:
+    """The service and the PullRequestFields of a `pull_request` object."""
+    full_name = body.req_obj("repository").req_str("full_name")
+    user = pr.opt_obj("user")
+    head = pr.opt_obj("head")
+    base = pr.opt_obj("base")
+    return rules.service(full_name), _PRFields(
+        **{
+            "repo": full_name.lower(),
+            "number": pr.req_int("number"),
+            "author": user.opt_str("login") if user else None,
+            "author_bot": _is_bot(user),
+            "draft": bool(pr.opt_bool("draft")),
+            "head_ref": head.opt_str("ref") if head else None,
+            "head_sha": head.opt_str("sha") if head else None,
+            "base_branch": base.opt_str("ref") if base else None,
+            "url": pr.opt_str("html_url"),
+        }
+    )
+
+
 def _pull_request(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
-    if body.req_str("action") != "closed":
+    action = body.req_str("action")
+    if action not in ("opened", "ready_for_review", "reopened", "closed"):
         return []
     pr = body.req_obj("pull_request")
+    service, fields = _pr_fields(body, pr, rules)
+    pr_id = pr.req_id("id")
+    if action == "opened":
+        created = pr.req_time_strict("created_at")
+        env = envelope(delivery, event_id=stable_id("pr_opened", pr_id), service=service, event_time=created)
+        return [PullRequestOpened(**env, **fields)]
+    if action in ("ready_for_review", "reopened"):
+        # the delivery has no time of the action itself: updated_at is set by it
+        moment = pr.req_time_strict("updated_at")
+        kind = "pr_ready" if action == "ready_for_review" else "pr_reopened"
+        env = envelope(
+            delivery, event_id=stable_id(kind, pr_id, moment.isoformat()), service=service, event_time=moment
+        )
+        if action == "ready_for_review":
+            return [PullRequestReady(**env, **fields)]
+        return [PullRequestReopened(**env, **fields)]
     merged = pr.opt_bool("merged")
     if not (pr.has("merged_at") if merged is None else merged):
-        return []  # closed without merging (merge_commit_sha may still be set: a test merge)
+        # closed without merging (merge_commit_sha may still be set: a test merge)
+        closed = pr.req_time_strict("closed_at")
+        env = envelope(
+            delivery, event_id=stable_id("pr_closed", pr_id, closed.isoformat()), service=service, event_time=closed
+        )
+        return [PullRequestClosed(**env, **fields)]
     merged_at = pr.req_time_strict("merged_at")
-    full_name = body.req_obj("repository").req_str("full_name")
-    head = pr.opt_obj("head")
     return [
         PullRequestMerged(
-            **envelope(
-                delivery,
-                event_id=stable_id("pr_merged", pr.req_id("id")),
-                service=rules.service(full_name),
-                event_time=merged_at,
-            ),
-            repo=full_name.lower(),
-            number=pr.req_int("number"),
+            **envelope(delivery, event_id=stable_id("pr_merged", pr_id), service=service, event_time=merged_at),
+            repo=fields["repo"],
+            number=fields["number"],
             base_branch=pr.req_obj("base").req_str("ref"),
-            head_sha=head.opt_str("sha") if head else None,
+            head_sha=fields["head_sha"],
             merge_sha=pr.opt_str("merge_commit_sha"),
             merged_at=merged_at,
+            author=fields["author"],
+            author_bot=fields["author_bot"],
+            head_ref=fields["head_ref"],
+            url=fields["url"],
+        )
+    ]
+
+
+def _pull_request_review(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[UnifiedEvent]:
+    if body.req_str("action") != "submitted":
+        return []  # edited, dismissed: the first submission is what the stages use
+    review = body.req_obj("review")
+    pr = body.req_obj("pull_request")
+    service, fields = _pr_fields(body, pr, rules)
+    submitted = review.req_time_strict("submitted_at")
+    review_id = review.req_id("id")
+    user = review.opt_obj("user")
+    return [
+        ReviewSubmitted(
+            **envelope(
+                delivery, event_id=stable_id("review_submitted", review_id), service=service, event_time=submitted
+            ),
+            **fields,
+            review_id=f"github:{review_id}",
+            reviewer=user.opt_str("login") if user else None,
+            reviewer_bot=_is_bot(user),
+            state=review.req_str("state").lower(),
         )
     ]
 
@@ -241,6 +332,7 @@ def _issues(body: Fields, delivery: RawDelivery, rules: MappingRules) -> list[Un
 _HANDLERS: dict[str, _Handler] = {
     "push": _push,
     "pull_request": _pull_request,
+    "pull_request_review": _pull_request_review,
     "deployment_status": _deployment_status,
     "workflow_run": _workflow_run,
     "issues": _issues,

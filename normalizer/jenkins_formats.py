@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from normalizer.payload import Fields, Parsed, load_object
 from schemas.raw import RawDelivery
+from schemas.sources import JENKINS_CE_JOB_PREFIX, jenkins_ce_is_run
 
 
 class Phase(StrEnum):
@@ -34,7 +35,7 @@ class Phase(StrEnum):
 
 # Jenkins Result.toString(), plus "FAILED" as the CloudEvents README writes it
 RESULTS = frozenset({"SUCCESS", "UNSTABLE", "FAILURE", "NOT_BUILT", "ABORTED", "FAILED"})
-_CE_JOB_PREFIX = "org.jenkinsci.job."
+_CE_JOB_PREFIX = JENKINS_CE_JOB_PREFIX
 _CE_PHASES = {
     "started": Phase.STARTED,
     "completed": Phase.COMPLETED,
@@ -74,6 +75,8 @@ def read_notice(delivery: RawDelivery, parsed: Parsed = None) -> BuildNotice | N
     if ce_type is not None and not ce_type.startswith(_CE_JOB_PREFIX):
         return None  # org.jenkinsci.queue.* / org.jenkinsci.node.*: nothing about a build
     body = load_object(delivery, parsed)
+    if ce_type is not None and not jenkins_ce_is_run(ce_type, body.has("build")):
+        return None  # an item event (org.jenkinsci.job.created/updated): ingest answered it `ignored`
     if ce_type is None and isinstance(body.raw("type"), str) and isinstance(body.raw("data"), dict):
         return _cdevents(body)
     if ce_type is None and body.has("projectName") and body.has("buildUrl"):

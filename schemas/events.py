@@ -72,6 +72,60 @@ class PullRequestMerged(EventBase):
     head_sha: str | None
     merge_sha: str | None
     merged_at: AwareDatetime
+    author: str | None = None
+    author_bot: bool = False
+    head_ref: str | None = None
+    url: str | None = None
+
+
+class PullRequestFields(BaseModel):
+    """What every pull-request event says about its PR. A PR is identified by (repo, number)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repo: str  # lower-cased full name
+    number: int
+    author: str | None = None  # login of the PR's author
+    author_bot: bool = False  # the author is a bot (GitHub user type "Bot", or a login ending in "[bot]")
+    draft: bool = False  # the PR is a draft in this event
+    head_ref: str | None = None  # branch the PR merges from
+    head_sha: str | None = None
+    base_branch: str | None = None
+    url: str | None = None  # the PR's web page
+
+
+class PullRequestOpened(EventBase, PullRequestFields):
+    """A PR was opened (possibly as a draft). event_time: the PR's creation time."""
+
+    kind: Literal["pr_opened"] = "pr_opened"
+
+
+class PullRequestReady(EventBase, PullRequestFields):
+    """A draft PR was marked ready for review. event_time: when (the PR's updated_at in that delivery)."""
+
+    kind: Literal["pr_ready"] = "pr_ready"
+
+
+class PullRequestReopened(EventBase, PullRequestFields):
+    """A closed, unmerged PR was reopened. event_time: when (the PR's updated_at in that delivery)."""
+
+    kind: Literal["pr_reopened"] = "pr_reopened"
+
+
+class PullRequestClosed(EventBase, PullRequestFields):
+    """A PR was closed without being merged (a merge is PullRequestMerged). event_time: closed_at."""
+
+    kind: Literal["pr_closed"] = "pr_closed"
+
+
+class ReviewSubmitted(EventBase, PullRequestFields):
+    """A review of a PR was submitted (approved, changes requested or commented). event_time: submitted_at."""
+
+    kind: Literal["review_submitted"] = "review_submitted"
+    review_id: str
+    reviewer: str | None
+    reviewer_bot: bool = False
+    state: str  # lower-cased: approved | changes_requested | commented | <GitHub's own word>
 
 
 class Deployment(EventBase):
@@ -129,15 +183,44 @@ class PipelineRunFinished(EventBase):
 
 
 UnifiedEvent = Annotated[
-    ChangePushed | PullRequestMerged | Deployment | IncidentOpened | IncidentResolved | PipelineRunFinished,
+    ChangePushed
+    | PullRequestMerged
+    | PullRequestOpened
+    | PullRequestReady
+    | PullRequestReopened
+    | PullRequestClosed
+    | ReviewSubmitted
+    | Deployment
+    | IncidentOpened
+    | IncidentResolved
+    | PipelineRunFinished,
     Field(discriminator="kind"),
 ]
 
-EventKind = Literal["change", "pr_merged", "deployment", "incident_opened", "incident_resolved", "pipeline_run"]
+EventKind = Literal[
+    "change",
+    "pr_merged",
+    "pr_opened",
+    "pr_ready",
+    "pr_reopened",
+    "pr_closed",
+    "review_submitted",
+    "deployment",
+    "incident_opened",
+    "incident_resolved",
+    "pipeline_run",
+]
+
+PullRequestEvent = PullRequestOpened | PullRequestReady | PullRequestReopened | PullRequestClosed | ReviewSubmitted
 
 CDEVENTS_TYPE: dict[str, str] = {
     "change": "dev.metricsync.change.pushed",  # CDEvents has no type for a pushed commit
     "pr_merged": "dev.cdevents.change.merged",
+    "pr_opened": "dev.cdevents.change.created",
+    "pr_ready": "dev.cdevents.change.updated",  # CDEvents has no "ready for review": an update
+    "pr_reopened": "dev.cdevents.change.updated",  # nor a "reopened"
+    "pr_closed": "dev.cdevents.change.abandoned",
+    "review_submitted": "dev.cdevents.change.reviewed",
     "deployment": "dev.cdevents.service.deployed",  # status != success: no CDEvents type, same shape
     "incident_opened": "dev.cdevents.incident.detected",
     "incident_resolved": "dev.cdevents.incident.resolved",
@@ -170,7 +253,14 @@ __all__ = [
     "IncidentOpened",
     "IncidentResolved",
     "PipelineRunFinished",
+    "PullRequestClosed",
+    "PullRequestEvent",
+    "PullRequestFields",
     "PullRequestMerged",
+    "PullRequestOpened",
+    "PullRequestReady",
+    "PullRequestReopened",
+    "ReviewSubmitted",
     "UnifiedEvent",
     "event_from_json",
     "event_to_json",

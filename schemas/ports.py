@@ -127,3 +127,14 @@ class ConsumerService(Protocol):
     async def run(self, stop: "asyncio.Event", burst: bool = False) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class IngestObserver(Protocol):
+    """Told the outcome of every webhook request (the runtime counts them for /metrics).
+
+    `outcome`: accepted, duplicate, ignored (stored or answered, nothing to map; GitHub's ping),
+    refused (a 4xx) or error (a 5xx: the sink could not store it, or a bug). `event` is the
+    delivery's event type once it is known, else "unknown". Called on the request's task: keep it cheap.
+    """
+
+    def webhook(self, source: str, event: str, outcome: str, body_bytes: int) -> None: ...

@@ -17,7 +17,7 @@ class Source(StrEnum):
 # GitHub event types (X-GitHub-Event) the normalizer maps to unified events. Any other type is
 # stored raw and answered `ignored`; `ping` is answered 200 and not stored.
 GITHUB_MAPPED_EVENTS: frozenset[str] = frozenset(
-    {"push", "deployment_status", "pull_request", "issues", "workflow_run"}
+    {"push", "deployment_status", "pull_request", "pull_request_review", "issues", "workflow_run"}
 )
 
 # Not a webhook: the record `metricsync import github` makes of the commits between two deployed shas
@@ -67,8 +67,24 @@ def cdevents_kind(event_type: str) -> str | None:
         return None
     kind = f"{subject}.{predicate}"
     return kind if kind in CDEVENTS_MAPPED_TYPES else None
+
+
 # Not webhooks: what `metricsync import gitlab` reads from GitLab's REST API, one kind per object.
 GITLAB_IMPORT_DEPLOYMENT = "metricsync.import.gitlab.deployment"
 GITLAB_IMPORT_COMPARE = "metricsync.import.gitlab.compare"
 GITLAB_IMPORT_MERGE_REQUEST = "metricsync.import.gitlab.merge_request"
 GITLAB_IMPORT_ISSUE = "metricsync.import.gitlab.issue"
+
+# Jenkins CloudEvents plugin (`ce-type` header): the `org.jenkinsci.job.*` types of a build run.
+# They carry `build`; the plugin's item events under the same prefix (`org.jenkinsci.job.created`,
+# `...updated`: a job's configuration, not a run) carry none. Ingest answers those `ignored` and the
+# normalizer maps them to nothing: one rule, `jenkins_ce_is_run`.
+JENKINS_CE_JOB_PREFIX = "org.jenkinsci.job."
+JENKINS_CE_RUN_TYPES: frozenset[str] = frozenset(
+    f"{JENKINS_CE_JOB_PREFIX}{phase}" for phase in ("started", "completed", "finalized", "failed")
+)
+
+
+def jenkins_ce_is_run(ce_type: str, has_build: bool) -> bool:
+    """Whether a CloudEvents delivery reports a build run (else: stored, answered `ignored`, no events)."""
+    return has_build or ce_type in JENKINS_CE_RUN_TYPES

@@ -84,13 +84,38 @@ def choose_port(preferred: int, avoid: Sequence[int] = (), host: str = LOOPBACK)
     raise RuntimeError(f"no free TCP port found on {host}")
 
 
-def env_lines(kafka_port: int, mongo_port: int, *, export: bool = False) -> list[str]:
+def env_lines(
+    kafka_port: int,
+    mongo_port: int,
+    *,
+    export: bool = False,
+    prometheus_port: int | None = None,
+    prometheus_dir: str | None = None,
+    alertmanager_port: int | None = None,
+    alertmanager_dir: str | None = None,
+) -> list[str]:
     """Return the lines ``scripts/services env`` prints for tests and tools."""
     prefix = "export " if export else ""
-    return [
+    lines = [
         f"{prefix}METRICSYNC_KAFKA_BOOTSTRAP={LOOPBACK}:{kafka_port}",
         f"{prefix}METRICSYNC_MONGO_URI=mongodb://{LOOPBACK}:{mongo_port}/",
     ]
+    if prometheus_port is not None:
+        lines.append(f"{prefix}METRICSYNC_PROMETHEUS_URL=http://{LOOPBACK}:{prometheus_port}")
+    if alertmanager_port is not None:
+        lines.append(f"{prefix}METRICSYNC_ALERTMANAGER_URL=http://{LOOPBACK}:{alertmanager_port}")
+    return lines + binary_lines(prometheus_dir, alertmanager_dir, export=export)
+
+
+def binary_lines(prometheus_dir: str | None, alertmanager_dir: str | None, *, export: bool = False) -> list[str]:
+    """The binaries tests start their own Prometheus and Alertmanager from (one per test, own config)."""
+    prefix = "export " if export else ""
+    lines = []
+    if prometheus_dir is not None:
+        lines.append(f"{prefix}METRICSYNC_PROMETHEUS_BIN={prometheus_dir}/prometheus")
+    if alertmanager_dir is not None:
+        lines.append(f"{prefix}METRICSYNC_ALERTMANAGER_BIN={alertmanager_dir}/alertmanager")
+    return lines
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -321,6 +346,26 @@ def check_kafka(bootstrap: str, timeout: float) -> int:
     return EXIT_OK
 
 
+def check_http(url: str, timeout: float) -> int:
+    """GET ``url`` until it answers 200 (Prometheus' and Alertmanager's ``/-/ready``)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return EXIT_OK
+                last = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    print(f"GET {url} did not answer 200: {last}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -354,9 +399,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("check-mongo", help="ping a Mongo-wire server")
     p.add_argument("port", type=int)
     p.add_argument("--timeout", type=float, required=True)
+    p = sub.add_parser("check-http", help="GET URL until it answers 200")
+    p.add_argument("url")
+    p.add_argument("--timeout", type=float, required=True)
     p = sub.add_parser("env", help="print the METRICSYNC_* lines")
     p.add_argument("kafka_port", type=int)
     p.add_argument("mongo_port", type=int)
+    p.add_argument("--prometheus", type=int)
+    p.add_argument("--prometheus-dir")
+    p.add_argument("--alertmanager", type=int)
+    p.add_argument("--alertmanager-dir")
+    p.add_argument("--export", action="store_true")
+    p = sub.add_parser("env-binaries", help="print the METRICSYNC_*_BIN lines")
+    p.add_argument("--prometheus-dir")
+    p.add_argument("--alertmanager-dir")
     p.add_argument("--export", action="store_true")
     args = parser.parse_args(argv)
 
@@ -383,8 +439,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_kafka(args.bootstrap, args.timeout)
         case "check-mongo":
             return check_mongo(args.port, args.timeout)
+        case "check-http":
+            return check_http(args.url, args.timeout)
         case "env":
-            print("\n".join(env_lines(args.kafka_port, args.mongo_port, export=args.export)))
+            lines = env_lines(
+                args.kafka_port,
+                args.mongo_port,
+                export=args.export,
+                prometheus_port=args.prometheus,
+                prometheus_dir=args.prometheus_dir,
+                alertmanager_port=args.alertmanager,
+                alertmanager_dir=args.alertmanager_dir,
+            )
+            print("\n".join(lines))
+        case "env-binaries":
+            print("\n".join(binary_lines(args.prometheus_dir, args.alertmanager_dir, export=args.export)))
     return EXIT_OK
 
 

@@ -36,6 +36,7 @@ from metricsync.embedded.memory_bus import BusMessage, MemoryBus, Subscription
 from metricsync.embedded.sqlite_store import DeadLetter, Mapping, SqliteStore, StoredRaw
 from metricsync.engine_batch import apply_batch
 from metricsync.errors import StoreError
+from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from normalizer.mapping import map_or_error
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
@@ -58,12 +59,15 @@ class NormalizeResult:
     dead: list[DeadLetter]
 
 
-def normalize_rows(rows: list[StoredRaw], rules: MappingRules) -> NormalizeResult:
+def normalize_rows(
+    rows: list[StoredRaw], rules: MappingRules, observer: PipelineObserver = NO_PIPELINE_METRICS
+) -> NormalizeResult:
     """Map stored raw deliveries to events; what cannot be mapped becomes a dead letter."""
     events: list[UnifiedEvent] = []
     dead: list[DeadLetter] = []
     for row in rows:
         mapped, error = map_or_error(row.delivery, rules)
+        observer.normalized(row.delivery.source.value, len(mapped), error is not None)
         events.extend(mapped)
         if error is not None:
             dead.append(DeadLetter(row.seq, row.delivery.delivery_id, error))
@@ -75,10 +79,13 @@ class EmbeddedSink:
     transaction; its new events go to the worker on the bus (or a wake-up to the normalizer task if
     the store left the mapping to it)."""
 
-    def __init__(self, store: SqliteStore, bus: MemoryBus, rules: MappingRules) -> None:
+    def __init__(
+        self, store: SqliteStore, bus: MemoryBus, rules: MappingRules, observer: PipelineObserver = NO_PIPELINE_METRICS
+    ) -> None:
         self._store = store
         self._bus = bus
         self._rules = rules
+        self._observer = observer
 
     async def submit(self, delivery: RawDelivery, payload: dict[str, Any] | None = None) -> bool:
         events, error = map_or_error(delivery, self._rules, payload)
@@ -88,6 +95,8 @@ class EmbeddedSink:
             raise SinkUnavailable(f"cannot store the delivery: {e}", retry_after_seconds=5) from e
         if stored.is_new and not stored.normalized:
             self._bus.publish_nowait(RAW_TOPIC, delivery.key.encode(), delivery.delivery_id.encode())
+        elif stored.is_new:
+            self._observer.normalized(delivery.source.value, len(events), error is not None)
         for event in stored.new_events:
             self._bus.publish_nowait(EVENTS_TOPIC, event.service.encode(), event_to_json(event))
         return stored.is_new
@@ -106,12 +115,14 @@ class EmbeddedPipeline:
         rules: MappingRules,
         engine: MetricEngine,
         clock: Callable[[], datetime],
+        observer: PipelineObserver = NO_PIPELINE_METRICS,
     ) -> None:
         self.store = store
         self.bus = bus
         self.rules = rules
         self.engine = engine
         self.clock = clock
+        self.observer = observer  # /metrics: normalizer outcomes, events applied, snapshot latency
         self.applied_events = 0
         self.dead_letters = 0  # bus messages the worker could not decode (each logged)
         self.worker_error: str | None = None  # set from a failed batch until the engine is rebuilt
@@ -180,7 +191,7 @@ class EmbeddedPipeline:
             rows = await self.store.raw_after(self._normalized_through, NORMALIZE_BATCH)
             if not rows:
                 return processed
-            result = normalize_rows(rows, self.rules)
+            result = normalize_rows(rows, self.rules, self.observer)
             new_events = await self.store.commit_normalized(rows[-1].seq, result.events, result.dead)
             self._normalized_through = rows[-1].seq
             processed += len(rows)
@@ -211,6 +222,7 @@ class EmbeddedPipeline:
                 self.applied_events += len(events)
                 for service, snapshot in applied.snapshots:
                     self.bus.publish_nowait(METRICS_TOPIC, service.encode(), snapshot)
+                self.observer.applied(events, applied.snapshot_at)
             except Exception as e:
                 self.worker_error = f"{type(e).__name__}: {e}"[:500]
                 log.exception("worker batch failed events=%d; rebuilding the engine from the store", len(messages))

@@ -464,6 +464,27 @@ class SqliteStore:
         )
         return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
 
+    async def resolve_dead_letter(self, raw_seq: int, events: Sequence[UnifiedEvent] | None, error: str = "") -> None:
+        """A replayed dead letter: with `events` (it maps now), store them (ids seen before are
+        ignored) and drop the letter, in one transaction; without, keep it with the new `error`."""
+        await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._resolve_dead_letter, raw_seq, None if events is None else list(events), error
+        )
+
+    def _resolve_dead_letter(self, raw_seq: int, events: list[UnifiedEvent] | None, error: str) -> None:
+        conn = self._require(self._wconn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if events is None:
+                conn.execute("UPDATE dead_letters SET error = ? WHERE raw_seq = ?", (error, raw_seq))
+            else:
+                _insert_events(conn, events)
+                conn.execute("DELETE FROM dead_letters WHERE raw_seq = ?", (raw_seq,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     async def reset_derived(self) -> None:
         """Forget everything derived from the raw log (events, dead letters, cursors): for rebuild."""
         await asyncio.get_running_loop().run_in_executor(self._writer, self._reset_derived)

@@ -24,6 +24,8 @@ from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
 from metricsync.sources import all_senders
+from metricsync.telemetry.middleware import RequestTimer
+from metricsync.telemetry.process import Telemetry
 from metricsync.web.read_api import ReadApi
 from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
@@ -62,8 +64,12 @@ class DeferredSink:
         return await self.target.check_ready()
 
 
-def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> IngestStarlette:
-    """The whole of embedded mode as one ASGI app; the store opens and the pipeline starts in its lifespan."""
+def create_embedded_app(
+    settings: Settings, clock: Callable[[], datetime] = utc_now, telemetry: Telemetry | None = None
+) -> RequestTimer:
+    """The whole of embedded mode as one ASGI app; the store opens and the pipeline starts in its
+    lifespan. Every request is timed for /metrics (`telemetry`, one per process)."""
+    telemetry = telemetry if telemetry is not None else Telemetry("serve")
     bus = MemoryBus()
     engine = MetricEngine(settings.engine_config())
     rules = settings.mapping_rules()
@@ -81,29 +87,37 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
     api = ReadApi(LiveEngineSource(live_engine), settings.catalog(), settings.api_token, clock, pipeline_status)
     hub = StreamHub()
     feed = BusMetricsFeed(bus, hub)
+    telemetry.add_dora(LiveEngineSource(live_engine), settings.catalog(), settings.metrics_window, clock)
+    telemetry.add_embedded_status(pipeline_status)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await SqliteStore.open(db_path(settings.data_dir))
-        pipeline = EmbeddedPipeline(store, bus, rules, engine, clock)
+        pipeline = EmbeddedPipeline(store, bus, rules, engine, clock, telemetry.pipeline)
         feed.start()
         await pipeline.start()
         holder["pipeline"] = pipeline
         app.state.pipeline = pipeline  # for operators' tooling and tests in the same process
-        sink.target = EmbeddedSink(store, bus, rules)
+        sink.target = EmbeddedSink(store, bus, rules, telemetry.pipeline)
         summary = settings.verification_summary()
         level = logging.WARNING if "OFF" in summary else logging.INFO
         log.log(level, "embedded mode ready data_dir=%s verification: %s", settings.data_dir, summary)
         log.info("dashboard ready at %s", settings.public_url())
         restore_signals = end_streams_on_signals(hub)
         try:
-            yield
+            async with api.running():
+                yield
         finally:
             restore_signals()
             await feed.stop()
             await pipeline.stop()
             await store.close()
 
-    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
-    routes += api.routes() + dashboard_routes(api, hub)
-    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    routes = (
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks)
+        + api.routes()
+        + dashboard_routes(api, hub)
+    )
+    routes.append(telemetry.route())
+    app = IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    return telemetry.wrap(app, routes)

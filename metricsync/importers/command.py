@@ -159,8 +159,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         make = lambda c: GitHubImporter(c, job, utc_now)  # noqa: E731
         names = list(args.repo)
     elif args.source == "gitlab":
-        client = ApiClient(args.url.rstrip("/") + "/api/v4", gitlab_auth(_token(args.token_file, imports.gitlab_token)),
-                           etags=etags, policy=policy)
+        client = ApiClient(
+            args.url.rstrip("/") + "/api/v4",
+            gitlab_auth(_token(args.token_file, imports.gitlab_token)),
+            etags=etags,
+            policy=policy,
+        )
         pattern = re.compile(args.environment_pattern or settings.mapping.production_pattern)
         gitlab_job = GitLabImport(tuple(args.project), since, pattern, settings.mapping_rules().incident_label)
         make = lambda c: GitLabImporter(c, gitlab_job, utc_now)  # noqa: E731

@@ -95,8 +95,9 @@ class GitLabImporter:
             deployments.sort(key=lambda d: d["id"])
             base = older.get(env)
             for deployment in deployments:
-                yield self._record(project, "deployment", str(deployment["id"]), GITLAB_IMPORT_DEPLOYMENT,
-                                   {"deployment": deployment})
+                yield self._record(
+                    project, "deployment", str(deployment["id"]), GITLAB_IMPORT_DEPLOYMENT, {"deployment": deployment}
+                )
                 compare = await self._compare(project, deployment, base)
                 if compare is not None:
                     yield compare
@@ -133,8 +134,9 @@ class GitLabImporter:
                 if merged is None or merged < self.job.since:
                     yield Skipped("merge request merged before the window (or without a merge time)")
                     continue
-                yield self._record(project, "merge_request", str(mr["id"]), GITLAB_IMPORT_MERGE_REQUEST,
-                                   {"merge_request": mr})
+                yield self._record(
+                    project, "merge_request", str(mr["id"]), GITLAB_IMPORT_MERGE_REQUEST, {"merge_request": mr}
+                )
 
     async def _issues(self, project: str) -> AsyncIterator[Item]:
         seen: set[int] = set()

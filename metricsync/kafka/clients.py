@@ -5,13 +5,15 @@ see `metricsync.kafka.limits`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 
 from metricsync.kafka.limits import (
     MAX_MESSAGE_BYTES,
@@ -23,8 +25,15 @@ from metricsync.kafka.limits import (
     topic_max_message_bytes,
 )
 from metricsync.settings import Settings
+from schemas.errors import MetricSyncError
 
 log = logging.getLogger(__name__)
+
+METADATA_MAX_AGE_MS = 30_000
+
+
+class TopicPartitionsError(MetricSyncError, ValueError):
+    """A topic has more partitions than configured: Kafka cannot lower the count."""
 
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -42,6 +51,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "max_batch_size": 256 * 1024,
         "max_request_size": producer_max_request_size(settings),
         "request_timeout_ms": 15000,
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -57,6 +67,8 @@ def make_consumer(settings: Settings, group: str, **overrides: Any) -> AIOKafkaC
         "fetch_max_wait_ms": 100,
         "session_timeout_ms": 10000,
         "heartbeat_interval_ms": 2000,
+        # partitions added by `init` are noticed (and rebalanced) within this, not aiokafka's 5 minutes
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
     }
     options.update(overrides)
     return AIOKafkaConsumer(**options)
@@ -88,29 +100,109 @@ def topic_plan(settings: Settings) -> list[NewTopic]:
     ]
 
 
-async def create_topics(settings: Settings) -> list[str]:
-    """Create the topics that do not exist yet, and raise `max.message.bytes` of existing ones that
-    carry webhook bodies where it is below what METRICSYNC_MAX_BODY_BYTES needs (topics created
-    before the limit followed the body limit). Returns the names created. Safe to run twice."""
+@dataclass(frozen=True, slots=True)
+class TopicReport:
+    """What `metricsync init` found and did for one topic."""
+
+    name: str
+    partitions: int
+    action: str  # "created", "raised from N", "kept"
+    configs: dict[str, str]  # the settings that matter for it, as the broker describes them
+
+    def line(self) -> str:
+        configs = " ".join(f"{k}={v}" for k, v in sorted(self.configs.items()))
+        return f"topic {self.name}: {self.partitions} partitions ({self.action}) {configs}".rstrip()
+
+
+REPORTED_CONFIGS = (MAX_MESSAGE_BYTES, "cleanup.policy", "retention.ms")
+
+
+async def create_topics(settings: Settings) -> list[TopicReport]:
+    """Create the topics that do not exist yet; raise the partition count of existing ones to the
+    one configured (METRICSYNC_*_PARTITIONS) and refuse (TopicPartitionsError, nothing changed) to
+    lower one; raise `max.message.bytes` of existing ones that carry webhook bodies where it is below
+    what METRICSYNC_MAX_BODY_BYTES needs. Returns what each topic is now. Safe to run twice."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
+        plan = topic_plan(settings)
         existing = set(await admin.list_topics())
-        wanted = [t for t in topic_plan(settings) if t.name not in existing]
-        created: list[str] = []
-        for topic in wanted:
-            try:
-                await admin.create_topics([topic])
-                created.append(topic.name)
-            except TopicAlreadyExistsError:
-                pass
+        counts = await _partition_counts(admin, [t.name for t in plan if t.name in existing])
+        lower = [
+            f"{t.name} has {counts[t.name]}, asked for {t.num_partitions}"
+            for t in plan
+            if t.name in counts and t.num_partitions < counts[t.name]
+        ]
+        if lower:
+            raise TopicPartitionsError(
+                "Kafka cannot lower a topic's partition count: " + "; ".join(lower) + ". Set the "
+                "METRICSYNC_*_PARTITIONS setting to at least the current count (or recreate the topic, "
+                "losing its records); nothing was changed"
+            )
+        actions: dict[str, str] = {}
+        for topic in plan:
+            if topic.name not in existing:
+                try:
+                    await admin.create_topics([topic])
+                    actions[topic.name] = "created"
+                except TopicAlreadyExistsError:
+                    actions[topic.name] = "kept"
+            elif topic.num_partitions > counts[topic.name]:
+                await admin.create_partitions({topic.name: NewPartitions(topic.num_partitions)})
+                actions[topic.name] = f"raised from {counts[topic.name]}"
+                log.warning(
+                    "topic %s: partitions raised %d -> %d (keys move to other partitions; workers load a "
+                    "service's state wherever it was written)",
+                    topic.name,
+                    counts[topic.name],
+                    topic.num_partitions,
+                )
+            else:
+                actions[topic.name] = "kept"
         for name, needed in topic_max_message_bytes(settings).items():
             if name in existing:
                 await _raise_max_message_bytes(admin, settings, name, needed)
-        log.info("kafka topics ready created=%s", ",".join(created) or "none")
-        return created
+        reports = []
+        now = await _partition_counts(admin, [t.name for t in plan])
+        for topic in plan:
+            configs = {e.name: str(e.value) for e in await _described(admin, topic.name) if e.name in REPORTED_CONFIGS}
+            reports.append(
+                TopicReport(topic.name, now.get(topic.name, topic.num_partitions), actions[topic.name], configs)
+            )
+        metrics = next(r for r in reports if r.name == settings.metrics_topic)
+        if metrics.configs.get("cleanup.policy", "compact") != "compact":
+            log.warning(
+                "topic %s is not compacted (cleanup.policy=%s; auto-created?): readers of the latest snapshot per "
+                "service need it compacted; run: kafka-configs.sh --bootstrap-server %s --alter --entity-type topics "
+                "--entity-name %s --add-config cleanup.policy=compact",
+                metrics.name,
+                metrics.configs.get("cleanup.policy"),
+                settings.kafka_bootstrap,
+                metrics.name,
+            )
+        for report in reports:
+            log.info("kafka %s", report.line())
+        return reports
     finally:
         await admin.close()
+
+
+async def _described(admin: AIOKafkaAdminClient, topic: str, tries: int = 20) -> list[ConfigEntry]:
+    """describe_topic_config, retried for a moment: a topic just created is not known to every part
+    of the broker at once (UnknownTopicOrPartition)."""
+    for _ in range(tries - 1):
+        try:
+            return await describe_topic_config(admin, topic)
+        except UnknownTopicOrPartitionError:
+            await asyncio.sleep(0.25)
+    return await describe_topic_config(admin, topic)
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, int]:
+    if not topics:
+        return {}
+    described = await admin.describe_topics(topics)
+    return {str(t["topic"]): len(t["partitions"]) for t in described if not t.get("error_code")}
 
 
 async def describe_topic_config(admin: AIOKafkaAdminClient, topic: str) -> list[ConfigEntry]:

@@ -12,9 +12,13 @@ Spools: each ingest process claims its own slot under METRICSYNC_SPOOL_DIR at st
 worker index no longer running), and drains those first; it looks for new orphans every
 `ORPHAN_SCAN_SECONDS`.
 
-Duplicates: Kafka cannot say whether a delivery id was seen, so ingest remembers recent ids (an
-LRU) and answers `duplicate` for those; older redeliveries are published again and change nothing
-downstream (the normalizer and worker are idempotent).
+Duplicates: Kafka cannot say whether a delivery id was seen, so ingest remembers the ids it had
+acknowledged within the last METRICSYNC_DUPLICATE_MEMORY (default 60 s: an Alertmanager HA pair's
+copies, a double send) and answers `duplicate` for those without publishing; later redeliveries
+are published again and change nothing downstream (the normalizer and worker are idempotent). The
+memory is short on purpose: an acknowledgement by a broker that then loses its data is not durable,
+and the sender's re-send after the recovery must be stored (docs/operations.md). It is also
+forgotten whenever a publish fails.
 
 Records Kafka refuses for their size (the producer's `max_request_size` and the topic's
 `max.message.bytes` follow METRICSYNC_MAX_BODY_BYTES, see `metricsync.kafka.limits`, but a broker
@@ -32,7 +36,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -60,6 +66,7 @@ RECENT_IDS = 100_000
 DRAIN_BATCH = 500
 ORPHAN_SCAN_SECONDS = 30.0
 LIMIT_LOOKUP_SECONDS = 3.0  # naming the topic's limit in a 413 must not hold the answer up for long
+CLOSE_SECONDS = 8.0  # stop: uvicorn's graceful drain (10 s) plus this stays within the 25 s documented
 
 
 class _Undecodable(Exception):
@@ -67,17 +74,27 @@ class _Undecodable(Exception):
 
 
 class RecentIds:
-    def __init__(self, capacity: int) -> None:
+    """Delivery ids acknowledged within the last `ttl` seconds (at most `capacity` of them)."""
+
+    def __init__(self, capacity: int, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self.ttl = ttl
+        self.clock = clock
+        self._ids: OrderedDict[str, float] = OrderedDict()  # id -> when added, oldest first
 
     def __contains__(self, delivery_id: str) -> bool:
-        return delivery_id in self._ids
+        added = self._ids.get(delivery_id)
+        return added is not None and self.clock() - added < self.ttl
 
     def add(self, delivery_id: str) -> None:
-        self._ids[delivery_id] = None
-        if len(self._ids) > self.capacity:
+        now = self.clock()
+        self._ids[delivery_id] = now
+        self._ids.move_to_end(delivery_id)
+        while self._ids and (len(self._ids) > self.capacity or now - next(iter(self._ids.values())) >= self.ttl):
             self._ids.popitem(last=False)
+
+    def clear(self) -> None:
+        self._ids.clear()
 
 
 class KafkaSink:
@@ -89,7 +106,7 @@ class KafkaSink:
         self._spool = spool
         self._orphans: list[Spool] = []  # other slots' leftovers this process drains (then lets go)
         self.send_timeout = settings.kafka_send_timeout.total_seconds()
-        self.recent = RecentIds(RECENT_IDS)
+        self.recent = RecentIds(RECENT_IDS, settings.duplicate_memory.total_seconds())
         self._producer: AIOKafkaProducer | None = None
         self._publisher: BatchPublisher | None = None
         self._drain_wakeup = asyncio.Event()
@@ -102,6 +119,7 @@ class KafkaSink:
         self.spooled = 0
         self.refused = 0  # answered 413: too large for Kafka
         self.rejected = 0  # moved aside from a spool: too large for Kafka (or undecodable)
+        self.produce_errors = 0  # sends Kafka failed (submit and spool drain); /metrics
 
     @property
     def spool(self) -> Spool:
@@ -124,6 +142,21 @@ class KafkaSink:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        try:  # with Kafka gone, what is still in flight would wait for the producer's timeouts
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await self._close_clients()
+        except TimeoutError:
+            log.warning(
+                "kafka sink: closing took over %.0fs (Kafka away?); unacknowledged requests were not answered 202 "
+                "and spooled records stay spooled",
+                CLOSE_SECONDS,
+            )
+        for spool in self._orphans:
+            spool.close()
+        if self._spool is not None:
+            self._spool.close()
+
+    async def _close_clients(self) -> None:
         if self._renewal is not None:  # let it finish connecting (within its 10 s), then stop what it made
             await asyncio.wait([self._renewal])
         if self._publisher is not None:
@@ -141,10 +174,6 @@ class KafkaSink:
                 await self._producer.stop()
         if self._closing:
             await asyncio.wait(self._closing)
-        for spool in self._orphans:
-            spool.close()
-        if self._spool is not None:
-            self._spool.close()
 
     def _backlog(self) -> bool:
         """Records wait in a spool this process holds: new deliveries queue behind them."""
@@ -219,6 +248,7 @@ class KafkaSink:
                 self.published += 1
                 return True
             except RecordTooLarge as e:
+                self.produce_errors += 1
                 if e.by_broker:
                     await self._renew_producer(publisher, f"the broker refused a record as too large ({e})")
                 if e.alone:
@@ -229,9 +259,12 @@ class KafkaSink:
                     "kafka refused a batch as too large delivery_id=%s size=%d; spooling", delivery.delivery_id, e.size
                 )
             except OutOfOrderSequenceNumber as e:  # an earlier refusal broke the partition's sequence
+                self.produce_errors += 1
                 await self._renew_producer(publisher, type(e).__name__)
                 log.warning("kafka publish failed delivery_id=%s error=%s; spooling", delivery.delivery_id, e)
             except (KafkaError, TimeoutError) as e:
+                self.recent.clear()  # Kafka in trouble: what it acknowledged lately may not last
+                self.produce_errors += 1
                 log.warning(
                     "kafka publish failed delivery_id=%s error=%s; spooling", delivery.delivery_id, type(e).__name__
                 )
@@ -291,6 +324,11 @@ class KafkaSink:
             "refused_too_large": self.refused,
             "spool_rejected": self.rejected,
         }
+
+    def spool_totals(self) -> tuple[int, int]:
+        """(records, bytes) waiting in the spools this process holds (its own and orphans)."""
+        spools = [self.spool, *self._orphans]
+        return sum(s.pending_records for s in spools), sum(s.pending_bytes for s in spools)
 
     def _pending_bytes(self) -> int:
         return self.spool.pending_bytes + sum(orphan.pending_bytes for orphan in self._orphans)
@@ -363,6 +401,7 @@ class KafkaSink:
                 self._release_orphan(spool)
             return True
         error = outcomes[published]
+        self.produce_errors += 1
         end, payload = records[published]
         if isinstance(error, _Undecodable):
             await self._move_aside(spool, end, payload, None, str(error))

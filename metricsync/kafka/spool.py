@@ -28,6 +28,7 @@ import logging
 import os
 import struct
 import zlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class Spool:
         self._lock = asyncio.Lock()
         directory.mkdir(parents=True, exist_ok=True)
         self._drained = self._read_offset()
+        self._ends: deque[int] = deque()  # end offset of each pending record (for pending_records)
         self._size = self._recover()
 
     @classmethod
@@ -93,6 +95,10 @@ class Spool:
     def pending_bytes(self) -> int:
         return self._size - self._drained
 
+    @property
+    def pending_records(self) -> int:
+        return len(self._ends)
+
     def is_empty(self) -> bool:
         return self._size == self._drained
 
@@ -103,6 +109,7 @@ class Spool:
         valid = self._drained
         for end, _ in self._read(self._drained, 1 << 62):
             valid = end
+            self._ends.append(end)
         if valid < self.log_path.stat().st_size:
             with self.log_path.open("r+b") as f:
                 f.truncate(valid)
@@ -123,6 +130,7 @@ class Spool:
                 raise SpoolFull(f"spool {self.log_path} is full ({self._size} of {self.max_bytes} bytes)")
             await asyncio.get_running_loop().run_in_executor(self._executor, self._append, record)
             self._size += len(record)
+            self._ends.append(self._size)
 
     def _append(self, record: bytes, path: Path | None = None) -> None:
         fd = os.open(path or self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -161,6 +169,8 @@ class Spool:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._mark, offset)
 
     def _mark(self, offset: int) -> None:
+        while self._ends and self._ends[0] <= offset:
+            self._ends.popleft()
         if offset >= self._size:
             with self.log_path.open("wb") as f:
                 os.fsync(f.fileno())

@@ -14,6 +14,8 @@ from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo.state_log import restore
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.telemetry.kafka_lag import LagReader, lag_status
+from metricsync.telemetry.process import Telemetry
 from metricsync.web.read_api import ReadApi
 
 
@@ -63,21 +65,50 @@ class MongoMetricsSource:
             return set((await self._current()).keys())
 
 
-def api_routes(
-    settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
-) -> list[BaseRoute]:
-    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+def read_api(
+    settings: Settings,
+    store: MongoStore,
+    clock: Callable[[], datetime],
+    telemetry: Telemetry | None = None,
+    lag: LagReader | None = None,
+) -> ReadApi:
+    """The read API over MongoDB: serve its routes (`api_routes`), and run `.running()` in the app's
+    lifespan (the MCP session manager of /mcp). With `lag`, /api/v1/status also reports the consumer
+    groups' lag and `caught_up`; with `telemetry`, /metrics gets the DORA gauges, the lag and the dead
+    letters."""
 
     async def status() -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "raw_deliveries": await store.raw_count(),
             "events": await store.event_count(),
             "dead_letters": await store.dead_letter_count(),
         }
+        if lag is not None:
+            try:
+                body.update(lag_status(await lag.read()))
+            except Exception as e:  # Kafka away: the rest of the status still answers
+                body.update({"lag": None, "caught_up": False, "lag_error": f"{type(e).__name__}: {e}"})
+        return body
 
-    api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
+    source = MongoMetricsSource(store, settings)
+    if telemetry is not None:
+        telemetry.add_dora(source, settings.catalog(), settings.metrics_window, clock)
+        telemetry.add_dead_letters(store.dead_letter_count)
+        if lag is not None:
+            telemetry.add_consumer_lag(lag)
+    return ReadApi(source, settings.catalog(), settings.api_token, clock, status)
+
+
+def api_routes(api: ReadApi, settings: Settings, store: MongoStore, hub: StreamHub | None = None) -> list[BaseRoute]:
+    """The read API and the dead letters; with a hub also the dashboard (page, its routes, the live stream)."""
+    from metricsync.services import dead_letters
+
     if hub is None:
-        return api.routes()
+        return api.routes() + dead_letters.routes(store, api.guard)
     # a snapshot is published before the worker's checkpoint makes it readable here
     settle = settings.worker_checkpoint_interval + settings.api_refresh_interval
-    return api.routes() + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    return (
+        api.routes()
+        + dead_letters.routes(store, api.guard)
+        + dashboard_routes(api, hub, int(settle.total_seconds() * 1000) + 500)
+    )

@@ -55,7 +55,12 @@ class Collections:
 
 
 class StateConflict(RuntimeError):
-    """Another writer already wrote a state document this one tried to write."""
+    """Another writer already wrote state documents this one tried to write (`ids`); the others of
+    the same insert were written."""
+
+    def __init__(self, message: str, ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.ids = list(ids)
 
 
 def _new_indices(docs_count: int, error: BulkWriteError) -> list[int]:
@@ -290,8 +295,9 @@ class MongoStore:
             clashes = [docs[int(w["index"])]["_id"] for w in errors if w.get("code") == DUPLICATE_KEY]
             if clashes:
                 raise StateConflict(
-                    f"state documents {clashes[:5]} were already written by another worker; this worker no longer owns "
-                    "those services"
+                    f"state documents {clashes[:5]} were already written by another worker (a partition moved, or "
+                    "the events of a service sit on two partitions after a repartition)",
+                    clashes,
                 ) from e
             raise
 
@@ -332,6 +338,32 @@ class MongoStore:
 
     async def dead_letter_count(self) -> int:
         return await self.db[self.names.dead].count_documents({})
+
+    async def find_dead_letters(self, query: Doc, skip: int = 0, limit: int = 0) -> tuple[list[Doc], int]:
+        """Dead letters matching `query`, oldest first (`at`, then id), and how many match in all."""
+        total = await self.db[self.names.dead].count_documents(query)
+        cursor = self.db[self.names.dead].find(query).sort([("at", 1), ("_id", 1)]).skip(skip)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [doc async for doc in cursor], total
+
+    async def update_dead_letter(self, letter_id: str, fields: Doc) -> None:
+        """Set fields of one dead letter (a replay's outcome); the only update of one by `_id`."""
+        await self.db[self.names.dead].update_one({"_id": letter_id}, {"$set": fields})
+
+    async def raw_delivery(self, delivery_id: str) -> RawDelivery | None:
+        doc = await self.db[self.names.raw].find_one({"_id": delivery_id})
+        if doc is None:
+            return None
+        return RawDelivery(
+            delivery_id=doc["_id"],
+            source=Source(doc["source"]),
+            event_type=doc["event_type"],
+            key=doc["key"],
+            received_at=_utc(doc["received_at"]),
+            headers=doc.get("headers", {}),
+            body=_raw_body(doc),
+        )
 
     # --- rebuild ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.kafka.limits import raw_consumer_options
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from normalizer.mapping import map_or_error
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent, event_to_json
@@ -81,10 +83,17 @@ class Unstored:
 class NormalizerService(ConsumerServiceBase):
     name = "normalizer"
 
-    def __init__(self, settings: Settings, store: MongoStore, rules: MappingRules) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MongoStore,
+        rules: MappingRules,
+        observer: PipelineObserver = NO_PIPELINE_METRICS,
+    ) -> None:
         super().__init__(settings, settings.raw_topic, settings.normalizer_group)
         self.store = store
         self.rules = rules
+        self.observer = observer  # /metrics: deliveries by outcome
         self.processed = 0
         self.dead = 0
         self.unstored = Unstored()
@@ -117,14 +126,16 @@ class NormalizerService(ConsumerServiceBase):
                     delivery = decode_raw(record.key, record.value, record.headers)
                 except CodecError as e:
                     dead.append((tp, _dead_letter(tp, record, None, str(e))))
+                    self.observer.normalized("unknown", 0, True)
                     continue
                 deliveries.append(delivery)
                 mapped, error = map_or_error(delivery, self.rules)
+                self.observer.normalized(delivery.source.value, len(mapped), error is not None)
                 events.extend(mapped)
                 if error is not None:
-                    dead.append((tp, _dead_letter(tp, None, delivery, error)))
+                    dead.append((tp, _dead_letter(tp, record, delivery, error)))
         letters = [letter for _, letter in dead]
-        producer = self.kafka_producer()
+        producer = await self.ensure_producer()
         payloads = [event_to_json(e) for e in events]  # published, then stored: serialized once
         futures = [
             await producer.send(self.settings.events_topic, value=payload, key=e.service.encode())
@@ -183,6 +194,7 @@ class NormalizerService(ConsumerServiceBase):
         await self.store.put_dead_letters(batch.letters)
         await asyncio.gather(*batch.sends)
         await self.kafka_consumer().commit(batch.offsets)
+        self.committed(batch.offsets)
         log.debug(
             "stored polls=%d deliveries=%d events=%d ms=%.1f",
             batch.polls,
@@ -215,6 +227,22 @@ class NormalizerService(ConsumerServiceBase):
     async def on_idle(self) -> None:
         await self.flush()
 
+    async def abandon(self) -> None:
+        """A transient failure: drop the rounds of writes in flight and what they gathered (the
+        records are polled again from the committed offsets; MongoDB writes are idempotent)."""
+        task, self.storing = self.storing, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+        for future in self.unstored.sends:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: the failure is the outage already counted
+        self.unstored = Unstored()
+        if self._taken is not None and not self._taken.done():
+            self._taken.set_result(None)
+
     async def on_stop(self) -> None:
         await self.flush()
 
@@ -236,7 +264,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.normalizer.flush()
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        pass
+        self.normalizer.rebalanced()
 
 
 def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:
@@ -248,6 +276,7 @@ def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, 
             "error": error,
             "topic": tp.topic,
             "partition": tp.partition,
+            "offset": record.offset if record is not None else None,
             "received_at": delivery.received_at.isoformat(),
             "body_b64": base64.b64encode(delivery.body).decode(),
             "at": datetime.now(UTC).isoformat(),

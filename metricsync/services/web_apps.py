@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,31 +25,53 @@ from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
 from metricsync.sources import all_senders
+from metricsync.telemetry.kafka_lag import consumer_groups_lag
+from metricsync.telemetry.middleware import RequestTimer
+from metricsync.telemetry.process import Telemetry
 
 log = logging.getLogger(__name__)
 
 
 def create_ingest_service_app(
-    settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
-) -> IngestStarlette:
-    """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
+    settings: Settings,
+    with_api: bool,
+    clock: Callable[[], datetime] = utc_now,
+    multiprocess_dir: Path | None = None,
+) -> RequestTimer:
+    """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start.
+    `multiprocess_dir`: where the ingest processes share their metrics (several of them)."""
+    telemetry = Telemetry("ingest", multiprocess_dir)
+    telemetry.init_produce_errors([settings.raw_topic])
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
-    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
+    lag = consumer_groups_lag(settings) if with_api else None
+    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks)
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
+    api = None
     if store is not None:
-        from metricsync.mongo.read_source import api_routes
+        from metricsync.mongo.read_source import api_routes, read_api
 
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
-        routes += api_routes(settings, store, clock, hub)
+        api = read_api(settings, store, clock, telemetry, lag)
+        routes += api_routes(api, settings, store, hub)
+    routes.append(telemetry.route())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if api is not None:
+                await stack.enter_async_context(api.running())
+            async with ingest_lifespan():
+                yield
+
+    @asynccontextmanager
+    async def ingest_lifespan() -> AsyncIterator[None]:
         await sink.start()
         if feed is not None:
             feed.start()
+        watcher = asyncio.create_task(telemetry.watch_ingest(sink, settings.raw_topic), name="ingest-metrics")
         summary = settings.verification_summary()
         log.log(
             logging.WARNING if "OFF" in summary else logging.INFO,
@@ -68,19 +92,26 @@ def create_ingest_service_app(
                 restore_signals()
             if feed is not None:
                 await feed.stop()
+            watcher.cancel()
             await sink.stop()
+            if lag is not None:
+                await lag.close()
             if store is not None:
                 await store.close()
 
-    return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    app = IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    return telemetry.wrap(app, routes)
 
 
-def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Starlette:
-    from metricsync.mongo.read_source import api_routes
+def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> RequestTimer:
+    from metricsync.mongo.read_source import api_routes, read_api
 
+    telemetry = Telemetry("api")
     store = MongoStore.from_settings(settings)
     hub = StreamHub()
     feed = KafkaMetricsFeed(settings, hub)
+    lag = consumer_groups_lag(settings)
+    api = read_api(settings, store, clock, telemetry, lag)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,10 +119,12 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         log.info("dashboard ready at %s", settings.public_url())
         restore_signals = end_streams_on_signals(hub)
         try:
-            yield
+            async with api.running():
+                yield
         finally:
             restore_signals()
             await feed.stop()
+            await lag.close()
             await store.close()
 
     async def healthz(request: Request) -> Response:
@@ -104,8 +137,6 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    return Starlette(
-        routes=routes + api_routes(settings, store, clock, hub),
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_exception_handler},
-    )
+    routes += [*api_routes(api, settings, store, hub), telemetry.route()]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
+    return telemetry.wrap(app, routes)

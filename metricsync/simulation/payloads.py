@@ -24,6 +24,9 @@ PUSH = "push__single_commit.json"
 DEPLOYMENT_STATUS = "deployment_status__success.json"
 JENKINS = "jenkins_notification__finalized_scm.json"
 ALERTMANAGER = "webhook_v4__resolved_single_full.json"
+PULL_REQUEST = "pull_request__opened.json"  # opened, ready_for_review
+PULL_REQUEST_CLOSED = "pull_request__closed_not_merged.json"  # closed (made a merge by its values)
+PULL_REQUEST_REVIEW = "pull_request_review__submitted.json"
 NEVER = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of a firing alert
 # the other sources' (`metricsync simulate --sources`)
 GITLAB_PUSH = "gitlab_push_hook.json"
@@ -67,9 +70,10 @@ def github_push(
     created: Value | None = None,
     compare: Value | None = None,
     pushed_at: Value | None = None,
+    ref: Value = "refs/heads/main",
 ) -> Document:
-    """A push of `commits` (oldest first) to refs/heads/main. Optional fields keep the template's
-    value when None."""
+    """A push of `commits` (oldest first) to `ref` (main by default). Optional fields keep the
+    template's value when None."""
     body = copy.deepcopy(tpl)
     entries = []
     for commit in commits:
@@ -80,10 +84,87 @@ def github_push(
         if commit.url is not None:
             entry["url"] = commit.url
         entries.append(entry)
-    body.update(before=before, after=after, commits=entries, head_commit=entries[-1], ref="refs/heads/main")
+    body.update(before=before, after=after, commits=entries, head_commit=entries[-1], ref=ref)
     _set(body, created=created, compare=compare)
     body["repository"]["full_name"] = repo
     _set(body["repository"], name=name, pushed_at=pushed_at)
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """A pull request's values as its deliveries carry them (`pull_request` of a `pull_request` or
+    `pull_request_review` delivery)."""
+
+    repo: str  # owner/name
+    pr_id: int
+    number: int
+    title: str
+    author: str
+    bot: bool  # the author is a bot account (dependabot)
+    branch: str
+    head_sha: str
+    created: str  # ISO 8601
+
+
+def _pull_request(body: Document, pr: PullRequest, updated: str, draft: bool) -> None:
+    owner, name = pr.repo.split("/", 1)
+    fields = body["pull_request"]
+    fields.update(
+        id=pr.pr_id,
+        number=pr.number,
+        html_url=f"https://github.com/{pr.repo}/pull/{pr.number}",
+        url=f"https://api.github.com/repos/{pr.repo}/pulls/{pr.number}",
+        created_at=pr.created,
+        updated_at=updated,
+        draft=draft,
+        title=pr.title,
+    )
+    fields["user"].update(login=pr.author, type="Bot" if pr.bot else "User")
+    fields["head"].update(ref=pr.branch, sha=pr.head_sha, label=f"{owner}:{pr.branch}")
+    fields["base"].update(ref="main", label=f"{owner}:main")
+    if "number" in body:
+        body["number"] = pr.number
+    body["repository"].update(full_name=pr.repo, name=name)
+
+
+def github_pull_request(
+    tpl: Document,
+    *,
+    pr: PullRequest,
+    action: str,
+    updated: str,
+    draft: bool = False,
+    merged: tuple[str, str] | None = None,
+) -> Document:
+    """A `pull_request` delivery (`action`: opened, ready_for_review, closed); `merged`: (merged_at,
+    merge_commit_sha) of a closed PR that was merged. Templates: PULL_REQUEST for opened and
+    ready_for_review, PULL_REQUEST_CLOSED for closed."""
+    body = copy.deepcopy(tpl)
+    body["action"] = action
+    _pull_request(body, pr, updated, draft)
+    if merged is not None:
+        merged_at, merge_sha = merged
+        body["pull_request"].update(
+            state="closed", merged=True, merged_at=merged_at, closed_at=merged_at, merge_commit_sha=merge_sha
+        )
+    return body
+
+
+def github_review(
+    tpl: Document, *, pr: PullRequest, review_id: int, reviewer: str, submitted: str, state: str = "approved"
+) -> Document:
+    """A `pull_request_review` delivery (submitted) of `pr`'s head commit by `reviewer`."""
+    body = copy.deepcopy(tpl)
+    _pull_request(body, pr, submitted, False)
+    body["review"].update(
+        id=review_id,
+        state=state,
+        submitted_at=submitted,
+        commit_id=pr.head_sha,
+        html_url=f"https://github.com/{pr.repo}/pull/{pr.number}#pullrequestreview-{review_id}",
+    )
+    body["review"]["user"].update(login=reviewer, type="User")
     return body
 
 

@@ -4,12 +4,17 @@ This module holds the plan, the webhooks, the one builder of every source's webh
 team's timeline (GitHub, Jenkins, Alertmanager); a team on any mix of sources (`--sources`) is played
 by `metricsync.simulation.sources`.
 
-Each service pushes commits to GitHub several times a working day and deploys to production once or
-twice, half of the services through GitHub deployments, half through a Jenkins deploy job. A
-deployment ships the head of main as it was when the deployment started (a push later that day is
-not in it), and only when that head has not been deployed yet (no re-runs of the same sha). A few
-deploys fail, a few cause a critical alert that Alertmanager fires and later resolves, and now and
-then a Jenkins rollback job redeploys the previous version.
+Each service changes its code several times a working day, most changes through a pull request
+(a push to a feature branch, the PR opened (now and then as a draft, marked ready later), a review
+by a teammate, the merge and its push to main; now and then a dependabot PR, merged unreviewed), the
+rest pushed straight to main; it deploys to production once or twice a working day, half of the
+services through GitHub deployments, half through a Jenkins deploy job. What reaches main and the
+deployments are played in time order. A deployment ships the head of main as it was when the
+deployment started (a push or merge later that day is not in it), and only when that head has not
+been deployed yet (no re-runs of the same sha). A few deploys fail, a few cause a critical alert that
+Alertmanager fires and later resolves, and now and then a Jenkins rollback job redeploys the
+previous version. In the last SLOW_REVIEW_DAYS days the first service's PRs wait far longer for a
+review, so the insights have a shift to find and explain.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -29,6 +35,10 @@ from schemas.errors import MetricSyncError
 from schemas.sources import Source
 
 ORG = "acme"
+PEOPLE = ["alice", "bob", "carol", "dave", "erin"]
+BOT = "dependabot[bot]"
+SLOW_REVIEW_DAYS = 14  # the first service's pickup slows down over this many last days
+MERGE_PUSH_DELAY = timedelta(seconds=2)  # a merge's push to main after its `closed` delivery
 SERVICE_NAMES = ["payments", "checkout", "catalog", "search", "accounts", "shipping", "inventory", "billing"]
 MAX_SERVICES = 1000
 ZERO_SHA = "0" * 40
@@ -100,13 +110,33 @@ class Repository:
         return self.heads[index - 1] if index else None
 
 
+@dataclass
+class PullRequestPlan:
+    number: int
+    pr_id: int
+    author: str
+    reviewer: str | None  # None: merged without a review (a bot's PR)
+    branch: str
+    commits: list[tuple[str, datetime]]  # (sha, time), oldest first
+    opened: datetime
+    ready: datetime | None  # opened as a draft and marked ready then
+    reviewed: datetime | None
+    merged: datetime
+    merge_sha: str
+
+    @property
+    def head_sha(self) -> str:
+        return self.commits[-1][0]
+
+
 class _Builder:
-    """Turns the packaged templates into concrete webhooks of every source; keeps ids and build numbers."""
+    """Turns the packaged templates into concrete webhooks of every source; keeps ids, PR and build numbers."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.templates: dict[str, payloads.Document] = {}
         self.builds: dict[str, int] = {}
+        self.numbers: dict[str, int] = {}  # the last PR number per repository
         self.next_id = 1_000_000
 
     def _tpl(self, name: str) -> payloads.Document:
@@ -121,36 +151,95 @@ class _Builder:
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128)))
 
-    def _commits(self, at: datetime, count: int, url: str, tree: bool) -> list[Commit]:
-        commits = []
+    def commits(self, at: datetime, count: int) -> list[tuple[str, datetime]]:
+        """`count` new commits (sha, time), a few minutes apart, the last a little before `at`."""
         t = at - timedelta(minutes=15 * count)
-        for _ in range(count):  # commit times at or before the push
+        out = []
+        for _ in range(count):
             t += timedelta(minutes=self.rng.randint(3, 15))
-            sha = _sha(self.rng)
-            commits.append(
-                Commit(sha, t.astimezone(UTC).isoformat(), tree=_sha(self.rng) if tree else None, url=url + sha)
-            )
-        return commits
+            out.append((_sha(self.rng), t))
+        return out
+
+    def _commits(self, at: datetime, count: int, url: str, tree: bool) -> list[Commit]:
+        return [
+            Commit(sha, t.astimezone(UTC).isoformat(), tree=_sha(self.rng) if tree else None, url=url + sha)
+            for sha, t in self.commits(at, count)
+        ]
 
     # --- GitHub, Jenkins, Alertmanager -------------------------------------------------------------
 
-    def push(self, repo: Repository, at: datetime, count: int) -> Webhook:
-        before = repo.head
-        commits = self._commits(at, count, f"https://github.com/{repo.name}/commit/", tree=True)
-        after = str(commits[-1].sha)
+    def push(
+        self, repo: Repository, at: datetime, commits: int | list[tuple[str, datetime]], branch: str = "main"
+    ) -> Webhook:
+        """A push to `branch` of `commits` new commits, or of the commits given: onto main's head, or
+        (another branch) a new branch."""
+        url = f"https://github.com/{repo.name}/commit/"
+        if isinstance(commits, int):
+            listed = self._commits(at, commits, url, tree=True)
+        else:
+            listed = [
+                Commit(sha, t.astimezone(UTC).isoformat(), tree=_sha(self.rng), url=url + sha) for sha, t in commits
+            ]
+        before = repo.head if branch == "main" else ZERO_SHA
+        after = str(listed[-1].sha)
         body = payloads.github_push(
             self._tpl(payloads.PUSH),
             repo=repo.name,
             name=repo.name.split("/")[1],
             before=before,
             after=after,
-            commits=commits,
+            commits=listed,
             created=before == ZERO_SHA,
             compare=f"https://github.com/{repo.name}/compare/{before[:12]}...{after[:12]}",
             pushed_at=int(at.timestamp()),
+            ref=f"refs/heads/{branch}",
         )
-        repo.pushed(at, after)
+        if branch == "main":
+            repo.pushed(at, after)
         return Webhook(at, Source.GITHUB, orjson.dumps(body), {"X-GitHub-Event": "push"})
+
+    def new_pr(self, repo: str) -> tuple[int, int]:
+        """The next PR number of `repo` and a new PR id."""
+        number = self.numbers.get(repo, 0) + 1
+        self.numbers[repo] = number
+        return number, self._id()
+
+    def _pr(self, repo: str, pr: PullRequestPlan) -> payloads.PullRequest:
+        return payloads.PullRequest(
+            repo=repo,
+            pr_id=pr.pr_id,
+            number=pr.number,
+            title=f"Change {pr.number}",
+            author=pr.author,
+            bot=pr.author == BOT,
+            branch=pr.branch,
+            head_sha=pr.head_sha,
+            created=iso(pr.opened),
+        )
+
+    def pull_request(self, repo: str, pr: PullRequestPlan, action: str, at: datetime) -> Webhook:
+        """A `pull_request` delivery: opened / ready_for_review from the real "opened" example, closed
+        (merged) from the real "closed" one, values changed."""
+        body = payloads.github_pull_request(
+            self._tpl(payloads.PULL_REQUEST_CLOSED if action == "closed" else payloads.PULL_REQUEST),
+            pr=self._pr(repo, pr),
+            action=action,
+            updated=iso(at),
+            draft=pr.ready is not None and at < pr.ready,
+            merged=(iso(at), pr.merge_sha) if action == "closed" else None,
+        )
+        return Webhook(at, Source.GITHUB, orjson.dumps(body), {"X-GitHub-Event": "pull_request"})
+
+    def review(self, repo: str, pr: PullRequestPlan, at: datetime) -> Webhook:
+        """`pr`'s approving review by its reviewer."""
+        body = payloads.github_review(
+            self._tpl(payloads.PULL_REQUEST_REVIEW),
+            pr=self._pr(repo, pr),
+            review_id=self._id(),
+            reviewer=pr.reviewer or PEOPLE[0],
+            submitted=iso(at),
+        )
+        return Webhook(at, Source.GITHUB, orjson.dumps(body), {"X-GitHub-Event": "pull_request_review"})
 
     def github_deployment(self, repo: str, sha: str, created: datetime, at: datetime, state: str) -> Webhook:
         body = payloads.github_deployment_status(
@@ -374,6 +463,52 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _plan_pr(builder: _Builder, repo: str, at: datetime, slow_review: bool) -> PullRequestPlan:
+    """One PR whose branch was pushed at `at`: opened minutes later, reviewed after a pickup delay (hours
+    when `slow_review`), merged a little after the review."""
+    rng = builder.rng
+    number, pr_id = builder.new_pr(repo)
+    bot = rng.random() < 0.06
+    author = BOT if bot else rng.choice(PEOPLE)
+    commits = builder.commits(at, 1 if bot else rng.randint(1, 4))
+    opened = at + timedelta(minutes=rng.randint(2, 30))
+    ready = opened + timedelta(minutes=rng.randint(30, 180)) if not bot and rng.random() < 0.1 else None
+    reviewer: str | None
+    reviewed: datetime | None
+    if bot:
+        reviewer, reviewed = None, None
+        merged = opened + timedelta(minutes=rng.randint(10, 120))
+    else:
+        reviewer = rng.choice([p for p in PEOPLE if p != author])
+        pickup = timedelta(hours=rng.uniform(24, 72)) if slow_review else timedelta(minutes=rng.randint(15, 180))
+        reviewed = (ready or opened) + pickup
+        merged = reviewed + timedelta(minutes=rng.randint(5, 90))
+    return PullRequestPlan(
+        number=number,
+        pr_id=pr_id,
+        author=author,
+        reviewer=reviewer,
+        branch=f"dependabot/npm/dep-{number}" if bot else f"feature/{number}",
+        commits=commits,
+        opened=opened,
+        ready=ready,
+        reviewed=reviewed,
+        merged=merged,
+        merge_sha=_sha(rng),
+    )
+
+
+def _pr_hooks(builder: _Builder, repo: Repository, pr: PullRequestPlan, now: datetime) -> list[Webhook]:
+    """The feature push and the PR's deliveries before its merge (those before `now`)."""
+    hooks = [builder.push(repo, pr.commits[-1][1] + timedelta(minutes=1), pr.commits, branch=pr.branch)]
+    hooks.append(builder.pull_request(repo.name, pr, "opened", pr.opened))
+    if pr.ready is not None:
+        hooks.append(builder.pull_request(repo.name, pr, "ready_for_review", pr.ready))
+    if pr.reviewed is not None:
+        hooks.append(builder.review(repo.name, pr, pr.reviewed))
+    return [h for h in hooks if h.at < now]
+
+
 def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
     """Every webhook of the default team (GitHub, Jenkins, Alertmanager), in the order they would have
     been sent (all before `now`); `metricsync.simulation.sources.planned_webhooks` plays any sources."""
@@ -386,49 +521,70 @@ def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
         repo = Repository(f"{ORG}/{name}")
         via_jenkins = index % 2 == 1
         deployed: list[str] = []
+        # what reaches main, and the deploys, in time order: (time, n, kind, what) with kind "push"
+        # (what: the number of commits), "merge" (the PR) or "deploy" (when the deployment started)
+        timeline: list[tuple[datetime, int, str, Any]] = []
         for day in range(plan.days + 1):
             day_start = start_day + timedelta(days=day)
             if day_start.weekday() >= 5:
                 continue
+            slow = index == 0 and day > plan.days - SLOW_REVIEW_DAYS
             for push_no in range(rng.randint(1, 4)):
                 at = day_start + timedelta(hours=9 + push_no * 2, minutes=rng.randint(0, 59))
                 if at >= now:
                     break
-                hooks.append(builder.push(repo, at, rng.randint(1, 4)))
+                if rng.random() < 0.2:  # straight to main, no PR
+                    timeline.append((at, len(timeline), "push", rng.randint(1, 4)))
+                    continue
+                pr = _plan_pr(builder, repo.name, at, slow)
+                hooks.extend(_pr_hooks(builder, repo, pr, now))
+                if pr.merged + MERGE_PUSH_DELAY < now:  # at its push's time: main's pushes are played in time order
+                    timeline.append((pr.merged + MERGE_PUSH_DELAY, len(timeline), "merge", pr))
             for deploy_no in range(rng.choice([0, 1, 1, 2])):
                 at = day_start + timedelta(hours=13 + deploy_no * 3, minutes=rng.randint(0, 59))
                 started = at - timedelta(minutes=rng.randint(3, 9) if via_jenkins else 6)
-                sha = repo.head_at(started)  # what main was when the deployment started
                 if at >= now:
                     break
-                if sha is None or (deployed and deployed[-1] == sha):
-                    continue  # nothing pushed yet, or nothing new since the last deployment
-                failed_attempt = rng.random() < 0.08
-                status_word = "failure" if failed_attempt else "success"
-                if via_jenkins:
-                    job = f"{name}-deploy-prod"
-                    hooks.extend(builder.jenkins_build(repo.name, job, sha, started, at, status_word.upper()))
-                else:
-                    hooks.append(builder.github_deployment(repo.name, sha, started, at, status_word))
-                if failed_attempt:
-                    continue
-                deployed.append(sha)
-                roll = rng.random()
-                if roll < 0.12:  # the deploy breaks production: a critical alert
-                    starts = at + timedelta(minutes=rng.randint(5, 60))
-                    ends = starts + timedelta(minutes=rng.randint(15, 240))
-                    if ends < now:
-                        hooks.extend(builder.alert(repo.name, starts, ends))
-                elif roll < 0.16 and via_jenkins and len(deployed) >= 2:  # rolled back
-                    back = at + timedelta(minutes=rng.randint(20, 90))
-                    if back < now:
-                        job = f"{name}-rollback-prod"
-                        rolled_back = deployed[-2]
-                        hooks.extend(
-                            builder.jenkins_build(
-                                repo.name, job, rolled_back, back - timedelta(minutes=4), back, "SUCCESS"
-                            )
-                        )
-                        deployed.append(rolled_back)
+                timeline.append((at, len(timeline), "deploy", started))
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        for at, _, kind, what in timeline:
+            if kind == "push":
+                hooks.append(builder.push(repo, at, what))
+                continue
+            if kind == "merge":
+                pr = what
+                hooks.append(builder.pull_request(repo.name, pr, "closed", pr.merged))
+                # GitHub's push for a merge commit: the branch's commits and the merge commit
+                hooks.append(builder.push(repo, at, [*pr.commits, (pr.merge_sha, pr.merged)]))
+                continue
+            started = what
+            sha = repo.head_at(started)  # what main was when the deployment started
+            if sha is None or (deployed and deployed[-1] == sha):
+                continue  # nothing pushed yet, or nothing new since the last deployment
+            failed_attempt = rng.random() < 0.08
+            status_word = "failure" if failed_attempt else "success"
+            if via_jenkins:
+                job = f"{name}-deploy-prod"
+                hooks.extend(builder.jenkins_build(repo.name, job, sha, started, at, status_word.upper()))
+            else:
+                hooks.append(builder.github_deployment(repo.name, sha, started, at, status_word))
+            if failed_attempt:
+                continue
+            deployed.append(sha)
+            roll = rng.random()
+            if roll < 0.12:  # the deploy breaks production: a critical alert
+                starts = at + timedelta(minutes=rng.randint(5, 60))
+                ends = starts + timedelta(minutes=rng.randint(15, 240))
+                if ends < now:
+                    hooks.extend(builder.alert(repo.name, starts, ends))
+            elif roll < 0.16 and via_jenkins and len(deployed) >= 2:  # rolled back
+                back = at + timedelta(minutes=rng.randint(20, 90))
+                if back < now:
+                    job = f"{name}-rollback-prod"
+                    rolled_back = deployed[-2]
+                    hooks.extend(
+                        builder.jenkins_build(repo.name, job, rolled_back, back - timedelta(minutes=4), back, "SUCCESS")
+                    )
+                    deployed.append(rolled_back)
     hooks.sort(key=lambda h: h.at)
     return hooks

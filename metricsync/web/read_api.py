@@ -1,25 +1,33 @@
 """The read API: `/api/v1/...`, the same contract in embedded and distributed mode.
 
 Routes take a `MetricsSource`: something that hands out a MetricEngine holding the state of the
-services asked for (embedded: the live engine; distributed: state loaded from MongoDB).
+services asked for (embedded: the live engine; distributed: state loaded from MongoDB). The same
+documents are served as MCP tools at `/mcp` (metricsync/web/mcp.py), through `fetch`: the route
+handlers themselves, so the tools' JSON is the API's. The app serving the routes runs `running()`
+in its lifespan (the MCP session manager).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
+import orjson
 from pydantic import SecretStr, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from metrics_worker.documents import DEFAULT_WINDOW, dora_report
+from metrics_worker.documents import DEFAULT_WINDOW, INSIGHTS_WINDOW, dora_report, insights_report, lead_time_report
 from metrics_worker.state import PRODUCTION
 from metrics_worker.timebase import Interval
+from metricsync.web.mcp import McpEndpoint, ReadError
+from normalizer.alert_labels import UNKNOWN_SERVICE
 from schemas.catalog import ServiceCatalog
 from schemas.metrics import SeriesPoint
 from schemas.ports import MetricsSource
@@ -29,6 +37,8 @@ if TYPE_CHECKING:
 
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
+MAX_SLOWEST = 100
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class BadQueryError(ValueError):
@@ -111,16 +121,50 @@ class ReadApi:
         self.api_token = api_token
         self.clock = clock
         self.extra_status = extra_status
+        self.handlers: dict[str, Handler] = {
+            "/api/v1/dora": self.dora,
+            "/api/v1/dora/series": self.series,
+            "/api/v1/services": self.services,
+            "/api/v1/deployments": self.deployments,
+            "/api/v1/incidents": self.incidents,
+            "/api/v1/lead-time": self.lead_time,
+            "/api/v1/insights": self.insights,
+            "/api/v1/status": self.status,
+        }
+        self.mcp = McpEndpoint(self.fetch, api_token)
 
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/api/v1/dora", self._guard(self.dora), methods=["GET"]),
-            Route("/api/v1/dora/series", self._guard(self.series), methods=["GET"]),
-            Route("/api/v1/services", self._guard(self.services), methods=["GET"]),
-            Route("/api/v1/deployments", self._guard(self.deployments), methods=["GET"]),
-            Route("/api/v1/incidents", self._guard(self.incidents), methods=["GET"]),
-            Route("/api/v1/status", self._guard(self.status), methods=["GET"]),
+        routes: list[BaseRoute] = [
+            Route(path, self._guard(handler), methods=["GET"]) for path, handler in self.handlers.items()
         ]
+        routes.append(Route("/mcp", self.mcp, methods=["GET", "POST", "DELETE"]))
+        return routes
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """What the serving app's lifespan must run: the MCP session manager of `/mcp`."""
+        return self.mcp.running()
+
+    async def fetch(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """The JSON document a GET of `path` with `params` answers (for the MCP tools; no token check:
+        `/mcp` checks it). A refused query raises ReadError with the API's status, code and detail."""
+        handler = self.handlers[path]
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": urlencode(dict(params)).encode(),
+            "headers": [],
+        }
+        try:
+            response = await handler(Request(scope))
+        except BadQueryError as e:
+            raise ReadError(e.status, e.code, e.detail) from e
+        document: dict[str, Any] = orjson.loads(bytes(response.body))
+        return document
+
+    def guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the API token, with BadQueryError answered as a problem (other routes use it too)."""
+        return self._guard(handler)
 
     def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
@@ -143,12 +187,12 @@ class ReadApi:
 
     # --- scope -----------------------------------------------------------------------------------
 
-    async def _query(self, request: Request) -> Query:
+    async def _query(self, request: Request, default: timedelta = DEFAULT_WINDOW) -> Query:
         params = request.query_params
         service = params.get("service") or None
         team = params.get("team") or None
         environment = (params.get("environment") or PRODUCTION).lower()
-        start, end = self._window(request)
+        start, end = self._window(request, default)
         if service and team:
             raise BadQueryError("bad_scope", "give either 'service' or 'team', not both")
         if service:
@@ -200,7 +244,58 @@ class ReadApi:
         points = engine.series(q.services, q.environment, q.start, q.end, interval)
         retained = engine.retained_from(q.services, q.start)
         scope = {**q.scope_json(), "retained_from": None if retained is None else _iso(retained)}
-        return SeriesResponse({**scope, "interval": interval}, points)
+        include = request.query_params.get("include")
+        if include is None:
+            return SeriesResponse({**scope, "interval": interval}, points)
+        if include != "stages":
+            raise BadQueryError("bad_include", f"'include' can only be 'stages', not {include!r}")
+        stages = engine.stage_series(q.services, q.environment, q.start, q.end, interval)
+        dumped = [
+            {**point.model_dump(mode="json", by_alias=True), "stages": breakdown.model_dump(mode="json")}
+            for point, breakdown in zip(points, stages, strict=True)
+        ]
+        return JSONResponse({"scope": {**scope, "interval": interval}, "points": dumped})
+
+    async def lead_time(self, request: Request) -> Response:
+        q = await self._query(request)
+        limit = _bounded_int(request, "limit", 10, 1, MAX_SLOWEST)
+        engine = await self.source.engine_for(q.services)
+        body = lead_time_report(
+            engine,
+            services=q.services,
+            service=q.service,
+            team=q.team,
+            environment=q.environment,
+            start=q.start,
+            end=q.end,
+            limit=limit,
+        )
+        return JSONResponse(body)
+
+    async def insights(self, request: Request) -> Response:
+        q = await self._query(request, INSIGHTS_WINDOW)
+        engine = await self.source.engine_for(q.services)
+        teams = {s.service: team for s in engine.services() if (team := self.catalog.team_of(s.service))}
+        body = insights_report(
+            engine,
+            services=q.services,
+            service=q.service,
+            team=q.team,
+            environment=q.environment,
+            start=q.start,
+            end=q.end,
+            teams=teams if q.team is None and q.service is None else {},
+            unknown_service=UNKNOWN_SERVICE,
+            dead_letters=await self._dead_letters(),
+        )
+        return JSONResponse(body)
+
+    async def _dead_letters(self) -> int | None:
+        """The dead-letter count the serving mode reports in /status (None: it reports none)."""
+        if self.extra_status is None:
+            return None
+        count = (await self.extra_status()).get("dead_letters")
+        return count if isinstance(count, int) else None
 
     async def services(self, request: Request) -> Response:
         engine = await self.source.engine_for(None)
@@ -228,6 +323,19 @@ class ReadApi:
         if self.extra_status is not None:
             body.update(await self.extra_status())
         return JSONResponse(body)
+
+
+def _bounded_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadQueryError(f"bad_{name}", f"'{name}' must be an integer from {low} to {high}, not {text!r}") from None
+    if not low <= value <= high:
+        raise BadQueryError(f"bad_{name}", f"'{name}' must be an integer from {low} to {high}, not {value}")
+    return value
 
 
 def _iso(value: datetime) -> str:

@@ -152,11 +152,14 @@ def _run_uvicorn(settings: Settings, app: Any, sock: socket.socket | None = None
     return 0 if server.started else STARTUP_FAILURE
 
 
-def serve_app(settings: Settings, make_app: AppFactory, workers: int = 1) -> int:
-    """Serve the app `make_app()` builds (in each process) until SIGTERM/SIGINT; the exit code."""
+def serve_app(
+    settings: Settings, make_app: AppFactory, workers: int = 1, on_exit: Callable[[int], None] | None = None
+) -> int:
+    """Serve the app `make_app()` builds (in each process) until SIGTERM/SIGINT; the exit code.
+    `on_exit(pid)`: told when a worker process has exited (its metrics are then marked dead)."""
     if workers <= 1:
         return _run_uvicorn(settings, make_app())
-    return _Supervisor(settings, make_app, workers).run()
+    return _Supervisor(settings, make_app, workers, on_exit).run()
 
 
 def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -211,10 +214,13 @@ def _worker_main(
 
 
 class _Supervisor:
-    def __init__(self, settings: Settings, make_app: AppFactory, workers: int) -> None:
+    def __init__(
+        self, settings: Settings, make_app: AppFactory, workers: int, on_exit: Callable[[int], None] | None = None
+    ) -> None:
         self.settings = settings
         self.make_app = make_app
         self.workers = workers
+        self.on_exit = on_exit
         self.context = multiprocessing.get_context("fork")
         self.processes: dict[int, ForkProcess] = {}
         self.started_at: dict[int, float] = {}
@@ -263,6 +269,8 @@ class _Supervisor:
                 if process.is_alive() or index in due or self.stopping:
                     continue
                 code = process.exitcode
+                if self.on_exit is not None and process.pid is not None:
+                    self.on_exit(process.pid)
                 if code == STARTUP_FAILURE:
                     log.error("worker %d failed to start (exit %d); stopping", index, code)
                     self.exit_code = STARTUP_FAILURE

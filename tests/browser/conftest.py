@@ -1,5 +1,7 @@
-"""Fixtures of the browser tests: one Chromium per session, a fresh page per test that must end
-without console errors, failed requests or unexpected HTTP errors."""
+"""Fixtures of the browser tests: one Chromium per test module, a fresh page per test that must end
+without console errors, failed requests or unexpected HTTP errors. (Per module, not per session:
+Playwright's sync API keeps an asyncio loop running in the main thread while it is open, and every
+`asyncio.run` of the tests collected after this directory would fail.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from tests.support.browser import BrowserPage, chromium
 from tests.support.embedded import Embedded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as opened:
         yield opened

@@ -60,7 +60,11 @@ def test_a_month_imported_then_last_weeks_webhooks_equal_the_webhooks_alone(
     # the reference is what the history says: 15 successful deployments and 5 failed attempts, 3 of the
     # successful ones blamed for an incident, 37 of the 39 commits shipped by a successful deployment
     assert dora["deployment_frequency"] | {"per_day": 0} == {
-        "deployments": 15, "deploy_days": 15, "per_day": 0, "failed_attempts": 5, "level": "high"
+        "deployments": 15,
+        "deploy_days": 15,
+        "per_day": 0,
+        "failed_attempts": 5,
+        "level": "high",
     }
     assert (dora["lead_time"]["changes"], dora["change_failure_rate"]["failed_deployments"]) == (37, 3)
     assert (len(deployments["deployments"]), len(incidents["incidents"])) == (15, 3)  # failed attempts apart

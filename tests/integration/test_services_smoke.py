@@ -145,3 +145,28 @@ def test_stale_pid_file_is_not_trusted(tmp_path: Path) -> None:
     down = _services("down", run_dir=tmp_path)
     assert down.returncode == 0
     assert not (tmp_path / "kafka" / "pid").exists()
+
+
+def test_env_lines_with_prometheus_and_alertmanager() -> None:
+    lines = serviceslib.env_lines(
+        9092,
+        27017,
+        export=True,
+        prometheus_port=9090,
+        prometheus_dir="/c/prometheus/v0.316.0",
+        alertmanager_port=9095,
+        alertmanager_dir="/c/alertmanager/v0.35.0",
+    )
+    assert lines[2:] == [
+        "export METRICSYNC_PROMETHEUS_URL=http://127.0.0.1:9090",
+        "export METRICSYNC_ALERTMANAGER_URL=http://127.0.0.1:9095",
+        "export METRICSYNC_PROMETHEUS_BIN=/c/prometheus/v0.316.0/prometheus",
+        "export METRICSYNC_ALERTMANAGER_BIN=/c/alertmanager/v0.35.0/alertmanager",
+    ]
+
+
+def test_up_and_build_refuse_unknown_extras(tmp_path: Path) -> None:
+    for command in ("up", "build"):
+        result = _services(command, "--with", "prometheus,grafana", run_dir=tmp_path)
+        assert result.returncode == 1
+        assert "unknown server 'grafana'" in result.stderr

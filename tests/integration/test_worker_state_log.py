@@ -113,7 +113,9 @@ async def test_state_log_restores_exactly_through_compactions_restarts_and_redel
         worker_checkpoint_interval=interval,
         api_refresh_interval=timedelta(0),  # the reader looks at the state log on every call
     )
-    events = _events(480)
+    # 7 rounds: redelivered events are skipped (by id), not logged again, so with these thresholds
+    # round 5 writes a base and round 6 a delta after it
+    events = _events(560)
     chunks = [events[i : i + 80] for i in range(0, len(events), 80)]
     reference = MetricEngine(settings.engine_config())
     store = MongoStore.from_settings(settings)
@@ -243,3 +245,50 @@ async def test_the_read_api_shares_one_look_at_the_state_log_within_its_refresh_
     finally:
         await store.db.client.drop_database(mongo_db_name)
         await store.close()
+
+
+async def test_two_writers_of_one_service_are_merged_not_fatal(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    mongo_db_name: str,
+    create_topic: TopicFactory,
+) -> None:
+    """A service's events on two partitions owned by two workers (right after a repartition): the
+    worker whose state document collides loads what the other wrote, applies its own events on top,
+    writes again, and the stored state holds every event once."""
+    events = _events(300)
+    first, second, third = events[:100], events[100:200], events[200:]
+    settings = await _settings(kafka_bootstrap, mongo_uri, mongo_db_name, create_topic)
+    other = settings.model_copy(update={"events_topic": await create_topic(1)})
+    other = other.model_copy(update={"worker_group": f"{other.events_topic}-worker"})
+    store = MongoStore.from_settings(settings)
+    try:
+        await store.init()
+        await _produce(kafka_bootstrap, settings.events_topic, first)
+        await _run_worker(settings)  # the first owner stores state for every service
+        late = WorkerService(other, store, lambda: END)  # same database, its own topic and group
+        await late.start()
+        try:
+            await asyncio.wait_for(late.run(asyncio.Event(), burst=True), 60)  # joined, caught up (empty)
+            tp = next(iter(late.kafka_consumer().assignment()))
+            records = [_Record(i, event_to_json(e)) for i, e in enumerate(second)]
+            await late.process_batches({tp: records})  # loads the stored state, applies its events
+            await _produce(kafka_bootstrap, settings.events_topic, third)
+            await _run_worker(settings)  # meanwhile the other owner writes the same services
+            await late.checkpoint(collect=True)  # collides, merges, writes again: no exception
+            assert late.conflicts_merged > 0
+        finally:
+            await late.stop()
+        reference = MetricEngine(settings.engine_config())
+        reference.apply_many(events)
+        reader = MongoMetricsSource(store, settings)
+        assert _reports(await reader.engine_for(None)) == _reports(reference)
+    finally:
+        await store.db.client.drop_database(mongo_db_name)
+        await store.close()
+
+
+class _Record:
+    def __init__(self, offset: int, value: bytes) -> None:
+        self.offset = offset
+        self.value = value

@@ -41,6 +41,8 @@ class Distributed:
             "METRICSYNC_SPOOL_DIR": str(tmp_path / "spool"),
             "METRICSYNC_PORT": str(self.port),
             "METRICSYNC_LOG_LEVEL": "INFO",
+            # several consumers on one host: no /metrics listener unless a test gives each a port
+            "METRICSYNC_METRICS_PORT": "0",
         }
         self.processes: list[Process] = []
         self._count = 0

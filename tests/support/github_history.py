@@ -76,8 +76,14 @@ def build_history() -> History:
         before = batch[-1][0]
         at = day + timedelta(hours=6)
         deployment = copy.deepcopy(deployment_template["deployment"])
-        deployment.update(id=1000 + n, sha=before, ref="main", environment="production", created_at=_iso(at),
-                          updated_at=_iso(at + timedelta(days=3)))  # updated later: never the finish time
+        deployment.update(
+            id=1000 + n,
+            sha=before,
+            ref="main",
+            environment="production",
+            created_at=_iso(at),
+            updated_at=_iso(at + timedelta(days=3)),
+        )  # updated later: never the finish time
         status = copy.deepcopy(deployment_template["deployment_status"])
         state = "failure" if n % 4 == 3 else "success"
         finished = at + timedelta(minutes=7)
@@ -88,8 +94,14 @@ def build_history() -> History:
         opened = datetime.fromisoformat(status["created_at"]) + timedelta(hours=1)
         closed = opened + timedelta(hours=2 + k)
         issue = copy.deepcopy(issue_template)
-        issue.update(id=7000 + k, number=100 + k, title=f"outage {k}", body=f"root cause: {deployment['sha']}",
-                     created_at=_iso(opened), updated_at=_iso(closed))
+        issue.update(
+            id=7000 + k,
+            number=100 + k,
+            title=f"outage {k}",
+            body=f"root cause: {deployment['sha']}",
+            created_at=_iso(opened),
+            updated_at=_iso(closed),
+        )
         issue["labels"][0]["name"] = "incident"
         open_issue = {**issue, "state": "open", "closed_at": None}
         closed_issue = {**issue, "state": "closed", "closed_at": _iso(closed)}

@@ -103,8 +103,13 @@ def serve_repo(server: HTTPServer, webhook: Json, older: Json) -> None:
 
 
 def client_for(server: HTTPServer, sleeps: Sleeps, etags: ETagCache | None = None) -> ApiClient:
-    return ApiClient(server.url_for("/"), github_auth("t0ken"), etags=etags, sleep=sleeps,
-                     policy=RetryPolicy(retries=2, backoff_seconds=0.5))
+    return ApiClient(
+        server.url_for("/"),
+        github_auth("t0ken"),
+        etags=etags,
+        sleep=sleeps,
+        policy=RetryPolicy(retries=2, backoff_seconds=0.5),
+    )
 
 
 def importer(client: ApiClient, label: str = "incident") -> GitHubImporter:
@@ -175,8 +180,9 @@ async def test_importing_twice_stores_nothing_new_and_asks_with_etags(
     def statuses(request: Request) -> Response:
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304)
-        return Response(orjson.dumps([webhook["deployment_status"]]), headers={"ETag": etag},
-                        content_type="application/json")
+        return Response(
+            orjson.dumps([webhook["deployment_status"]]), headers={"ETag": etag}, content_type="application/json"
+        )
 
     deployment_id = webhook["deployment"]["id"]
     httpserver.expect_request(f"/repos/{REPO}/deployments/{deployment_id}/statuses").respond_with_handler(statuses)
@@ -198,7 +204,8 @@ async def test_a_rate_limit_waits_until_its_reset_then_goes_on(
     deployment_id = webhook["deployment"]["id"]
     # GitHub's primary rate limit: 403 with X-RateLimit-Remaining 0 and the reset as epoch seconds
     httpserver.expect_oneshot_request(f"/repos/{REPO}/deployments/{deployment_id}/statuses").respond_with_json(
-        {"message": "API rate limit exceeded for user ID 1."}, status=403,
+        {"message": "API rate limit exceeded for user ID 1."},
+        status=403,
         headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset), "X-RateLimit-Limit": "5000"},
     )
     serve_repo(httpserver, webhook, older_deployment)

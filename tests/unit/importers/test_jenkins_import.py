@@ -64,8 +64,15 @@ async def import_job(server: HTTPServer, tmp: Path) -> MemorySink:
     sink = MemorySink()
     try:
         job = JenkinsImport(jobs=("webhooks-handler",), since=SINCE)
-        await run_import(JenkinsImporter(client, job, lambda: NOW), ["webhooks-handler"], SINCE, sink,
-                         ImportState(tmp, "jenkins"), io.StringIO(), lambda: client.stats.requests)
+        await run_import(
+            JenkinsImporter(client, job, lambda: NOW),
+            ["webhooks-handler"],
+            SINCE,
+            sink,
+            ImportState(tmp, "jenkins"),
+            io.StringIO(),
+            lambda: client.stats.requests,
+        )
     finally:
         await client.close()
     return sink

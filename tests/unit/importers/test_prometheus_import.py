@@ -31,8 +31,11 @@ def matrix(series: list[tuple[dict[str, str], list[float]]]) -> dict[str, Any]:
     body: dict[str, Any] = fixture_json("api/prometheus", "query_range_matrix__up.json")
     template = body["data"]["result"][0]
     body["data"]["result"] = [
-        {**template, "metric": {"__name__": "ALERTS", "alertstate": "firing", **labels},
-         "values": [[t, "1"] for t in times]}
+        {
+            **template,
+            "metric": {"__name__": "ALERTS", "alertstate": "firing", **labels},
+            "values": [[t, "1"] for t in times],
+        }
         for labels, times in series
     ]
     return body
@@ -50,8 +53,15 @@ async def run(server: HTTPServer, tmp: Path, until: datetime, match: str = "") -
     sink = MemorySink()
     job = PrometheusImport(since=T0 - timedelta(hours=1), until=until, step_seconds=STEP, match=match)
     try:
-        await run_import(PrometheusImporter(client, job, lambda: until), ["prometheus"], job.since, sink,
-                         ImportState(tmp, "prometheus"), io.StringIO(), lambda: client.stats.requests)
+        await run_import(
+            PrometheusImporter(client, job, lambda: until),
+            ["prometheus"],
+            job.since,
+            sink,
+            ImportState(tmp, "prometheus"),
+            io.StringIO(),
+            lambda: client.stats.requests,
+        )
     finally:
         await client.close()
     return sink
@@ -124,8 +134,15 @@ async def test_a_long_range_is_asked_in_chunks_of_ten_thousand_steps(httpserver:
     client = ApiClient(httpserver.url_for("/"), {}, sleep=Sleeps())
     job = PrometheusImport(since=T0 - timedelta(days=30), until=T0, step_seconds=STEP, match="")
     try:
-        await run_import(PrometheusImporter(client, job, lambda: T0), ["prometheus"], job.since, MemorySink(),
-                         ImportState(tmp_path, "prometheus"), io.StringIO(), lambda: client.stats.requests)
+        await run_import(
+            PrometheusImporter(client, job, lambda: T0),
+            ["prometheus"],
+            job.since,
+            MemorySink(),
+            ImportState(tmp_path, "prometheus"),
+            io.StringIO(),
+            lambda: client.stats.requests,
+        )
     finally:
         await client.close()
     assert client.stats.requests == 5  # 43,200 steps of 60 s in 30 days

@@ -127,7 +127,7 @@ def test_a_pruned_state_survives_export_and_import() -> None:
     e.apply_many(example())
     e.prune(at(10_000))
     data = orjson.loads(orjson.dumps(e.export_service("svc")))
-    assert data["format"] == 2
+    assert data["format"] == 3
     assert data["horizon"] == to_us(at(492))
     copy = engine()
     copy.import_service("svc", data)
@@ -158,7 +158,7 @@ def test_format_1_states_are_still_read() -> None:
     assert copy.report(None, "production", *EVERYTHING) == e.report(None, "production", *EVERYTHING)
     assert copy.apply_many(example()) == frozenset()  # seen ids came along
     with pytest.raises(StateFormatError, match="formats"):
-        copy.import_service("svc", {**data, "format": 3})
+        copy.import_service("svc", {**data, "format": 4})
 
 
 @pytest.mark.parametrize("seed", range(40))

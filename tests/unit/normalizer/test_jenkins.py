@@ -4,6 +4,7 @@ jobs: deployment tests set `jenkins_deploy_pattern` to the job's name (a rule, n
 
 from typing import Any
 
+import orjson
 import pytest
 
 from normalizer.errors import UnmappableDelivery
@@ -18,6 +19,7 @@ from schemas.events import (
     PipelineRunFinished,
 )
 from schemas.ids import stable_id
+from schemas.sources import jenkins_ce_is_run
 from tests.unit.normalizer.factories import (
     CE_TYPES,
     RECEIVED_AT,
@@ -65,6 +67,16 @@ def notification(name: str) -> Any:
 )
 def test_nothing_for_the_metrics(delivery: Any) -> None:
     assert run(delivery) == []
+
+
+@pytest.mark.parametrize("ce_type", ["org.jenkinsci.job.created", "org.jenkinsci.job.updated"])
+def test_item_events_are_ignored_as_ingest_ignores_them(ce_type: str) -> None:
+    """The plugin's item events (a job's configuration, not a run) carry no `build`. No real payload
+    of them is in the fixtures: the README's run example without its `build` (edited) stands in."""
+    body = fixture_json("jenkins", "cloudevents__job_started__readme.json")
+    del body["build"]
+    assert not jenkins_ce_is_run(ce_type, has_build=False)
+    assert run(jenkins(orjson.dumps(body), ce_type=ce_type)) == []
 
 
 # --- CloudEvents plugin: one deployment through its phases ------------------------------------------

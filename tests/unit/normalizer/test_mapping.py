@@ -100,7 +100,19 @@ def test_fixture_set_yields_each_event_kind_it_can() -> None:
     kinds = {e.kind for p in _all_fixture_deliveries() for e in run(p.values[0])}
     # merged PRs come from GitLab's merge request hook and CDEvents' change.merged (GitHub's fixtures
     # have none: fixtures README, Gaps)
-    assert kinds == {"change", "pr_merged", "deployment", "pipeline_run", "incident_opened", "incident_resolved"}
+    assert kinds == {
+        "change",
+        "pr_merged",
+        "deployment",
+        "pipeline_run",
+        "incident_opened",
+        "incident_resolved",
+        "pr_opened",
+        "pr_ready",
+        "pr_reopened",
+        "pr_closed",
+        "review_submitted",
+    }
 
 
 def test_naive_receive_time_is_taken_as_utc() -> None:

@@ -37,14 +37,17 @@ def test_stream_is_time_ordered_and_covers_every_source() -> None:
 
 def test_pushes_chain_before_to_after_per_repository() -> None:
     hooks = plan_webhooks(SimulationPlan(days=5, services=2, seed=1), NOW)
-    heads: dict[str, str] = {}
+    heads: dict[str, str] = {}  # main's head per repository (feature branches are new branches)
     for hook in hooks:
         if hook.headers.get("X-GitHub-Event") != "push":
             continue
         body = orjson.loads(hook.body)
         repo = body["repository"]["full_name"]
-        assert body["before"] == heads.get(repo, "0" * 40)
         assert body["after"] == body["commits"][-1]["id"]
+        if body["ref"] != "refs/heads/main":
+            assert body["before"] == "0" * 40
+            continue
+        assert body["before"] == heads.get(repo, "0" * 40)
         heads[repo] = body["after"]
 
 

@@ -132,3 +132,21 @@ async def test_rejected_records_are_replayed_by_moving_them_into_an_unused_slot(
     assert orphan.directory == replay
     assert [p for _, p in await orphan.read_pending(10)] == [b"too-large"]
     orphan.close()
+
+
+async def test_pending_records_follow_appends_drains_and_recovery(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s", max_bytes=1 << 20)
+    for i in range(3):
+        await spool.append(f"record-{i}".encode())
+    assert spool.pending_records == 3
+    first = await spool.read_pending(1)
+    await spool.mark_drained(first[0][0])
+    assert spool.pending_records == 2
+    spool.close()
+    again = Spool(tmp_path / "s", max_bytes=1 << 20)  # a restart finds the two left
+    assert again.pending_records == 2
+    rest = await again.read_pending(10)
+    await again.mark_drained(rest[-1][0])
+    assert again.pending_records == 0
+    assert again.is_empty()
+    again.close()

@@ -1,0 +1,1 @@
+"""Insights: findings explained by numbers anyone can check (docs/metrics.md section 15). Pure."""

@@ -1,0 +1,52 @@
+"""What the insights are computed from (gathered by MetricEngine.insight_input), the thresholds, and links."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.insights import Strength
+from schemas.leadtime import ChangeStages
+from schemas.metrics import DeploymentView, IncidentView
+
+ALPHA = 0.05  # a shift is reported when its two-sided p-value is below this
+STRONG = 0.01  # ... and is "high" strength below this
+MIN_LEAD_SAMPLES = 8  # lead-time shift and drivers: changes in each window
+MIN_DEPLOYMENTS = 10  # failure-rate shift: deployments in each window
+MIN_RATE_EVENTS = 10  # deployment-rate shift: deployments in both windows together
+MIN_DRIVER_CHANGE = 0.10  # drivers: the mean lead time moved by at least 10 % of the previous one
+MIN_OUTLIER_SAMPLES = 8  # slow changes: changes with a lead time in the window
+MIN_INCIDENT_SAMPLES = 4  # long incidents: resolved incidents in the window
+FENCE_IQR = 3.0  # an outlier lies above Q3 + 3 x IQR (Tukey's "far out")
+MIN_CLUSTER_FAILURES = 5  # failure clustering: failed deployments in the window
+REPEATED_FAILURES = 2  # a service whose deployments caused incidents at least this often
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    deployments: list[DeploymentView]
+    incidents: list[IncidentView]
+    changes: list[ChangeStages]  # the lead-time breakdown's changes (PRs, bot PRs, direct commits)
+
+
+@dataclass(frozen=True, slots=True)
+class InsightInput:
+    scope: dict[str, str]  # {"service": ...} or {"team": ...} or {}: the query of the links
+    environment: str
+    start: datetime
+    end: datetime
+    previous_start: datetime  # the previous window is [previous_start, start), as long as this one
+    current: Period
+    previous: Period
+    services: list[str]  # the services of the scope the engine knows in this environment
+    teams: dict[str, str] = field(default_factory=dict)  # service -> team (for team drivers; empty: none)
+    unknown_incidents: list[IncidentView] = field(default_factory=list)  # incidents without a service
+    dead_letters: int | None = None  # deliveries that could not be mapped (None: not known here)
+
+
+STRENGTH_ORDER: dict[Strength, int] = {"high": 0, "medium": 1, "low": 2}
+
+
+def hours(seconds: float) -> str:
+    """A duration for a sentence: hours with one decimal below 48 h, else days."""
+    if seconds >= 48 * 3600:
+        return f"{seconds / 86400:.1f} d"
+    return f"{seconds / 3600:.1f} h"

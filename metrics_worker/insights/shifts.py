@@ -1,0 +1,259 @@
+"""Shifts (a metric moved between the previous window and this one by more than chance explains) and
+their drivers (how much of the move each service, team or stage accounts for)."""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from metrics_worker.insights.inputs import (
+    ALPHA,
+    MIN_DEPLOYMENTS,
+    MIN_DRIVER_CHANGE,
+    MIN_LEAD_SAMPLES,
+    MIN_RATE_EVENTS,
+    STRONG,
+    InsightInput,
+    Period,
+    hours,
+)
+from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_proportions
+from metrics_worker.links import api_link
+from metrics_worker.stats import median
+from schemas.insights import Finding, Link, Strength
+from schemas.leadtime import STAGES, ChangeStages
+
+_TIE = 1e-9  # contributions closer than this are a tie
+
+
+def lead_times(period: Period) -> list[float]:
+    """The non-negative lead times of the changes of the period's deployments (as the DORA lead time)."""
+    return [c.lead_time_seconds for d in period.deployments for c in d.changes if c.lead_time_seconds >= 0]
+
+
+def _strength(p: float) -> Strength:
+    return "high" if p < STRONG else "medium"
+
+
+def _links(data: InsightInput, *paths: str) -> list[Link]:
+    out = []
+    for path in paths:
+        out.append(api_link(path, path, data.scope, data.environment, data.start, data.end, "this window"))
+        out.append(
+            api_link(path, path, data.scope, data.environment, data.previous_start, data.start, "previous window")
+        )
+    return out
+
+
+def lead_time_shift(data: InsightInput) -> list[Finding]:
+    before, after = sorted(lead_times(data.previous)), sorted(lead_times(data.current))
+    if len(before) < MIN_LEAD_SAMPLES or len(after) < MIN_LEAD_SAMPLES:
+        return []
+    test = mann_whitney_u(before, after)
+    if test.p_value >= ALPHA:
+        return []
+    m1, m2 = median(before) or 0.0, median(after) or 0.0  # both have samples
+    verb = "rose" if m2 > m1 else "fell"
+    ratio = m2 / m1 if m1 > 0 else None
+    times = f" {ratio:.1f}x" if ratio is not None and m2 > m1 else ""
+    return [
+        Finding(
+            kind="lead_time_shift",
+            category="shift",
+            strength=_strength(test.p_value),
+            sentence=(
+                f"Lead time {verb}{times}: median {hours(m1)} -> {hours(m2)} over {len(before)} and {len(after)} "
+                f"changes (Mann-Whitney U = {test.statistic:g}, p = {test.p_value:.3g})."
+            ),
+            numbers={
+                "median_before_seconds": m1,
+                "median_after_seconds": m2,
+                "ratio": ratio,
+                "changes_before": len(before),
+                "changes_after": len(after),
+                "u": test.statistic,
+                "z": test.z,
+                "p_value": test.p_value,
+            },
+            links=_links(data, "deployments"),
+        )
+    ]
+
+
+def failure_rate_shift(data: InsightInput) -> list[Finding]:
+    n1, n2 = len(data.previous.deployments), len(data.current.deployments)
+    if n1 < MIN_DEPLOYMENTS or n2 < MIN_DEPLOYMENTS:
+        return []
+    x1 = sum(d.failed for d in data.previous.deployments)
+    x2 = sum(d.failed for d in data.current.deployments)
+    test = two_proportions(x1, n1, x2, n2)
+    if test.p_value >= ALPHA:
+        return []
+    verb = "rose" if x2 / n2 > x1 / n1 else "fell"
+    return [
+        Finding(
+            kind="failure_rate_shift",
+            category="shift",
+            strength=_strength(test.p_value),
+            sentence=(
+                f"Change failure rate {verb}: {x1}/{n1} ({x1 / n1:.0%}) -> {x2}/{n2} ({x2 / n2:.0%}) "
+                f"(two-proportion z = {test.statistic:.2f}, p = {test.p_value:.3g})."
+            ),
+            numbers={
+                "failed_before": x1,
+                "deployments_before": n1,
+                "failed_after": x2,
+                "deployments_after": n2,
+                "rate_before": x1 / n1,
+                "rate_after": x2 / n2,
+                "z": test.statistic,
+                "p_value": test.p_value,
+            },
+            links=_links(data, "deployments", "incidents"),
+        )
+    ]
+
+
+def deployment_rate_shift(data: InsightInput) -> list[Finding]:
+    k1, k2 = len(data.previous.deployments), len(data.current.deployments)
+    if k1 + k2 < MIN_RATE_EVENTS:
+        return []
+    t1 = (data.start - data.previous_start).total_seconds()
+    t2 = (data.end - data.start).total_seconds()
+    test = rate_test(k1, t1, k2, t2)
+    if test.p_value >= ALPHA:
+        return []
+    verb = "rose" if k2 / t2 > k1 / t1 else "fell"
+    return [
+        Finding(
+            kind="deployment_rate_shift",
+            category="shift",
+            strength=_strength(test.p_value),
+            sentence=(
+                f"Deployments {verb}: {k1} -> {k2} in windows of equal length "
+                f"(exact conditional binomial test, p = {test.p_value:.3g})."
+            ),
+            numbers={
+                "deployments_before": k1,
+                "deployments_after": k2,
+                "per_day_before": k1 / (t1 / 86400),
+                "per_day_after": k2 / (t2 / 86400),
+                "p_value": test.p_value,
+            },
+            links=_links(data, "deployments"),
+        )
+    ]
+
+
+def contributions(
+    before: Iterable[tuple[str, float]], n_before: int, after: Iterable[tuple[str, float]], n_after: int
+) -> dict[str, float]:
+    """Share of the change in a mean each group accounts for. The mean over all items is
+    sum over groups of (group's sum / all items), so group g adds (S'_g / N' - S_g / N) to the change of
+    the mean; its share is that over the change. The shares add up to 1."""
+    sums_before: dict[str, float] = defaultdict(float)
+    sums_after: dict[str, float] = defaultdict(float)
+    for group, value in before:
+        sums_before[group] += value
+    for group, value in after:
+        sums_after[group] += value
+    parts = {g: sums_after[g] / n_after - sums_before[g] / n_before for g in {*sums_before, *sums_after}}
+    total = sum(parts.values())
+    return {g: part / total for g, part in parts.items()} if total else {}
+
+
+def _top(shares: dict[str, float]) -> list[str]:
+    """The groups with the largest share (several if tied), by name."""
+    if not shares:
+        return []
+    best = max(shares.values())
+    return sorted(g for g, s in shares.items() if best - s <= _TIE)
+
+
+def _pr_components(change: ChangeStages) -> list[tuple[str, float]]:
+    """A PR's lead time split into its stages and what no stage covers (unknown stages count as 0)."""
+    stages = [change.coding_seconds, change.pickup_seconds, change.review_seconds, change.deploy_seconds]
+    known = [(name, value or 0.0) for name, value in zip(STAGES, stages, strict=True)]
+    rest = (change.lead_time_seconds or 0.0) - sum(v for _, v in known)
+    return [*known, ("unstaged", rest)]
+
+
+def lead_time_drivers(data: InsightInput) -> list[Finding]:
+    """Which services (teams, stages) account for the change of the mean lead time per change."""
+    findings = _driver(data, "service", _leads_by(data.previous, str), _leads_by(data.current, str))
+    if data.teams:
+
+        def team(service: str) -> str:
+            return data.teams.get(service, "(no team)")
+
+        findings += _driver(data, "team", _leads_by(data.previous, team), _leads_by(data.current, team))
+    prs_before = [c for c in data.previous.changes if c.kind == "pr" and c.lead_time_seconds is not None]
+    prs_after = [c for c in data.current.changes if c.kind == "pr" and c.lead_time_seconds is not None]
+    findings += _driver(
+        data,
+        "stage",
+        [part for c in prs_before for part in _pr_components(c)],
+        [part for c in prs_after for part in _pr_components(c)],
+        n=(len(prs_before), len(prs_after)),
+    )
+    return findings
+
+
+def _leads_by(period: Period, group: Callable[[str], str]) -> list[tuple[str, float]]:
+    return [
+        (group(d.service), c.lead_time_seconds)
+        for d in period.deployments
+        for c in d.changes
+        if c.lead_time_seconds >= 0
+    ]
+
+
+def _driver(
+    data: InsightInput,
+    dimension: str,
+    before: list[tuple[str, float]],
+    after: list[tuple[str, float]],
+    n: tuple[int, int] | None = None,
+) -> list[Finding]:
+    n1, n2 = n if n is not None else (len(before), len(after))
+    if n1 < MIN_LEAD_SAMPLES or n2 < MIN_LEAD_SAMPLES:
+        return []
+    mean1 = sum(v for _, v in before) / n1
+    mean2 = sum(v for _, v in after) / n2
+    if mean1 <= 0 or abs(mean2 - mean1) < MIN_DRIVER_CHANGE * mean1:
+        return []
+    shares = contributions(before, n1, after, n2)
+    top = _top(shares)
+    if not top:
+        return []
+    share = shares[top[0]]
+    verb = "rose" if mean2 > mean1 else "fell"
+    subject = "PR lead time" if dimension == "stage" else "Mean lead time"
+    who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
+    what = f"{who} {'each account' if len(top) > 1 else 'accounts'} for {share:.0%} of it"
+    ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [
+        Finding(
+            kind="lead_time_drivers",
+            category="driver",
+            strength="medium" if abs(mean2 - mean1) >= mean1 else "low",
+            sentence=(
+                f"{subject} {verb} {mean2 / mean1:.1f}x (mean {hours(mean1)} -> {hours(mean2)}); "
+                f"by {dimension}, {what}."
+            ),
+            numbers={
+                "dimension": dimension,
+                "mean_before_seconds": mean1,
+                "mean_after_seconds": mean2,
+                "samples_before": n1,
+                "samples_after": n2,
+                "top": top[0],
+                "tied": len(top) > 1,
+                **{f"share:{group}": round(value, 6) for group, value in ordered},
+            },
+            links=_links(data, "lead-time" if dimension == "stage" else "deployments"),
+            service=top[0] if dimension == "service" and len(top) == 1 else None,
+        )
+    ]
+
+
+def shifts(data: InsightInput) -> list[Finding]:
+    return [*lead_time_shift(data), *failure_rate_shift(data), *deployment_rate_shift(data), *lead_time_drivers(data)]

@@ -1,9 +1,11 @@
 // The dashboard: state in the URL, data from /api/v1, live updates from /api/v1/stream.
 import { ApiError, AuthNeeded, getJSON, setToken, token, tokenRequired } from "./api.js";
 import { $, h, clear } from "./dom.js";
-import { openDrill } from "./drill.js";
+import { openDrill, openLink } from "./drill.js";
 import { dateTime } from "./format.js";
 import { renderEmpty } from "./empty.js";
+import { renderInsights } from "./insights.js";
+import { renderLeadTime } from "./leadtime.js";
 import { LiveStream } from "./live.js";
 import { renderQuality } from "./quality.js";
 import { previousRange, readState, scopeParams, windowRange, writeState } from "./state.js";
@@ -190,7 +192,7 @@ async function loadServices() {
   app.services = body.services;
   const empty = app.services.length === 0;
   $("#empty").hidden = !empty;
-  for (const id of ["#overview", "#trends-section", "#services-section", "#quality-section"]) $(id).hidden = empty;
+  for (const id of ["#overview", "#insights-section", "#trends-section", "#leadtime-section", "#services-section", "#quality-section"]) $(id).hidden = empty;
   if (empty) renderEmpty($("#empty"));
   syncFilters();
   return !empty;
@@ -223,6 +225,12 @@ async function refresh({ live = false } = {}) {
   const quality = getJSON("/api/v1/quality", current).then((body) => {
     if (!stale()) renderQuality($("#quality"), body);
   });
+  const leadTime = getJSON("/api/v1/lead-time", current).then((body) => {
+    if (!stale()) renderLeadTime($("#leadtime"), body, follow);
+  });
+  const insights = getJSON("/api/v1/insights", current).then((body) => {
+    if (!stale()) renderInsights($("#insights"), body, follow);
+  });
   // the services table of a view seen in the last minute (a team cleared, a window chosen again) is
   // not asked again; a live change forgets them all
   if (live) tableCache.clear();
@@ -239,7 +247,7 @@ async function refresh({ live = false } = {}) {
     drawTable();
   });
   try {
-    await Promise.all([tiles, trends, quality, table]);
+    await Promise.all([tiles, trends, quality, leadTime, insights, table]);
     if (stale()) return;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     app.timings.push({ live, total: performance.now() - started });
@@ -262,6 +270,12 @@ function explain(key) {
   const range = windowRange(app.state);
   const params = { ...scopeParams(app.state), from: range.from, to: range.to };
   withAuth(() => openDrill($("#drill"), key, params)).catch((error) => showError(`Drill-down failed: ${error.message}`));
+}
+
+// a link into the read API (a finding's or a slow change's): opened in the drill-down dialog
+function follow(link, text = "") {
+  withAuth(() => openLink($("#drill"), link, { text, renderLeadTime, onLink: follow }))
+    .catch((error) => showError(`Opening ${link.href} failed: ${error.message}`));
 }
 
 // --- live ------------------------------------------------------------------------------------------

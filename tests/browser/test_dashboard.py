@@ -373,6 +373,8 @@ def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Br
         narrow.goto(server.base + "/")
         assert_panels_show_the_api(narrow, server)
         narrow.screenshot("demo-narrow")
+        narrow.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "demo-narrow-insights.png"))
+        narrow.page.locator("#leadtime-section").screenshot(path=str(ARTIFACTS / "demo-narrow-leadtime.png"))
         overflow = narrow.page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
         assert overflow is False
         assert wide.problems() + narrow.problems() == []

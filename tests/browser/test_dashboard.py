@@ -307,12 +307,14 @@ def assert_panels_show_the_api(page: BrowserPage, server: Embedded) -> tuple[dic
     shas = page.page.eval_on_selector_all("#leadtime tr[data-sha]", "rows => rows.map(r => r.dataset.sha)")
     assert shas == [c["sha"] for c in lead["slowest"]]
     findings = page.page.eval_on_selector_all(
-        "#insights .finding", "els => els.map(e => [e.dataset.kind, e.dataset.strength, e.querySelector('.sentence').textContent])"
+        "#insights .finding",
+        "els => els.map(e => [e.dataset.kind, e.dataset.strength, e.querySelector('.sentence').textContent])",
     )
     assert findings == [[f["kind"], f["strength"], f["sentence"]] for f in insights["findings"]]
     # strength is a word and a mark, not a colour alone
     for word in page.page.eval_on_selector_all("#insights .strength", "els => els.map(e => e.textContent)"):
-        assert any(w in word for w in ("Strong", "Medium", "Weak")) and "▲" in word
+        assert any(w in word for w in ("Strong", "Medium", "Weak"))
+        assert "▲" in word
     return lead, insights
 
 
@@ -321,7 +323,8 @@ def test_the_lead_time_and_insights_panels_show_what_the_api_returns(embedded: E
     load_scenario(embedded)
     page.goto(f"{embedded.base}/?{SCENARIO_VIEW}")
     lead, _ = assert_panels_show_the_api(page, embedded)
-    assert lead["counts"]["direct_commits"] > 0 and lead["counts"]["pull_requests"] == 0
+    assert lead["counts"]["direct_commits"] > 0
+    assert lead["counts"]["pull_requests"] == 0
     assert page.page.inner_text("#leadtime .stage-bar") == "no stage has a sample"
     # the panels follow the filters
     generation = page.generation()
@@ -348,7 +351,8 @@ def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Br
         wide.goto(server.base + "/")
         lead, insights = assert_panels_show_the_api(wide, server)
         assert all(s["samples"] > 0 for s in lead["stages"])  # the demo has reviewed pull requests
-        assert lead["slowest"] and insights["findings"]
+        assert lead["slowest"]
+        assert insights["findings"]
         label = wide.page.get_attribute("#leadtime .stage-bar", "aria-label") or ""
         assert label.startswith("Median of each stage: Coding ")
         wide.screenshot("demo-wide")
@@ -361,8 +365,11 @@ def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Br
         button.click()
         wide.page.wait_for_selector("#drill[data-state=ready]")
         listed = httpx.get(server.base + href, timeout=10).json()["deployments"]
-        shown = wide.page.eval_on_selector_all("#drill [data-deployment-id]", "rows => rows.map(r => r.dataset.deploymentId)")
+        shown = wide.page.eval_on_selector_all(
+            "#drill [data-deployment-id]", "rows => rows.map(r => r.dataset.deploymentId)"
+        )
         assert shown == [d["deployment_id"] for d in listed][:500]
+        wide.screenshot("demo-finding-drill", full_page=False)
         wide.page.keyboard.press("Escape")
 
         # the numbers behind a finding are one click away

@@ -25,6 +25,18 @@ const app = {
 window.metricsync = app; // tests and benchmarks read app.timings and document.body.dataset.state
 
 const tableCache = new Map(); // view key -> rows of /api/v1/dora/services
+const viewCache = new Map(); // path + view key -> {body, at}: answers that do not depend on the interval
+
+function cachedJSON(path, params, key) {
+  const hit = viewCache.get(path + key);
+  if (hit && Date.now() - hit.at < 60000) return Promise.resolve(hit.body);
+  return getJSON(path, params).then((body) => {
+    viewCache.delete(path + key);
+    viewCache.set(path + key, { body, at: Date.now() });
+    if (viewCache.size > 16) viewCache.delete(viewCache.keys().next().value);
+    return body;
+  });
+}
 
 const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
@@ -225,15 +237,12 @@ async function refresh({ live = false } = {}) {
   const quality = getJSON("/api/v1/quality", current).then((body) => {
     if (!stale()) renderQuality($("#quality"), body);
   });
-  const leadTime = getJSON("/api/v1/lead-time", current).then((body) => {
-    if (!stale()) renderLeadTime($("#leadtime"), body, follow);
-  });
-  const insights = getJSON("/api/v1/insights", current).then((body) => {
-    if (!stale()) renderInsights($("#insights"), body, follow);
-  });
   // the services table of a view seen in the last minute (a team cleared, a window chosen again) is
   // not asked again; a live change forgets them all
-  if (live) tableCache.clear();
+  if (live) {
+    tableCache.clear();
+    viewCache.clear();
+  }
   const hit = tableCache.get(tableKey);
   const cached = hit && Date.now() - hit.at < 60000 ? hit.rows : null;
   const table = (cached ? Promise.resolve(cached) : getJSON("/api/v1/dora/services", tableScope).then((body) => body.services)).then((rows) => {
@@ -245,6 +254,15 @@ async function refresh({ live = false } = {}) {
     if (stale()) return;
     app.tableRows = rows;
     drawTable();
+  });
+  // the lead-time breakdown and the insights do not depend on the trend interval; the insights are the
+  // slowest answer of the server (two windows of every change), so they are asked last and kept a minute
+  const viewKey = JSON.stringify({ service: s.service, team: s.team, environment: s.environment, window: s.window, from: s.from, to: s.to });
+  const leadTime = cachedJSON("/api/v1/lead-time", current, viewKey).then((body) => {
+    if (!stale()) renderLeadTime($("#leadtime"), body, follow);
+  });
+  const insights = cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
+    if (!stale()) renderInsights($("#insights"), body, follow);
   });
   try {
     await Promise.all([tiles, trends, quality, leadTime, insights, table]);

@@ -115,6 +115,7 @@ def test_a_signed_webhook_changes_the_tile_within_3_seconds_without_reload(
     page.goto(f"{embedded.base}/?service=acme/shop&{SCENARIO_VIEW}")
     page.page.wait_for_selector("#live[data-state=live]", timeout=5000)
     before = page.tile_values()["deployment_frequency"]
+    direct_before = int(page.page.get_attribute("#leadtime [data-count=direct_commits]", "data-value") or 0)
     loaded_at = page.page.evaluate("performance.timeOrigin")
 
     c5 = sha_of("shop-c5")
@@ -139,6 +140,10 @@ def test_a_signed_webhook_changes_the_tile_within_3_seconds_without_reload(
     assert elapsed < 3.0
     assert page.page.evaluate("performance.timeOrigin") == loaded_at  # the same document: no reload
     assert same_numbers(page.tile_values(), expected)
+    # the lead-time panel follows the live refresh too: c5 is one more direct commit
+    page.page.wait_for_selector(
+        f"#leadtime [data-count=direct_commits][data-value='{direct_before + 1}']", state="attached", timeout=3000
+    )
     page.screenshot("live-update")
 
 

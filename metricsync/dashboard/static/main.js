@@ -345,7 +345,10 @@ async function start() {
   if (hasData === false) {
     app.generation += 1; // the view's answers, if any arrive, are not shown over the empty state
     stream.open(scopeParams(app.state));
-    document.body.dataset.state = "empty";
+    const emptyGeneration = app.generation;
+    await first; // "empty" once the view's requests are over: none is left in flight (a reload aborts it)
+    if (app.generation === emptyGeneration) document.body.dataset.state = "empty"; // unless data came since
+    return;
   }
   await first;
 }

@@ -10,7 +10,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import comb, erfc, sqrt
+from math import erfc, exp, lgamma, log, sqrt
 
 _RELATIVE = 1 + 1e-7  # outcomes this close to the observed probability count as equally likely
 
@@ -74,7 +74,11 @@ def two_proportions(x1: int, n1: int, x2: int, n2: int) -> TestResult:
 
 
 def binomial_pmf(k: int, n: int, p: float) -> float:
-    return comb(n, k) * p**k * (1 - p) ** (n - k)
+    """C(n, k) p^k (1 - p)^(n - k), in log space: C(n, k) of thousands of deployments is beyond a float."""
+    if p <= 0.0 or p >= 1.0:
+        return 1.0 if k == (n if p >= 1.0 else 0) else 0.0
+    log_comb = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
+    return exp(log_comb + k * log(p) + (n - k) * log(1 - p))
 
 
 def rate_test(k1: int, t1: float, k2: int, t2: float) -> TestResult:

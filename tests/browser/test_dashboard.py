@@ -6,6 +6,7 @@ import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.support import scenario
-from tests.support.browser import BrowserPage
+from tests.support.browser import ARTIFACTS, BrowserPage
 from tests.support.embedded import Embedded
 from tests.support.process import METRICSYNC, wait_until
 from tests.support.webhooks import SECRETS_ENV, github_deployment, github_push, sha_of
@@ -114,6 +115,7 @@ def test_a_signed_webhook_changes_the_tile_within_3_seconds_without_reload(
     page.goto(f"{embedded.base}/?service=acme/shop&{SCENARIO_VIEW}")
     page.page.wait_for_selector("#live[data-state=live]", timeout=5000)
     before = page.tile_values()["deployment_frequency"]
+    direct_before = int(page.page.get_attribute("#leadtime [data-count=direct_commits]", "data-value") or 0)
     loaded_at = page.page.evaluate("performance.timeOrigin")
 
     c5 = sha_of("shop-c5")
@@ -138,6 +140,10 @@ def test_a_signed_webhook_changes_the_tile_within_3_seconds_without_reload(
     assert elapsed < 3.0
     assert page.page.evaluate("performance.timeOrigin") == loaded_at  # the same document: no reload
     assert same_numbers(page.tile_values(), expected)
+    # the lead-time panel follows the live refresh too: c5 is one more direct commit
+    page.page.wait_for_selector(
+        f"#leadtime [data-count=direct_commits][data-value='{direct_before + 1}']", state="attached", timeout=3000
+    )
     page.screenshot("live-update")
 
 
@@ -270,6 +276,119 @@ def test_many_services_long_names_and_a_narrow_window(tmp_path: Path, browser: B
         narrow.screenshot("many-services-narrow")
         overflow = narrow.page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
         assert overflow is False  # only the services table scrolls sideways, inside its own box
+        assert wide.problems() + narrow.problems() == []
+        wide.page.close()
+        narrow.page.close()
+    finally:
+        server.stop()
+
+
+def last_api_answer(page: BrowserPage, server: Embedded, path: str) -> dict[str, Any]:
+    """What the API answers to the page's own last request of `path` (the same scope and window)."""
+    urls = [r.url for r in page.requests if urlparse(r.url).path == path]
+    assert urls, f"the page never asked {path}"
+    answer: dict[str, Any] = httpx.get(urls[-1], timeout=10).json()
+    return answer
+
+
+def stage_values(page: BrowserPage, selector: str) -> list[tuple[str, float | None]]:
+    """The stages an element list shows, with their data-value as a number (None when empty)."""
+    shown: list[list[str]] = page.page.eval_on_selector_all(
+        selector, "els => els.map(e => [e.dataset.stage, e.dataset.value])"
+    )
+    return [(stage, float(value) if value else None) for stage, value in shown]
+
+
+def assert_panels_show_the_api(page: BrowserPage, server: Embedded) -> tuple[dict[str, Any], dict[str, Any]]:
+    lead = last_api_answer(page, server, "/api/v1/lead-time")
+    insights = last_api_answer(page, server, "/api/v1/insights")
+    medians = [(s["stage"], s["median_seconds"]) for s in lead["stages"]]
+    assert stage_values(page, "#leadtime .stage-legend > [data-stage]") == medians
+    assert stage_values(page, "#leadtime .stage-bar > [data-stage]") == [m for m in medians if m[1]]
+    counts = page.page.eval_on_selector_all(
+        "#leadtime [data-count]", "els => Object.fromEntries(els.map(e => [e.dataset.count, Number(e.dataset.value)]))"
+    )
+    assert counts == lead["counts"]
+    shas = page.page.eval_on_selector_all("#leadtime tr[data-sha]", "rows => rows.map(r => r.dataset.sha)")
+    assert shas == [c["sha"] for c in lead["slowest"]]
+    findings = page.page.eval_on_selector_all(
+        "#insights .finding",
+        "els => els.map(e => [e.dataset.kind, e.dataset.strength, e.querySelector('.sentence').textContent])",
+    )
+    assert findings == [[f["kind"], f["strength"], f["sentence"]] for f in insights["findings"]]
+    # strength is a word and a mark, not a colour alone
+    for word in page.page.eval_on_selector_all("#insights .strength", "els => els.map(e => e.textContent)"):
+        assert any(w in word for w in ("Strong", "Medium", "Weak"))
+        assert "▲" in word
+    return lead, insights
+
+
+def test_the_lead_time_and_insights_panels_show_what_the_api_returns(embedded: Embedded, page: BrowserPage) -> None:
+    # the scenario has no pull requests: no stage bar, its changes are direct commits
+    load_scenario(embedded)
+    page.goto(f"{embedded.base}/?{SCENARIO_VIEW}")
+    lead, _ = assert_panels_show_the_api(page, embedded)
+    assert lead["counts"]["direct_commits"] > 0
+    assert lead["counts"]["pull_requests"] == 0
+    assert page.page.inner_text("#leadtime .stage-bar") == "no stage has a sample"
+    # the panels follow the filters
+    generation = page.generation()
+    page.page.select_option("#f-service", "acme/shop")
+    page.wait_refreshed(generation)
+    lead, _ = assert_panels_show_the_api(page, embedded)
+    assert {c["service"] for c in lead["slowest"]} == {"acme/shop"}
+
+
+def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Browser) -> None:
+    server = Embedded(tmp_path)
+    server.start()
+    try:
+        simulate = subprocess.run(
+            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "3", "--seed", "1"],
+            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert simulate.returncode == 0, simulate.stderr.decode()
+        wait_until("the pipeline to catch up", server.caught_up)
+        wide = BrowserPage.open(browser, width=1400)
+        wide.goto(server.base + "/")
+        lead, insights = assert_panels_show_the_api(wide, server)
+        assert all(s["samples"] > 0 for s in lead["stages"])  # the demo has reviewed pull requests
+        assert lead["slowest"]
+        assert insights["findings"]
+        label = wide.page.get_attribute("#leadtime .stage-bar", "aria-label") or ""
+        assert label.startswith("Median of each stage: Coding ")
+        wide.screenshot("demo-wide")
+        wide.page.locator("#leadtime-section").screenshot(path=str(ARTIFACTS / "demo-leadtime.png"))
+        wide.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "demo-insights.png"))
+
+        # a finding's deployments link opens the drill-down of that scope and window, with the bearer helper
+        button = wide.page.locator("#insights .finding button[data-rel=deployments]").first
+        href = button.get_attribute("data-href") or ""
+        button.click()
+        wide.page.wait_for_selector("#drill[data-state=ready]")
+        listed = httpx.get(server.base + href, timeout=10).json()["deployments"]
+        shown = wide.page.eval_on_selector_all(
+            "#drill [data-deployment-id]", "rows => rows.map(r => r.dataset.deploymentId)"
+        )
+        assert shown == [d["deployment_id"] for d in listed][:500]
+        wide.screenshot("demo-finding-drill", full_page=False)
+        wide.page.keyboard.press("Escape")
+
+        # the numbers behind a finding are one click away
+        wide.page.locator("#insights .finding details summary").first.click()
+        assert wide.page.locator("#insights .finding details[open] dd").count() > 0
+
+        narrow = BrowserPage.open(browser, width=390, height=844)
+        narrow.goto(server.base + "/")
+        assert_panels_show_the_api(narrow, server)
+        narrow.screenshot("demo-narrow")
+        narrow.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "demo-narrow-insights.png"))
+        narrow.page.locator("#leadtime-section").screenshot(path=str(ARTIFACTS / "demo-narrow-leadtime.png"))
+        overflow = narrow.page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+        assert overflow is False
         assert wide.problems() + narrow.problems() == []
         wide.page.close()
         narrow.page.close()

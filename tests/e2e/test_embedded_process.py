@@ -124,7 +124,8 @@ def test_simulate_gives_a_new_user_real_numbers(embedded: Embedded) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "done in" in result.stderr
+    assert "refused 0, failed 0 in" in result.stderr  # the tally line
+    assert "done; see" in result.stderr
     wait_until("the pipeline to catch up", embedded.caught_up)
     report = httpx.get(f"{embedded.base}/api/v1/dora", timeout=10).json()
     assert report["deployment_frequency"]["deployments"] > 5

@@ -2,6 +2,7 @@
 import { getJSON } from "./api.js";
 import { append, h, clear } from "./dom.js";
 import { dateTime, duration, plural } from "./format.js";
+import { linkText } from "./links.js";
 import { BY_KEY } from "./metrics.js";
 
 const LIMIT = 500;
@@ -83,11 +84,11 @@ function incidentsTable(incidents) {
         : i.cause_shas.length ? `sha ${i.cause_shas.map(short).join(", ")}` : h("span", { class: "muted" }, "not attributed"))))));
 }
 
-export async function openDrill(dialog, metricKey, params) {
+export async function openDrill(dialog, metricKey, params, context = null) {
   const body = dialog.querySelector("#drill-body");
   const metric = BY_KEY[metricKey];
-  dialog.querySelector("#drill-title").textContent = `Explain: ${metric.title}`;
-  dialog.setAttribute("data-metric", metricKey);
+  dialog.querySelector("#drill-title").textContent = context ? context.title : `Explain: ${metric.title}`;
+  dialog.setAttribute("data-metric", context ? "" : metricKey);
   dialog.setAttribute("data-state", "loading");
   clear(body).append(h("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
@@ -98,11 +99,45 @@ export async function openDrill(dialog, metricKey, params) {
   const deps = deployments.deployments, incs = incidents.incidents;
   const byId = new Map(incs.map((i) => [i.incident_id, i]));
   const tables = [deploymentsTable(deps, byId), incidentsTable(incs)];
-  if (metricKey === "time_to_restore") tables.reverse();
+  if (metricKey === "time_to_restore" || (context && context.incidentsFirst)) tables.reverse();
   append(clear(body), [
-    h("p", { class: "explain-text" }, EXPLAIN[metricKey]),
+    h("p", { class: "explain-text" }, context ? context.text : EXPLAIN[metricKey]),
     h("p", { class: "muted" }, `${plural(deps.length, "deployment")} and ${plural(incs.length, "incident")} in ${deployments.scope.service || deployments.scope.team || "all services"}, ${deployments.scope.environment}, ${dateTime(deployments.scope.from)} → ${dateTime(deployments.scope.to)}.`,
       deps.length > LIMIT || incs.length > LIMIT ? ` The first ${LIMIT} rows of each are shown; narrow the filters to see the rest.` : ""),
     tables]);
+  dialog.setAttribute("data-state", "ready");
+}
+
+function begin(dialog, title) {
+  dialog.querySelector("#drill-title").textContent = title;
+  dialog.setAttribute("data-metric", "");
+  dialog.setAttribute("data-state", "loading");
+  const body = clear(dialog.querySelector("#drill-body"));
+  body.append(h("p", { class: "muted" }, "Loading…"));
+  if (!dialog.open) dialog.showModal();
+  return body;
+}
+
+// A link of a finding or a slow change that points into the read API (it needs the token): the
+// deployments and incidents open as the drill-down, the lead-time breakdown as its panel, anything
+// else as the JSON the API returns.
+export async function openLink(dialog, link, { text = "", renderLeadTime, onLink }) {
+  const url = new URL(link.href, location.origin);
+  const params = Object.fromEntries(url.searchParams);
+  const title = linkText(link);
+  if (url.pathname === "/api/v1/deployments" || url.pathname === "/api/v1/incidents") {
+    return openDrill(dialog, null, params, { title: `Check: ${title}`, text, incidentsFirst: url.pathname === "/api/v1/incidents" });
+  }
+  const body = begin(dialog, `Check: ${title}`);
+  const data = await getJSON(url.pathname, params);
+  clear(body);
+  if (text) body.append(h("p", { class: "explain-text" }, text));
+  if (url.pathname === "/api/v1/lead-time") {
+    const panel = h("div", { class: "leadtime" });
+    renderLeadTime(panel, data, onLink);
+    body.append(h("p", { class: "muted" }, `${data.scope.service || data.scope.team || "all services"}, ${data.scope.environment}, ${dateTime(data.scope.from)} → ${dateTime(data.scope.to)}.`), panel);
+  } else {
+    body.append(h("pre", { class: "json" }, JSON.stringify(data, null, 2)));
+  }
   dialog.setAttribute("data-state", "ready");
 }

@@ -1,9 +1,11 @@
 // The dashboard: state in the URL, data from /api/v1, live updates from /api/v1/stream.
 import { ApiError, AuthNeeded, getJSON, setToken, token, tokenRequired } from "./api.js";
 import { $, h, clear } from "./dom.js";
-import { openDrill } from "./drill.js";
+import { openDrill, openLink } from "./drill.js";
 import { dateTime } from "./format.js";
 import { renderEmpty } from "./empty.js";
+import { renderInsights } from "./insights.js";
+import { renderLeadTime } from "./leadtime.js";
 import { LiveStream } from "./live.js";
 import { renderQuality } from "./quality.js";
 import { previousRange, readState, scopeParams, windowRange, writeState } from "./state.js";
@@ -23,6 +25,18 @@ const app = {
 window.metricsync = app; // tests and benchmarks read app.timings and document.body.dataset.state
 
 const tableCache = new Map(); // view key -> rows of /api/v1/dora/services
+const viewCache = new Map(); // path + view key -> {body, at}: answers that do not depend on the interval
+
+function cachedJSON(path, params, key) {
+  const hit = viewCache.get(path + key);
+  if (hit && Date.now() - hit.at < 60000) return Promise.resolve(hit.body);
+  return getJSON(path, params).then((body) => {
+    viewCache.delete(path + key);
+    viewCache.set(path + key, { body, at: Date.now() });
+    if (viewCache.size > 16) viewCache.delete(viewCache.keys().next().value);
+    return body;
+  });
+}
 
 const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
@@ -190,7 +204,7 @@ async function loadServices() {
   app.services = body.services;
   const empty = app.services.length === 0;
   $("#empty").hidden = !empty;
-  for (const id of ["#overview", "#trends-section", "#services-section", "#quality-section"]) $(id).hidden = empty;
+  for (const id of ["#overview", "#insights-section", "#trends-section", "#leadtime-section", "#services-section", "#quality-section"]) $(id).hidden = empty;
   if (empty) renderEmpty($("#empty"));
   syncFilters();
   return !empty;
@@ -225,7 +239,10 @@ async function refresh({ live = false } = {}) {
   });
   // the services table of a view seen in the last minute (a team cleared, a window chosen again) is
   // not asked again; a live change forgets them all
-  if (live) tableCache.clear();
+  if (live) {
+    tableCache.clear();
+    viewCache.clear();
+  }
   const hit = tableCache.get(tableKey);
   const cached = hit && Date.now() - hit.at < 60000 ? hit.rows : null;
   const table = (cached ? Promise.resolve(cached) : getJSON("/api/v1/dora/services", tableScope).then((body) => body.services)).then((rows) => {
@@ -238,8 +255,17 @@ async function refresh({ live = false } = {}) {
     app.tableRows = rows;
     drawTable();
   });
+  // the lead-time breakdown and the insights do not depend on the trend interval; the insights are the
+  // slowest answer of the server (two windows of every change), so they are asked last and kept a minute
+  const viewKey = JSON.stringify({ service: s.service, team: s.team, environment: s.environment, window: s.window, from: s.from, to: s.to });
+  const leadTime = cachedJSON("/api/v1/lead-time", current, viewKey).then((body) => {
+    if (!stale()) renderLeadTime($("#leadtime"), body, follow);
+  });
+  const insights = cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
+    if (!stale()) renderInsights($("#insights"), body, follow);
+  });
   try {
-    await Promise.all([tiles, trends, quality, table]);
+    await Promise.all([tiles, trends, quality, leadTime, insights, table]);
     if (stale()) return;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     app.timings.push({ live, total: performance.now() - started });
@@ -262,6 +288,12 @@ function explain(key) {
   const range = windowRange(app.state);
   const params = { ...scopeParams(app.state), from: range.from, to: range.to };
   withAuth(() => openDrill($("#drill"), key, params)).catch((error) => showError(`Drill-down failed: ${error.message}`));
+}
+
+// a link into the read API (a finding's or a slow change's): opened in the drill-down dialog
+function follow(link, text = "") {
+  withAuth(() => openLink($("#drill"), link, { text, renderLeadTime, onLink: follow }))
+    .catch((error) => showError(`Opening ${link.href} failed: ${error.message}`));
 }
 
 // --- live ------------------------------------------------------------------------------------------
@@ -313,7 +345,10 @@ async function start() {
   if (hasData === false) {
     app.generation += 1; // the view's answers, if any arrive, are not shown over the empty state
     stream.open(scopeParams(app.state));
-    document.body.dataset.state = "empty";
+    const emptyGeneration = app.generation;
+    await first; // "empty" once the view's requests are over: none is left in flight (a reload aborts it)
+    if (app.generation === emptyGeneration) document.body.dataset.state = "empty"; // unless data came since
+    return;
   }
   await first;
 }

@@ -3,6 +3,7 @@
 import pytest
 
 from metrics_worker.insights.significance import (
+    binomial_pmf,
     binomial_upper_tail,
     mann_whitney_u,
     ranks,
@@ -79,3 +80,10 @@ def test_rate_test_unequal_exposure() -> None:
 def test_binomial_upper_tail() -> None:
     # P(X >= 4), n = 5, p = 0.2: 5 x 0.2^4 x 0.8 + 0.2^5 = 0.0064 + 0.00032
     assert binomial_upper_tail(4, 5, 0.2) == pytest.approx(0.00672)
+
+
+def test_rate_test_with_thousands_of_deployments() -> None:
+    # C(4000, 2000) is ~1e1202, beyond a float: the probabilities are computed in log space
+    assert rate_test(2000, 7.0, 2000, 7.0).p_value == pytest.approx(1.0)
+    assert rate_test(1000, 7.0, 3000, 7.0).p_value < 1e-100
+    assert binomial_pmf(2000, 4000, 0.5) == pytest.approx(0.012614, rel=1e-4)

@@ -1,0 +1,45 @@
+// Insights (GET /api/v1/insights): the findings of the view's window against the window before, in the
+// API's order. Strength is a word and a mark, never a colour alone; the numbers behind a finding are
+// one click away. Testability contract: each finding is an <li> with data-kind and data-strength.
+import { h, clear } from "./dom.js";
+import { dateTime } from "./format.js";
+import { linkTo } from "./links.js";
+
+const STRENGTH = { high: ["▲▲▲", "Strong"], medium: ["▲▲", "Medium"], low: ["▲", "Weak"] };
+const CATEGORY = { shift: "what changed", driver: "what explains it", outlier: "outlier", data_quality: "data quality" };
+
+function numberText(value) {
+  if (typeof value === "number" && !Number.isInteger(value)) {
+    return Math.abs(value) < 0.001 && value !== 0 ? value.toExponential(2) : String(+value.toFixed(3));
+  }
+  return String(value);
+}
+
+function numbers(values) {
+  const entries = Object.entries(values);
+  if (!entries.length) return null;
+  return h("details", { class: "numbers" }, h("summary", {}, "The numbers"),
+    h("dl", {}, entries.map(([key, value]) => h("div", {}, h("dt", {}, key.replaceAll("_", " ")), h("dd", { class: "mono" }, numberText(value))))));
+}
+
+export function renderInsights(container, report, onLink) {
+  clear(container);
+  const compared = report.compared_with;
+  container.append(h("p", { class: "muted compared" }, `Compared with the window just before: ${dateTime(compared.from)} → ${dateTime(compared.to)}.`));
+  if (!report.findings.length) {
+    container.append(h("p", { class: "muted", "data-empty": "insights" }, "Nothing stands out: no significant change against the previous window, no outlier, no data problem."));
+    return;
+  }
+  container.append(h("ol", { class: "findings" }, report.findings.map((f) => {
+    const [mark, word] = STRENGTH[f.strength];
+    return h("li", { class: "finding", "data-kind": f.kind, "data-strength": f.strength },
+      h("p", { class: "finding-head" },
+        h("span", { class: "strength", "data-strength": f.strength }, h("span", { class: "mark", "aria-hidden": "true" }, mark), ` ${word}`),
+        h("span", { class: "category" }, CATEGORY[f.category] || f.category),
+        f.service ? h("span", { class: "service" }, f.service) : null),
+      h("p", { class: "sentence" }, f.sentence),
+      f.links.length ? h("p", { class: "finding-links" }, h("span", { class: "muted" }, "Check: "),
+        f.links.map((link, i) => [i ? " · " : "", linkTo(link, (l) => onLink(l, f.sentence))])) : null,
+      numbers(f.numbers));
+  })));
+}

@@ -294,7 +294,7 @@ def test_worker_scaled_1_to_3_to_1_during_traffic(servers: Servers, tmp_path: Pa
         stream = simulated(services=8, days=14, now=NOW, seed=12)
         post_all(embedded, stream)
         traffic = Traffic(system.base, stream, rate=6.0).start()  # ~64 s
-        wait_until("a third of the traffic", lambda: traffic.sent >= len(stream) // 3, timeout=60)
+        wait_until("a third of the traffic", lambda: traffic.sent >= len(stream) // 3, timeout=120)
         extra = [system.run(["worker"]) for _ in range(2)]
         for process in extra:  # started, in the group, consuming
             wait_until(

@@ -146,6 +146,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from metricsync.app import create_embedded_app
+    from metricsync.web.api_docs import document_json
+
+    app = create_embedded_app(_settings(args))  # routes only: nothing opens before the lifespan
+    text = document_json(app.routes)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = args.file or settings.heartbeat_file
@@ -207,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         service = sub.add_parser(name, help=f"distributed: {what}")
         service.add_argument("--burst", action="store_true", help="exit once caught up (tests, backfills)")
         service.set_defaults(func=func)
+    openapi = sub.add_parser("openapi", help="print the OpenAPI 3.1 document served at /openapi.json")
+    openapi.add_argument("--output", type=Path, help="write it to this file (e.g. docs/openapi.json)")
+    openapi.set_defaults(func=cmd_openapi)
     health = sub.add_parser("healthcheck", help="exit 0 if a consumer service's heartbeat file is fresh")
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")

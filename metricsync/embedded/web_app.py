@@ -23,6 +23,8 @@ from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 from metricsync.web.read_api import ReadApi
 from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
@@ -98,5 +100,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await pipeline.stop()
             await store.close()
 
-    routes = create_ingest_routes(settings.ingest_config(), sink, clock) + api.routes() + dashboard_routes(api, hub)
+    routes = documented(create_ingest_routes(settings.ingest_config(), sink, clock), WEBHOOK_OPERATIONS)
+    routes += api.routes() + dashboard_routes(api, hub)
+    routes += docs_routes(lambda: routes)
     return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

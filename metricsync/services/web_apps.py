@@ -22,6 +22,8 @@ from metricsync.dashboard.shutdown import end_streams_on_signals
 from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def create_ingest_service_app(
     """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
-    routes = create_ingest_routes(settings.ingest_config(), sink, clock)
+    routes = documented(create_ingest_routes(settings.ingest_config(), sink, clock), WEBHOOK_OPERATIONS)
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
     if store is not None:
@@ -41,6 +43,7 @@ def create_ingest_service_app(
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
         routes += api_routes(settings, store, clock, hub)
+    routes += docs_routes(lambda: routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,8 +106,10 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes += api_routes(settings, store, clock, hub)
+    routes += docs_routes(lambda: routes)
     return Starlette(
-        routes=routes + api_routes(settings, store, clock, hub),
+        routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

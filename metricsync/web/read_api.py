@@ -15,16 +15,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import SecretStr, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from metrics_worker.documents import DEFAULT_WINDOW, dora_report
 from metrics_worker.state import PRODUCTION
 from metrics_worker.timebase import Interval
+from metricsync.web.contract import Answer, ApiRoute, BadQueryError, Operation, parse_query
+from metricsync.web.csv_export import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, csv_response, wants_csv
+from metricsync.web.paging import Key, micros, next_link, paginate
+from metricsync.web.queries import ListParams, NoParams, ScopeParams, SeriesParams
+from schemas.api import DeploymentsPage, IncidentsPage, ServicesResponse, Status
+from schemas.api import SeriesResponse as SeriesDocument
 from schemas.catalog import ServiceCatalog
-from schemas.metrics import SeriesPoint
+from schemas.metrics import DeploymentView, DoraReport, IncidentView, SeriesPoint
 
 if TYPE_CHECKING:
     from metrics_worker.engine import MetricEngine
+
+__all__ = ["BadQueryError", "MetricsSource", "ReadApi", "parse_time"]
 
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
@@ -34,14 +42,6 @@ class MetricsSource(Protocol):
     async def engine_for(self, services: Collection[str] | None) -> MetricEngine: ...
 
     async def known_services(self) -> Collection[str]: ...
-
-
-class BadQueryError(ValueError):
-    def __init__(self, code: str, detail: str, status: int = 400) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.status = status
 
 
 def _problem(code: str, detail: str, status: int) -> JSONResponse:
@@ -118,13 +118,14 @@ class ReadApi:
         self.extra_status = extra_status
 
     def routes(self) -> list[BaseRoute]:
+        guard = self._guard
         return [
-            Route("/api/v1/dora", self._guard(self.dora), methods=["GET"]),
-            Route("/api/v1/dora/series", self._guard(self.series), methods=["GET"]),
-            Route("/api/v1/services", self._guard(self.services), methods=["GET"]),
-            Route("/api/v1/deployments", self._guard(self.deployments), methods=["GET"]),
-            Route("/api/v1/incidents", self._guard(self.incidents), methods=["GET"]),
-            Route("/api/v1/status", self._guard(self.status), methods=["GET"]),
+            ApiRoute("/api/v1/dora", guard(self.dora), DORA),
+            ApiRoute("/api/v1/dora/series", guard(self.series), SERIES),
+            ApiRoute("/api/v1/services", guard(self.services), SERVICES),
+            ApiRoute("/api/v1/deployments", guard(self.deployments), DEPLOYMENTS),
+            ApiRoute("/api/v1/incidents", guard(self.incidents), INCIDENTS),
+            ApiRoute("/api/v1/status", guard(self.status), STATUS),
         ]
 
     def _guard(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -148,12 +149,11 @@ class ReadApi:
 
     # --- scope -----------------------------------------------------------------------------------
 
-    async def _query(self, request: Request) -> Query:
-        params = request.query_params
-        service = params.get("service") or None
-        team = params.get("team") or None
-        environment = (params.get("environment") or PRODUCTION).lower()
-        start, end = self._window(request)
+    async def _query(self, params: ScopeParams) -> Query:
+        service = params.service
+        team = params.team
+        environment = (params.environment or PRODUCTION).lower()
+        start, end = self._window(params)
         if service and team:
             raise BadQueryError("bad_scope", "give either 'service' or 'team', not both")
         if service:
@@ -169,10 +169,9 @@ class ReadApi:
             return Query(sorted(members), None, team, environment, start, end)
         return Query(None, None, None, environment, start, end)
 
-    def _window(self, request: Request, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
-        params = request.query_params
-        end = parse_time("to", params["to"]) if params.get("to") else self.clock()
-        start = parse_time("from", params["from"]) if params.get("from") else end - default
+    def _window(self, params: ScopeParams, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
+        end = parse_time("to", params.to) if params.to else self.clock()
+        start = parse_time("from", params.from_) if params.from_ else end - default
         if start >= end:
             raise BadQueryError("bad_window", f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})")
         return start, end
@@ -180,7 +179,7 @@ class ReadApi:
     # --- handlers --------------------------------------------------------------------------------
 
     async def dora(self, request: Request) -> Response:
-        q = await self._query(request)
+        q = await self._query(parse_query(request.query_params, ScopeParams))
         engine = await self.source.engine_for(q.services)
         body = dora_report(
             engine,
@@ -194,11 +193,9 @@ class ReadApi:
         return JSONResponse(body)
 
     async def series(self, request: Request) -> Response:
-        q = await self._query(request)
-        requested = request.query_params.get("interval", "day")
-        if requested not in INTERVALS:
-            raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {requested!r}")
-        interval: Interval = requested
+        params = parse_query(request.query_params, SeriesParams)
+        q = await self._query(params)
+        interval: Interval = params.interval
         if interval == "day" and (q.end - q.start).days > MAX_SERIES_BUCKETS:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(q.services)
@@ -208,6 +205,7 @@ class ReadApi:
         return SeriesResponse({**scope, "interval": interval}, points)
 
     async def services(self, request: Request) -> Response:
+        parse_query(request.query_params, NoParams)
         engine = await self.source.engine_for(None)
         rows = []
         for summary in engine.services():
@@ -217,22 +215,99 @@ class ReadApi:
         return JSONResponse({"services": rows})
 
     async def deployments(self, request: Request) -> Response:
-        q = await self._query(request)
+        params = parse_query(request.query_params, ListParams)
+        q = await self._query(params)
         engine = await self.source.engine_for(q.services)
         views = engine.deployments(q.services, q.environment, q.start, q.end)
-        return JSONResponse({"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in views]})
+        page = paginate(views, _deployment_key, params.cursor, params.limit)
+        link = next_link(request, page.cursor)
+        headers = {"Link": f'<{link}>; rel="next"'} if link else None
+        if wants_csv(request, params.format):
+            return csv_response(DEPLOYMENT_COLUMNS, page.items, headers)
+        body = {"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in page.items], "next": link}
+        return JSONResponse(body, headers=headers)
 
     async def incidents(self, request: Request) -> Response:
-        q = await self._query(request)
+        params = parse_query(request.query_params, ListParams)
+        q = await self._query(params)
         engine = await self.source.engine_for(q.services)
         views = engine.incidents(q.services, q.environment, q.start, q.end)
-        return JSONResponse({"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in views]})
+        page = paginate(views, _incident_key, params.cursor, params.limit)
+        link = next_link(request, page.cursor)
+        headers = {"Link": f'<{link}>; rel="next"'} if link else None
+        if wants_csv(request, params.format):
+            return csv_response(INCIDENT_COLUMNS, page.items, headers)
+        body = {"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in page.items], "next": link}
+        return JSONResponse(body, headers=headers)
 
     async def status(self, request: Request) -> Response:
+        parse_query(request.query_params, NoParams)
         body: dict[str, object] = {"as_of": _iso(self.clock())}
         if self.extra_status is not None:
             body.update(await self.extra_status())
         return JSONResponse(body)
+
+
+def _deployment_key(view: DeploymentView) -> Key:
+    return (micros(view.finished_at), view.service, view.deployment_id)
+
+
+def _incident_key(view: IncidentView) -> Key:
+    return (micros(view.started_at), view.service, view.incident_id)
+
+
+# --- the contract of each route (metricsync.web.contract; docs/api.md) --------------------------------
+
+_ERRORS = {
+    400: Answer("a query parameter is unknown, repeated or invalid (`error` names the problem)"),
+    401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+}
+_SCOPE_ERRORS = {**_ERRORS, 404: Answer("`service` has no events and is not in the catalog, or `team` is unknown")}
+_API_AUTH = ("apiToken", "")  # the bearer token, or none when METRICSYNC_API_TOKEN is unset
+_NEXT = {"Link": '`<URL of the next page>; rel="next"`, absent on the last page'}
+
+DORA = Operation(
+    "The DORA metrics of a scope and window",
+    {200: Answer("the metrics (docs/metrics.md)", DoraReport), **_SCOPE_ERRORS},
+    query=ScopeParams,
+    security=_API_AUTH,
+    tags=("metrics",),
+)
+SERIES = Operation(
+    "The metrics per day, week or month of a window",
+    {200: Answer("one point per bucket", SeriesDocument), **_SCOPE_ERRORS},
+    query=SeriesParams,
+    security=_API_AUTH,
+    tags=("metrics",),
+)
+SERVICES = Operation(
+    "Every service with events, and its team",
+    {200: Answer("the services", ServicesResponse), **_ERRORS},
+    query=NoParams,
+    security=_API_AUTH,
+    tags=("metrics",),
+)
+DEPLOYMENTS = Operation(
+    "The successful deployments of a scope and window, with every fact the metrics derive from them",
+    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=_NEXT), **_SCOPE_ERRORS},
+    query=ListParams,
+    security=_API_AUTH,
+    tags=("metrics",),
+)
+INCIDENTS = Operation(
+    "The merged incidents starting in a scope and window",
+    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=_NEXT), **_SCOPE_ERRORS},
+    query=ListParams,
+    security=_API_AUTH,
+    tags=("metrics",),
+)
+STATUS = Operation(
+    "How far the pipeline is",
+    {200: Answer("counts, positions, lag", Status), **_ERRORS},
+    query=NoParams,
+    security=_API_AUTH,
+    tags=("operations",),
+)
 
 
 def _iso(value: datetime) -> str:

@@ -1,0 +1,108 @@
+"""The HTTP contract's envelopes: what each endpoint answers, around the metric models of `schemas.metrics`.
+
+These models are the one source of truth for `/openapi.json` (docs/api.md): the read API builds its
+answers from them, and the OpenAPI document is generated from their JSON schemas.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.metrics import DeploymentView, IncidentView, Scope, SeriesPoint, ServiceSummary
+
+
+class ErrorBody(BaseModel):
+    """Every refusal (4xx, 5xx): a short machine code and a sentence naming the problem and the fix."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={"examples": [{"error": "unknown_parameter", "detail": "unknown query parameter 'env'"}]},
+    )
+
+    error: str = Field(description="short machine-readable code, e.g. `bad_time`, `unknown_service`")
+    detail: str = Field(description="what is wrong and how to fix it")
+
+
+class ServiceRow(ServiceSummary):
+    """A service with the team the catalog gives it (null: no team)."""
+
+    team: str | None = None
+
+
+class ServicesResponse(BaseModel):
+    """`GET /api/v1/services`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    services: list[ServiceRow]
+
+
+class SeriesScope(Scope):
+    interval: Literal["day", "week", "month"]
+
+
+class SeriesResponse(BaseModel):
+    """`GET /api/v1/dora/series`: one point per bucket [from, to) of the window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: SeriesScope
+    points: list[SeriesPoint]
+
+
+class DeploymentsPage(BaseModel):
+    """`GET /api/v1/deployments`: one page, oldest first; `next` is the URL of the following page."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Scope
+    deployments: list[DeploymentView]
+    next: str | None = Field(description="URL of the next page (same query, `cursor` set); null on the last")
+
+
+class IncidentsPage(BaseModel):
+    """`GET /api/v1/incidents`: one page, oldest first; `next` is the URL of the following page."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Scope
+    incidents: list[IncidentView]
+    next: str | None = Field(description="URL of the next page (same query, `cursor` set); null on the last")
+
+
+class WebhookAck(BaseModel):
+    """A webhook stored (202), or GitHub's ping answered (200, `pong`, not stored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["accepted", "ignored", "duplicate", "pong"] = Field(
+        description="accepted: new and mapped; ignored: stored raw, of an event type the metrics do not use; "
+        "duplicate: seen before, nothing changed; pong: GitHub's ping, answered, not stored"
+    )
+    delivery_id: str | None
+
+
+class Health(BaseModel):
+    """`GET /healthz` (200 while serving) and `GET /readyz` (200 ready, 503 with the reason)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["ok", "ready", "unavailable"]
+    reason: str | None = None
+    verification: dict[str, str] = Field(
+        description="per source: hmac-sha256, hmac-sha256+sha1, token, off (unsigned accepted), unconfigured"
+    )
+
+
+class Status(BaseModel):
+    """`GET /api/v1/status`: how far the pipeline is. Counts are counts (`*_count`), positions in a log are
+    named `*_position`; `caught_up` and `lag` read the same in both modes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    as_of: datetime
+    mode: Literal["embedded", "distributed"] | None = None
+    caught_up: bool | None = Field(None, description="everything received has reached the metrics")
+    lag: int | None = Field(None, description="deliveries or events received but not yet in the metrics")

@@ -129,12 +129,13 @@ def check_names(params: QueryParams, allowed: Mapping[str, bool]) -> None:
 
 def parse_query(params: QueryParams, model: type[M]) -> M:
     """The query string as `model`, strictly: unknown or repeated names and invalid values are a 400 naming
-    the parameter (`bad_<name>` for an invalid value). Empty values count as absent."""
+    the parameter (`bad_<name>` for an invalid value). An empty value is a value (`service=` is no service,
+    `limit=` is not a number)."""
     allowed = parameter_names(model)
     check_names(params, allowed)
     values: dict[str, Any] = {}
     for key, repeatable in allowed.items():
-        given = [value for value in params.getlist(key) if value != ""]
+        given = params.getlist(key)
         if given:
             values[key] = given if repeatable else given[0]
     try:

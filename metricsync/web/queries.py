@@ -3,12 +3,13 @@ from them (`metricsync.web.contract.parse_query`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+_MOMENT: dict[str, Any] = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 
 
 class _Params(BaseModel):
@@ -34,9 +35,13 @@ class ScopeParams(_Params):
         alias="from",
         description="window start, ISO 8601 date or date-time (no offset: UTC); default `to` - 30 days",
         examples=["2024-05-01", "2024-05-01T12:00:00Z"],
+        json_schema_extra=_MOMENT,
     )
     to: str | None = Field(
-        None, description="window end (exclusive), ISO 8601; default now", examples=["2024-06-01T00:00:00Z"]
+        None,
+        description="window end (exclusive), ISO 8601; default now",
+        examples=["2024-06-01T00:00:00Z"],
+        json_schema_extra=_MOMENT,
     )
 
 

@@ -170,8 +170,8 @@ class ReadApi:
         return Query(None, None, None, environment, start, end)
 
     def _window(self, params: ScopeParams, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
-        end = parse_time("to", params.to) if params.to else self.clock()
-        start = parse_time("from", params.from_) if params.from_ else end - default
+        end = parse_time("to", params.to) if params.to is not None else self.clock()
+        start = parse_time("from", params.from_) if params.from_ is not None else end - default
         if start >= end:
             raise BadQueryError("bad_window", f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})")
         return start, end

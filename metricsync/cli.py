@@ -146,6 +146,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from metricsync.backup import backup
+
+    settings = _settings(args)
+    size = backup(settings.data_dir, args.output)
+    print(f"backup of {settings.data_dir} written to {args.output} ({size} bytes)", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from metricsync.backup import restore
+
+    settings = _settings(args)
+    moved = restore(settings.data_dir, args.backup_file)
+    previous = f"; the previous database is kept as {moved}" if moved else ""
+    print(f"restored {args.backup_file} into {settings.data_dir}{previous}", file=sys.stderr)
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from metricsync.app import create_embedded_app
     from metricsync.web.api_docs import document_json
@@ -230,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         service = sub.add_parser(name, help=f"distributed: {what}")
         service.add_argument("--burst", action="store_true", help="exit once caught up (tests, backfills)")
         service.set_defaults(func=func)
+    backup = sub.add_parser("backup", help="embedded: copy the SQLite database consistently, also while serving")
+    backup.add_argument("output", type=Path, help="the backup file to write (replaced if it exists)")
+    backup.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="embedded: put a backup in place (stop `serve` first)")
+    restore.add_argument("backup_file", type=Path, help="a file written by `metricsync backup`")
+    restore.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    restore.set_defaults(func=cmd_restore)
     openapi = sub.add_parser("openapi", help="print the OpenAPI 3.1 document served at /openapi.json")
     openapi.add_argument("--output", type=Path, help="write it to this file (e.g. docs/openapi.json)")
     openapi.set_defaults(func=cmd_openapi)

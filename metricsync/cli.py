@@ -147,7 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from metricsync.backup import backup
+    from metricsync.embedded.backup import backup
 
     settings = _settings(args)
     size = backup(settings.data_dir, args.output)
@@ -156,7 +156,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from metricsync.backup import restore
+    from metricsync.embedded.backup import restore
 
     settings = _settings(args)
     moved = restore(settings.data_dir, args.backup_file)
@@ -166,7 +166,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    from metricsync.app import create_embedded_app
+    from metricsync.embedded.web_app import create_embedded_app
     from metricsync.web.api_docs import document_json
 
     app = create_embedded_app(_settings(args))  # routes only: nothing opens before the lifespan

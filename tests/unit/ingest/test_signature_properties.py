@@ -100,4 +100,3 @@ def test_token_passes_exactly_when_it_matches(token: str, presented: str, user: 
             assert refused.value.code == "bad_token"
             if len(token) >= 12:  # a short token may happen to be a word of the message
                 assert token not in refused.value.detail
-

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from metricsync.app import create_embedded_app
+from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from metricsync.web.api_docs import CSP, STATIC, document_json
 from metricsync.web.contract import ApiRoute, BadQueryError

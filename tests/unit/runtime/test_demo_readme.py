@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from metricsync.app import create_embedded_app
+from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from metricsync.simulate import ORG, SimulationPlan, plan_webhooks, service_names, sign
 

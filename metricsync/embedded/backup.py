@@ -21,8 +21,9 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from metricsync.datadir import DataDirLock, db_path
-from metricsync.errors import ConfigError, StoreError
+from metricsync.embedded.datadir import DataDirLock, db_path
+from metricsync.errors import StoreError
+from schemas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

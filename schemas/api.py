@@ -96,13 +96,42 @@ class Health(BaseModel):
     )
 
 
-class Status(BaseModel):
-    """`GET /api/v1/status`: how far the pipeline is. Counts are counts (`*_count`), positions in a log are
-    named `*_position`; `caught_up` and `lag` read the same in both modes."""
+class LogPositions(BaseModel):
+    """Embedded mode: sequence numbers in the raw log (positions, not counts: the log has gaps)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    raw_last: int = Field(description="the newest raw delivery's sequence number")
+    normalized_through: int = Field(description="the normalizer has handled every delivery up to this one")
+
+
+class GroupLag(BaseModel):
+    """Distributed mode: one consumer group's lag on its topic (end offsets - committed offsets)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group: str
+    topic: str
+    lag: int | None = Field(description="records not yet committed by the group; null: Kafka did not answer")
+
+
+class Status(BaseModel):
+    """`GET /api/v1/status`: how far the pipeline is, in either mode. `raw_deliveries`, `events` and
+    `dead_letters` are counts of stored items; log positions are under `positions` (embedded) and
+    consumer offsets under `consumers` (distributed). `caught_up` and `lag` read the same in both:
+    everything received has reached the metrics, and how many deliveries or events have not yet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     as_of: datetime
-    mode: Literal["embedded", "distributed"] | None = None
-    caught_up: bool | None = Field(None, description="everything received has reached the metrics")
-    lag: int | None = Field(None, description="deliveries or events received but not yet in the metrics")
+    mode: Literal["embedded", "distributed", "starting"]
+    caught_up: bool | None = Field(description="null: not known (Kafka did not answer)")
+    lag: int | None = Field(description="deliveries and events received but not yet in the metrics")
+    raw_deliveries: int | None = None
+    events: int | None = None
+    dead_letters: int | None = None
+    normalizer_lag: int | None = None
+    worker_pending: int | None = None
+    positions: LogPositions | None = None
+    consumers: list[GroupLag] | None = None
+    error: str | None = Field(None, description="why a part of the status is missing")

@@ -72,7 +72,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
 
     async def pipeline_status() -> dict[str, object]:
         if "pipeline" not in holder:
-            return {"pipeline": "starting"}
+            return {"mode": "starting", "caught_up": False, "lag": None}
         return await holder["pipeline"].status()
 
     api = ReadApi(LiveEngineSource(engine), settings.catalog(), settings.api_token, clock, pipeline_status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 
 from starlette.routing import BaseRoute
@@ -64,15 +64,34 @@ class MongoMetricsSource:
 
 
 def api_routes(
-    settings: Settings, store: MongoStore, clock: Callable[[], datetime], hub: StreamHub | None = None
+    settings: Settings,
+    store: MongoStore,
+    clock: Callable[[], datetime],
+    hub: StreamHub | None = None,
+    consumer_lags: Callable[[], Awaitable[list[dict[str, object]]]] | None = None,
 ) -> list[BaseRoute]:
-    """The read API; with a hub also the dashboard (page, its routes, the live stream)."""
+    """The read API from MongoDB; with a hub also the dashboard (page, its routes, the live stream);
+    `consumer_lags` (the Kafka consumer groups' lags) makes `caught_up` and `lag` of the status."""
+
     async def status() -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
+            "mode": "distributed",
+            "caught_up": None,
+            "lag": None,
             "raw_deliveries": await store.raw_count(),
             "events": await store.event_count(),
             "dead_letters": await store.dead_letter_count(),
         }
+        if consumer_lags is not None:
+            consumers = await consumer_lags()
+            lags = [entry["lag"] for entry in consumers]
+            body["consumers"] = consumers
+            if all(isinstance(lag, int) for lag in lags):
+                total = sum(lag for lag in lags if isinstance(lag, int))
+                body.update(caught_up=total == 0, lag=total)
+            else:
+                body["error"] = "Kafka did not answer: consumer lag unknown (see the API's log)"
+        return body
 
     api = ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
     if hub is None:

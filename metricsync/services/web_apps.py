@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from metricsync.clock import utc_now
 from metricsync.dashboard import StreamHub
 from metricsync.dashboard.feeds import KafkaMetricsFeed
 from metricsync.dashboard.shutdown import end_streams_on_signals
+from metricsync.kafka.clients import group_lags
 from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
@@ -26,6 +28,11 @@ from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
 from metricsync.web.contract import documented
 
 log = logging.getLogger(__name__)
+
+
+def consumer_groups(settings: Settings) -> list[tuple[str, str]]:
+    """The (group, topic) pairs whose lag is the pipeline's: normalizer on raw, worker on events."""
+    return [(settings.normalizer_group, settings.raw_topic), (settings.worker_group, settings.events_topic)]
 
 
 def create_ingest_service_app(
@@ -42,7 +49,7 @@ def create_ingest_service_app(
 
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
-        routes += api_routes(settings, store, clock, hub)
+        routes += api_routes(settings, store, clock, hub, partial(group_lags, settings, consumer_groups(settings)))
     routes += docs_routes(lambda: routes)
 
     @asynccontextmanager
@@ -106,7 +113,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    routes += api_routes(settings, store, clock, hub)
+    routes += api_routes(settings, store, clock, hub, partial(group_lags, settings, consumer_groups(settings)))
     routes += docs_routes(lambda: routes)
     return Starlette(
         routes=routes,

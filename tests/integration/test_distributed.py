@@ -294,6 +294,16 @@ def test_init_twice_and_unmappable_deliveries_go_to_the_dead_letter_topic(distri
     status = distributed.get("/api/v1/status").json()
     assert status["dead_letters"] == 1
     assert status["raw_deliveries"] == len(scenario.requests()) + 1
+    assert status["mode"] == "distributed"
+    assert {(c["group"], c["topic"]) for c in status["consumers"]} == {
+        (distributed.env["METRICSYNC_NORMALIZER_GROUP"], distributed.env["METRICSYNC_RAW_TOPIC"]),
+        (distributed.env["METRICSYNC_WORKER_GROUP"], distributed.env["METRICSYNC_EVENTS_TOPIC"]),
+    }
+    wait_until(
+        "the consumer groups to commit everything (caught_up, lag 0)",
+        lambda: (lambda s: s["caught_up"] is True and s["lag"] == 0)(distributed.get("/api/v1/status").json()),
+        timeout=60,
+    )
 
 
 def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: Distributed, tmp_path: Path) -> None:

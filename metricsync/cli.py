@@ -30,12 +30,20 @@ EMBEDDED_SWITCH_INTERVAL = 0.0005  # seconds; see cmd_serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from metricsync.embedded.datadir import DataDirLock
+    from metricsync.embedded.datadir import DataDirLock, db_path
+    from metricsync.embedded.fingerprint import check_before_serving
     from metricsync.embedded.web_app import create_embedded_app
     from metricsync.web.serving import serve_app
+    from normalizer.rules import rules_fingerprint
 
     settings = _settings(args)
     with DataDirLock(settings.data_dir):
+        check_before_serving(
+            db_path(settings.data_dir),
+            rules_fingerprint(settings.mapping_rules()),
+            settings.data_dir,
+            accept_change=args.accept_rule_change,
+        )
         app = create_embedded_app(settings)
         # The SQLite writer thread needs the GIL back after every statement; with the default 5 ms
         # switch interval it can wait that long behind the event loop for each, and every webhook
@@ -213,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (METRICSYNC_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (METRICSYNC_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    serve.add_argument(
+        "--accept-rule-change",
+        action="store_true",
+        help="start although the catalog aliases or mapping settings changed since the stored events were derived "
+        "(the change applies to new webhooks only; `metricsync rebuild` applies it to all history)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     rebuild = sub.add_parser("rebuild", help="re-derive events and metrics from the stored raw deliveries")

@@ -69,7 +69,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from metrics_worker.documents import service_snapshot
     from metricsync.kafka.clients import make_consumer, make_producer
     from metricsync.mongo.state_log import base_doc
-    from metricsync.mongo.store import MongoStore
+    from metricsync.mongo.store import RULES_DERIVED, MongoStore
     from normalizer.mapping import map_or_error
 
     store = MongoStore.from_settings(settings)
@@ -135,6 +135,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         ]
         for future in futures:
             await future
+        await store.set_meta(RULES_DERIVED, rules_fingerprint(rules))
         elapsed = time.perf_counter() - started
         print(
             f"done: {events_total} events, {dead_total} dead letters, {len(services)} services in {elapsed:.2f}s",

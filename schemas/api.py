@@ -115,6 +115,17 @@ class GroupLag(BaseModel):
     lag: int | None = Field(description="records not yet committed by the group; null: Kafka did not answer")
 
 
+class RulesStatus(BaseModel):
+    """Fingerprints of the catalog aliases and mapping settings (docs/operations.md, "Catalog and rule
+    changes"): what the stored events were derived with, and what the normalizers now use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    derived_with: str | None
+    normalizer: str | None
+    rebuild_needed: bool = Field(description="they differ: `metricsync rebuild` re-derives the history")
+
+
 class Status(BaseModel):
     """`GET /api/v1/status`: how far the pipeline is, in either mode. `raw_deliveries`, `events` and
     `dead_letters` are counts of stored items; log positions are under `positions` (embedded) and
@@ -134,4 +145,5 @@ class Status(BaseModel):
     worker_pending: int | None = None
     positions: LogPositions | None = None
     consumers: list[GroupLag] | None = None
+    rules: RulesStatus | None = None
     error: str | None = Field(None, description="why a part of the status is missing")

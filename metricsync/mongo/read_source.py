@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from metrics_worker.engine import MetricEngine
 from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo.state_log import restore
-from metricsync.mongo.store import MongoStore
+from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
 from metricsync.web.read_api import ReadApi
 
@@ -81,6 +81,12 @@ def api_routes(
             "raw_deliveries": await store.raw_count(),
             "events": await store.event_count(),
             "dead_letters": await store.dead_letter_count(),
+        }
+        derived, normalizer = await store.get_meta(RULES_DERIVED), await store.get_meta(RULES_NORMALIZER)
+        body["rules"] = {
+            "derived_with": derived,
+            "normalizer": normalizer,
+            "rebuild_needed": derived is not None and normalizer is not None and derived != normalizer,
         }
         if consumer_lags is not None:
             consumers = await consumer_lags()

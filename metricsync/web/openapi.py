@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 from metricsync.web.contract import Answer, ApiRoute, Operation
 
 OPENAPI_VERSION = "3.1.0"
-API_VERSION = "1.1.0"
+API_VERSION = "1.0.0"  # the first published contract
 REF = "#/components/schemas/{model}"
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {

@@ -323,6 +323,11 @@ def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: D
     assert rebuild.proc.wait(120) == 0, rebuild.log_tail()
     assert "done: 16 events, 0 dead letters, 1 services" in rebuild.log_path.read_text(), rebuild.log_tail()
 
+    # the last normalizers ran without the catalog the history is now derived with: status says so
+    rules = distributed.get("/api/v1/status").json()["rules"]
+    assert rules["rebuild_needed"] is True
+    assert rules["derived_with"] != rules["normalizer"]
+
     # the API serves the re-derived state: both histories as one service (see the embedded rebuild test)
     merged = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
     assert merged["deployment_frequency"]["deployments"] == 5
@@ -346,3 +351,5 @@ def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: D
     )
     again = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
     assert again["lead_time"]["changes"] == 6  # nothing counted twice
+    rules = distributed.get("/api/v1/status").json()["rules"]
+    assert rules == {"derived_with": rules["normalizer"], "normalizer": rules["normalizer"], "rebuild_needed": False}

@@ -107,6 +107,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     for name, prop in schema.get("properties", {}).items():
         prop = _without_null(dict(prop))
         prop.pop("title", None)
+        if prop.get("default", 0) is None:  # "absent", not a value a query can carry
+            del prop["default"]
         description = prop.pop("description", "")
         examples = prop.pop("examples", None)
         parameter: dict[str, Any] = {

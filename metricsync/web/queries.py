@@ -22,7 +22,7 @@ class NoParams(_Params):
 
 class ScopeParams(_Params):
     service: str | None = Field(
-        None, description="one service (an alias from the catalog resolves to its service)", examples=["checkout-api"]
+        None, description="one service (an alias from the catalog resolves to its service)", examples=["acme/payments"]
     )
     team: str | None = Field(None, description="the services of one team of the catalog", examples=["checkout"])
     environment: str | None = Field(

@@ -213,3 +213,12 @@ def test_a_cursor_stays_valid_while_items_are_added() -> None:
     assert second.items == [(30, "s", "d30"), (40, "s", "d40")]
     third = paginate(grown, lambda item: item, second.cursor, 2)
     assert (third.items, third.cursor) == ([(50, "s", "d50")], None)
+
+
+async def test_status_names_counts_and_positions(client: httpx.AsyncClient) -> None:
+    status = (await client.get("/api/v1/status")).json()
+    assert (status["mode"], status["caught_up"], status["lag"]) == ("embedded", True, 0)
+    assert status["raw_deliveries"] == len(scenario.requests())  # a count
+    positions = status["positions"]  # sequence numbers, not counts
+    assert positions["normalized_through"] == positions["raw_last"] >= status["raw_deliveries"]
+    assert "normalized_through" not in status

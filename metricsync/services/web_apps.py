@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from functools import partial
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -35,6 +34,29 @@ def consumer_groups(settings: Settings) -> list[tuple[str, str]]:
     return [(settings.normalizer_group, settings.raw_topic), (settings.worker_group, settings.events_topic)]
 
 
+LAG_CACHE_SECONDS = 1.0
+
+
+def consumer_lag_reader(settings: Settings) -> Callable[[], Awaitable[list[dict[str, object]]]]:
+    """The consumer groups' lags for the status, asked of Kafka at most once a second (each asking opens
+    an admin client and a consumer: pollers of the status must not turn into a connection storm)."""
+    import asyncio
+    import time
+
+    cached: list[tuple[float, list[dict[str, object]]]] = []
+    lock = asyncio.Lock()
+
+    async def read() -> list[dict[str, object]]:
+        async with lock:
+            if cached and time.monotonic() - cached[0][0] < LAG_CACHE_SECONDS:
+                return cached[0][1]
+            lags = await group_lags(settings, consumer_groups(settings))
+            cached[:] = [(time.monotonic(), lags)]
+            return lags
+
+    return read
+
+
 def create_ingest_service_app(
     settings: Settings, with_api: bool, clock: Callable[[], datetime] = utc_now
 ) -> IngestStarlette:
@@ -49,7 +71,7 @@ def create_ingest_service_app(
 
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
-        routes += api_routes(settings, store, clock, hub, partial(group_lags, settings, consumer_groups(settings)))
+        routes += api_routes(settings, store, clock, hub, consumer_lag_reader(settings))
     routes += docs_routes(lambda: routes)
 
     @asynccontextmanager
@@ -113,7 +135,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    routes += api_routes(settings, store, clock, hub, partial(group_lags, settings, consumer_groups(settings)))
+    routes += api_routes(settings, store, clock, hub, consumer_lag_reader(settings))
     routes += docs_routes(lambda: routes)
     return Starlette(
         routes=routes,

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.metrics import DeploymentView, IncidentView, Scope, SeriesPoint, ServiceSummary
+from schemas.metrics import DeploymentView, DoraMetrics, IncidentView, Scope, SeriesPoint, ServiceSummary
 
 
 class ErrorBody(BaseModel):
@@ -37,6 +37,35 @@ class ServicesResponse(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     services: list[ServiceRow]
+
+
+class ServiceMetrics(DoraMetrics):
+    """One service's metrics over the window, with its team (the dashboard's services table)."""
+
+    service: str
+    team: str | None
+
+
+class ServicesMetricsResponse(BaseModel):
+    """`GET /api/v1/dora/services`: one row per service of the scope."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Scope
+    services: list[ServiceMetrics]
+
+
+class QualityResponse(BaseModel):
+    """`GET /api/v1/quality`: what makes the numbers of the scope less trustworthy, counted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: Scope
+    dead_letters: int | None = Field(description="deliveries no event could be derived from (all services)")
+    deployments_without_changes: int
+    deployments: int
+    incidents_without_service: int
+    negative_lead_time_changes: int
 
 
 class SeriesScope(Scope):

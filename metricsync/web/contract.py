@@ -41,6 +41,7 @@ class Answer:
     description: str
     model: type[BaseModel] | None = ErrorBody
     csv: bool = False  # also served as text/csv (format=csv or Accept: text/csv)
+    media: str | None = None  # a body that is not JSON (model=None): its media type, e.g. text/event-stream
     headers: Mapping[str, str] = field(default_factory=dict)  # response header name -> description
 
 

@@ -129,6 +129,8 @@ def _response(answer: Answer) -> dict[str, Any]:
     content: dict[str, Any] = {}
     if answer.model is not None:
         content["application/json"] = {"schema": {"$ref": REF.format(model=answer.model.__name__)}}
+    if answer.media is not None:
+        content[answer.media] = {"schema": {"type": "string"}}
     if answer.csv:
         content["text/csv"] = {"schema": {"type": "string", "description": "a header row, then one row per item"}}
     if content:

@@ -59,3 +59,9 @@ class ListParams(ScopeParams):
     format: Literal["json", "csv"] | None = Field(
         None, description="`csv` for CSV (as `Accept: text/csv`); default JSON"
     )
+
+
+class StreamParams(ScopeParams):
+    last_event_id: str | None = Field(
+        None, description="resume after this event (as the `Last-Event-ID` header; for clients that cannot send it)"
+    )

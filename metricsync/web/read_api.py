@@ -149,6 +149,12 @@ class ReadApi:
 
     # --- scope -----------------------------------------------------------------------------------
 
+    async def scope(self, request: Request, model: type[ScopeParams] = ScopeParams) -> tuple[Query, ScopeParams]:
+        """The request's scope and window, its query read strictly as `model` (routes outside this module,
+        e.g. the dashboard's, use it); the parsed parameters too, for a model with more of them."""
+        params = parse_query(request.query_params, model)
+        return await self._query(params), params
+
     async def _query(self, params: ScopeParams) -> Query:
         service = params.service
         team = params.team
@@ -262,50 +268,50 @@ _ERRORS = {
     400: Answer("a query parameter is unknown, repeated or invalid (`error` names the problem)"),
     401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
 }
-_SCOPE_ERRORS = {**_ERRORS, 404: Answer("`service` has no events and is not in the catalog, or `team` is unknown")}
-_API_AUTH = ("apiToken", "")  # the bearer token, or none when METRICSYNC_API_TOKEN is unset
+SCOPE_ERRORS = {**_ERRORS, 404: Answer("`service` has no events and is not in the catalog, or `team` is unknown")}
+API_AUTH = ("apiToken", "")  # the bearer token, or none when METRICSYNC_API_TOKEN is unset
 _NEXT = {"Link": '`<URL of the next page>; rel="next"`, absent on the last page'}
 
 DORA = Operation(
     "The DORA metrics of a scope and window",
-    {200: Answer("the metrics (docs/metrics.md)", DoraReport), **_SCOPE_ERRORS},
+    {200: Answer("the metrics (docs/metrics.md)", DoraReport), **SCOPE_ERRORS},
     query=ScopeParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("metrics",),
 )
 SERIES = Operation(
     "The metrics per day, week or month of a window",
-    {200: Answer("one point per bucket", SeriesDocument), **_SCOPE_ERRORS},
+    {200: Answer("one point per bucket", SeriesDocument), **SCOPE_ERRORS},
     query=SeriesParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("metrics",),
 )
 SERVICES = Operation(
     "Every service with events, and its team",
     {200: Answer("the services", ServicesResponse), **_ERRORS},
     query=NoParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("metrics",),
 )
 DEPLOYMENTS = Operation(
     "The successful deployments of a scope and window, with every fact the metrics derive from them",
-    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=_NEXT), **_SCOPE_ERRORS},
+    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
     query=ListParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("metrics",),
 )
 INCIDENTS = Operation(
     "The merged incidents starting in a scope and window",
-    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=_NEXT), **_SCOPE_ERRORS},
+    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
     query=ListParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("metrics",),
 )
 STATUS = Operation(
     "How far the pipeline is",
     {200: Answer("counts, positions, lag", Status), **_ERRORS},
     query=NoParams,
-    security=_API_AUTH,
+    security=API_AUTH,
     tags=("operations",),
 )
 

@@ -59,6 +59,10 @@ username = "alertmanager"
 password = "{ALERTMANAGER_TOKEN}"
 """
 
+# An event stream stays open while the client listens: not fuzzed (a request would wait for its end);
+# its scope parameters are the read API's, and tests/unit/runtime/test_dashboard_* and tests/browser test it.
+NOT_FUZZED = {"/api/v1/stream"}
+
 # (method, path, status): not reachable on a healthy server; see the module docstring for where tested
 UNREACHABLE = {
     ("POST", "/webhooks/github", 503),
@@ -77,7 +81,14 @@ def _directed(base: str) -> list[tuple[str, str, int]]:
         def record(response: httpx.Response) -> None:
             seen.append((response.request.method, response.request.url.path, response.status_code))
 
-        for path in ("/api/v1/dora", "/api/v1/dora/series", "/api/v1/services", "/api/v1/status"):
+        for path in (
+            "/api/v1/dora",
+            "/api/v1/dora/series",
+            "/api/v1/dora/services",
+            "/api/v1/quality",
+            "/api/v1/services",
+            "/api/v1/status",
+        ):
             record(client.get(path))  # no token: 401
             record(client.get(path, params={"nope": "1"}, headers=auth))  # unknown parameter: 400
         for path in ("/api/v1/deployments", "/api/v1/incidents"):
@@ -141,6 +152,7 @@ def test_schemathesis_finds_no_contract_violation(tmp_path: Path, capsys: pytest
             examples,
             "--seed",
             seed,
+            *(option for path in sorted(NOT_FUZZED) for option in ("--exclude-path", path)),
             "--report",
             "har",
             "--report-dir",
@@ -167,6 +179,7 @@ def test_schemathesis_finds_no_contract_violation(tmp_path: Path, capsys: pytest
         missing = sorted(
             (method.upper(), path, int(status))
             for path, operations in document["paths"].items()
+            if path not in NOT_FUZZED
             for method, operation in operations.items()
             for status in operation["responses"]
             if int(status) not in by_operation[(method.upper(), path)]

@@ -92,8 +92,8 @@ export async function openDrill(dialog, metricKey, params) {
   clear(body).append(h("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   const [deployments, incidents] = await Promise.all([
-    getJSON("/api/v1/deployments", params),
-    getJSON("/api/v1/incidents", params),
+    getJSON("/api/v1/deployments", { ...params, limit: 1000 }),  // pages of at most 1000 (docs/api.md)
+    getJSON("/api/v1/incidents", { ...params, limit: 1000 }),
   ]);
   const deps = deployments.deployments, incs = incidents.incidents;
   const byId = new Map(incs.map((i) => [i.incident_id, i]));

@@ -15,8 +15,7 @@ as before, in the same JSON shape.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +27,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ingest.auth import Verifier, alertmanager_verifier, github_verifier, jenkins_verifier
-from ingest.body import check_content_length, check_content_type, parse_object, read_body
+from ingest.auth import alertmanager_verifier, github_verifier, jenkins_verifier
+from ingest.body import check_content_length, check_content_type, read_body
 from ingest.config import IngestConfig
 from ingest.errors import (
     IngestError,
@@ -51,6 +50,7 @@ from ingest.identity import (
     jenkins_identity,
 )
 from ingest.responses import json_response
+from ingest.sender import HeaderMap, Sender
 from schemas.ports import DeliverySink, DeliveryTooLarge, SinkUnavailable
 from schemas.raw import IngestStatus, RawDelivery
 from schemas.sources import Source
@@ -58,10 +58,6 @@ from schemas.sources import Source
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# The request headers as looked up by the checks: lower-cased names, a repeated header's first value.
-HeaderMap = Mapping[str, str]
-# Identity of a parsed, verified request; or a response that ends it without storing (GitHub ping).
-Identify = Callable[[HeaderMap, dict[str, Any], bytes], Identity | Response]
 
 _ACCEPTED_HEADERS = (b"content-type", b"application/json")
 
@@ -92,34 +88,44 @@ def _identify_alertmanager(headers: HeaderMap, payload: dict[str, Any], body: by
     return alertmanager_identity(payload, body)
 
 
-@dataclass(frozen=True, slots=True)
-class _Sender:
-    source: Source
-    verifier: Verifier
-    content_type_hints: Mapping[str, str]
-    identify: Identify
-    delivery_header: str | None = None  # a sender-given delivery id worth logging on refusals
+def github_sender(config: IngestConfig) -> Sender:
+    return Sender(
+        Source.GITHUB, "/webhooks/github", github_verifier(config), _identify_github, _GITHUB_HINTS, "x-github-delivery"
+    )
+
+
+def jenkins_sender(config: IngestConfig) -> Sender:
+    return Sender(Source.JENKINS, "/webhooks/jenkins", jenkins_verifier(config), _identify_jenkins, _JENKINS_HINTS)
+
+
+def alertmanager_sender(config: IngestConfig) -> Sender:
+    return Sender(Source.ALERTMANAGER, "/webhooks/alertmanager", alertmanager_verifier(config), _identify_alertmanager)
+
+
+def builtin_senders(config: IngestConfig) -> list[Sender]:
+    """GitHub, Jenkins and Alertmanager from an `IngestConfig` (tests, benchmarks, and callers that
+    do not pass the runtime's source registry)."""
+    return [github_sender(config), jenkins_sender(config), alertmanager_sender(config)]
 
 
 class _WebhookEndpoints:
-    def __init__(self, config: IngestConfig, sink: DeliverySink, clock: Clock) -> None:
+    def __init__(self, senders: Sequence[Sender], max_body_bytes: int, sink: DeliverySink, clock: Clock) -> None:
         self._sink = sink
         self._clock = clock
-        self._limit = config.max_body_bytes
-        self.github = _Sender(
-            Source.GITHUB, github_verifier(config), _GITHUB_HINTS, _identify_github, "x-github-delivery"
-        )
-        self.jenkins = _Sender(Source.JENKINS, jenkins_verifier(config), _JENKINS_HINTS, _identify_jenkins)
-        self.alertmanager = _Sender(Source.ALERTMANAGER, alertmanager_verifier(config), {}, _identify_alertmanager)
+        self._limit = max_body_bytes
+        self.senders = list(senders)
+        paths = [sender.path for sender in self.senders]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"two senders share a path: {sorted(paths)}")
 
     @property
     def verification(self) -> dict[str, str]:
-        return {sender.source.value: sender.verifier.mode for sender in (self.github, self.jenkins, self.alertmanager)}
+        return {sender.source.value: sender.verifier.mode for sender in self.senders}
 
-    def route(self, path: str, sender: _Sender) -> Route:
-        return Route(path, WebhookEndpoint(self, sender), methods=["POST"], name=f"webhook_{sender.source.value}")
+    def route(self, sender: Sender) -> Route:
+        return Route(sender.path, WebhookEndpoint(self, sender), methods=["POST"], name=sender.route_name)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, sender: _Sender) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, sender: Sender) -> None:
         received_at = self._clock()
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = header_map(raw_headers)
@@ -129,7 +135,7 @@ class _WebhookEndpoints:
             check_content_type(headers.get("content-type"), sender.content_type_hints)
             body = await read_body(receive, self._limit)
             sender.verifier.check_body(headers, body)
-            payload = parse_object(body)
+            payload = sender.parse(headers, body)
             identity = sender.identify(headers, payload, body)
             if isinstance(identity, Response):
                 await identity(scope, receive, send)
@@ -164,7 +170,7 @@ class _WebhookEndpoints:
         source: Source,
         identity: Identity,
         body: bytes,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | list[Any],
         received_at: datetime,
     ) -> IngestStatus:
         # Every field was checked above: construct without validating again (it is per request).
@@ -178,7 +184,7 @@ class _WebhookEndpoints:
             body=body,
         )
         try:
-            new = await self._sink.submit(delivery, payload)
+            new = await self._sink.submit(delivery, payload if isinstance(payload, dict) else None)
         except SinkUnavailable as e:
             raise ServiceUnavailable(
                 f"The delivery could not be stored ({e.reason}); retry after {max(1, e.retry_after_seconds)} s.",
@@ -203,7 +209,7 @@ class _WebhookEndpoints:
             )
         return status
 
-    def _refuse(self, headers: HeaderMap, sender: _Sender, error: IngestError) -> Response:
+    def _refuse(self, headers: HeaderMap, sender: Sender, error: IngestError) -> Response:
         delivery_id = headers.get(sender.delivery_header, "-") if sender.delivery_header else "-"
         delivery_id = delivery_id[:MAX_HEADER_VALUE]
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
@@ -224,7 +230,7 @@ class WebhookEndpoint:
     """One source's `POST /webhooks/<source>` as a plain ASGI app (a Starlette route's endpoint, and
     what `IngestStarlette` calls directly)."""
 
-    def __init__(self, endpoints: _WebhookEndpoints, sender: _Sender) -> None:
+    def __init__(self, endpoints: _WebhookEndpoints, sender: Sender) -> None:
         self._endpoints = endpoints
         self._sender = sender
 
@@ -267,24 +273,29 @@ class IngestStarlette(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_ingest_routes(config: IngestConfig, sink: DeliverySink, clock: Clock) -> list[BaseRoute]:
-    """`POST /webhooks/github|jenkins|alertmanager`, `GET /healthz`, `GET /readyz`.
+def create_ingest_routes(
+    config: IngestConfig, sink: DeliverySink, clock: Clock, senders: Sequence[Sender] | None = None
+) -> list[BaseRoute]:
+    """One `POST` route per sender (default: GitHub, Jenkins, Alertmanager from `config`; the runtime
+    passes every registered source's), `GET /healthz`, `GET /readyz`.
 
     The runtime mounts these next to the read API in one `IngestStarlette` app. How each source is
     verified is documented on `IngestConfig`; a source with a secret always verifies it.
     """
-    endpoints = _WebhookEndpoints(config, sink, clock)
+    endpoints = _WebhookEndpoints(
+        builtin_senders(config) if senders is None else senders, config.max_body_bytes, sink, clock
+    )
     return [
-        endpoints.route("/webhooks/github", endpoints.github),
-        endpoints.route("/webhooks/jenkins", endpoints.jenkins),
-        endpoints.route("/webhooks/alertmanager", endpoints.alertmanager),
+        *(endpoints.route(sender) for sender in endpoints.senders),
         *create_health_routes(sink, endpoints.verification),
     ]
 
 
-def create_ingest_app(config: IngestConfig, sink: DeliverySink, clock: Clock) -> IngestStarlette:
+def create_ingest_app(
+    config: IngestConfig, sink: DeliverySink, clock: Clock, senders: Sequence[Sender] | None = None
+) -> IngestStarlette:
     """The ingest routes alone, as an app (tests, benchmarks); 404/405 answered in the same JSON shape."""
     return IngestStarlette(
-        routes=create_ingest_routes(config, sink, clock),
+        routes=create_ingest_routes(config, sink, clock, senders),
         exception_handlers={HTTPException: http_exception_handler},
     )

@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -216,3 +216,102 @@ def alertmanager_verifier(config: IngestConfig) -> Verifier:
             allow_query=False,
         )
     return Unverified() if config.allow_unsigned else Unconfigured("Alertmanager", ALERTMANAGER_TOKEN_VAR)
+
+
+class HeaderToken:
+    """A shared token sent verbatim in a named header (GitLab's `X-Gitlab-Token`), compared in
+    constant time (as digests: the token's length does not leak either)."""
+
+    mode = "token"
+
+    def __init__(self, token: SecretStr, *, header: str, sender: str, variable: str) -> None:
+        self._digest = _digest(token.get_secret_value().encode("utf-8"))
+        self._header = header
+        self._sender = sender
+        self._variable = variable
+
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
+        value = headers.get(self._header.lower())
+        if value is None:
+            raise Unauthorized(
+                "missing_token",
+                f"The {self._sender} request carries no {self._header} header; set the webhook's secret token "
+                f"in {self._sender} to the value of {self._variable}.",
+            )
+        if not hmac.compare_digest(_digest(value.encode("latin-1")), self._digest):
+            raise Unauthorized(
+                "bad_token",
+                f"The {self._header} header did not match; make the webhook's secret token in {self._sender} "
+                f"equal to {self._variable}.",
+            )
+
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
+        return None
+
+
+class HmacSignatures:
+    """PagerDuty's `X-PagerDuty-Signature: v1=<hex HMAC-SHA256(secret, raw body)>[,v1=<hex>...]`:
+    several signatures while a secret is being rotated; the request passes when any `v1` one
+    matches. Unknown versions are skipped (a later scheme must not lock us out of v1)."""
+
+    mode = "hmac-sha256"
+
+    def __init__(self, secret: SecretStr, *, header: str, sender: str, variable: str) -> None:
+        self._key = secret.get_secret_value().encode("utf-8")
+        self._header = header
+        self._sender = sender
+        self._variable = variable
+
+    def _value(self, headers: Mapping[str, str]) -> str:
+        value = headers.get(self._header.lower())
+        if value is None or not value.strip():
+            raise Unauthorized(
+                "missing_signature",
+                f"{self._header} is missing; set the webhook subscription's signing secret in {self._variable}.",
+            )
+        return value
+
+    def check_headers(self, headers: Mapping[str, str], query_string: bytes) -> None:
+        self._value(headers)
+
+    def check_body(self, headers: Mapping[str, str], body: bytes) -> None:
+        value = self._value(headers)
+        expected = hmac.digest(self._key, body, "sha256").hex().encode("ascii")
+        versions = 0
+        for part in value.split(","):
+            version, _, signature = part.strip().partition("=")
+            if version != "v1":
+                continue
+            versions += 1
+            if hmac.compare_digest(expected, signature.strip().lower().encode("latin-1")):
+                return
+        if versions == 0:
+            raise Unauthorized(
+                "malformed_signature",
+                f"{self._header} holds no 'v1=<hex>' signature; send {self._sender}'s header unchanged.",
+            )
+        raise Unauthorized(
+            "bad_signature",
+            f"No signature in {self._header} matches the body; make {self._variable} equal to the "
+            f"subscription's signing secret and do not alter the body in transit.",
+        )
+
+
+def secret_verifier(
+    secret: SecretStr | None,
+    *,
+    allow_unsigned: bool,
+    sender: str,
+    variable: str,
+    make: Callable[[SecretStr], Verifier],
+) -> Verifier:
+    """The verifier of a source with one secret: `make(secret)` when it is set (and not blank), else
+    `Unverified` with `allow_unsigned`, else `Unconfigured` (every request refused, naming `variable`)."""
+    if secret is not None and secret.get_secret_value().strip():
+        return make(secret)
+    return Unverified() if allow_unsigned else Unconfigured(sender, variable)
+
+
+def bearer_or_basic(token: SecretStr, *, sender: str, variable: str) -> Verifier:
+    """`TokenAuth` without the query parameter: `Authorization: Bearer <token>` or basic auth."""
+    return TokenAuth(token, sender=sender, variable=variable, allow_query=False)

@@ -13,7 +13,7 @@ class IngestConfig(BaseModel):
     * A source whose secret/token is configured always verifies it: a request with a missing or
       wrong signature/token gets 401, whatever `allow_unsigned` says.
     * A source with no secret/token rejects every request with 401 naming the variable to set
-      (`METRICSYNC_GITHUB_SECRET`, `METRICSYNC_JENKINS_TOKEN`, `METRICSYNC_ALERTMANAGER_TOKEN`),
+      (`METRICSYNC_<FIELD>`: `METRICSYNC_GITHUB_SECRET`, `METRICSYNC_GITLAB_TOKEN`...),
       unless `allow_unsigned` is true: then that source accepts requests unverified and the health
       endpoints report its verification as "off".
 
@@ -28,10 +28,24 @@ class IngestConfig(BaseModel):
     github_allow_sha1: bool = False
     jenkins_token: SecretStr | None = None
     alertmanager_token: SecretStr | None = None
+    gitlab_token: SecretStr | None = None  # X-Gitlab-Token
+    pagerduty_secret: SecretStr | None = None  # V3 signing secret
+    opsgenie_token: SecretStr | None = None
+    cdevents_token: SecretStr | None = None
+    push_token: SecretStr | None = None  # the push API (POST /api/v1/deployments|incidents)
     allow_unsigned: bool = False
     max_body_bytes: int = Field(default=25 * MIB, gt=0)
 
-    @field_validator("github_secret", "jenkins_token", "alertmanager_token")
+    @field_validator(
+        "github_secret",
+        "jenkins_token",
+        "alertmanager_token",
+        "gitlab_token",
+        "pagerduty_secret",
+        "opsgenie_token",
+        "cdevents_token",
+        "push_token",
+    )
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():

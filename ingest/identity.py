@@ -45,6 +45,14 @@ def header(headers: Mapping[str, str], name: str, fix: str) -> str:
     return value
 
 
+def optional_header(headers: Mapping[str, str], name: str, fix: str) -> str | None:
+    """An optional identity header, stripped; None when absent or blank, 400 when implausibly long."""
+    value = headers.get(name.lower())
+    if value is None or not value.strip():
+        return None
+    return header(headers, name, fix)
+
+
 # --- GitHub ---------------------------------------------------------------------------------------
 
 _GITHUB_FIX = "send GitHub's delivery headers unchanged"

@@ -14,7 +14,8 @@ What an insertion or removal of deployment D (finish f) can affect, and nothing 
 
 from dataclasses import dataclass, field
 
-from metrics_worker.deployments import DeploymentFact, DeploymentLog, DeployRec, merge
+from metrics_worker.crosssource import outranked
+from metrics_worker.deployments import DeploymentFact, DeploymentLog, DeployRec, Outcome, merge
 from metrics_worker.failures import incident_target, rollback_targets
 from metrics_worker.graph import CommitGraph, Edge
 from metrics_worker.incidents import IncidentTimeline, Signal, coverage_changes
@@ -42,8 +43,45 @@ class Stream:
         self.ownership = Ownership(graph)
         self.facts: dict[str, dict[str, DeploymentFact]] = {}  # deployment id -> event id -> fact
         self.blame: dict[str, DeployRec] = {}  # merged incident id -> the deployment it fails
+        # successful deployments with a sha, by sha (cross-source dedup: metrics_worker/crosssource.py)
+        self.by_sha: dict[str, dict[str, Outcome]] = {}
+        self.sha_of: dict[str, str] = {}  # deployment id -> its sha in by_sha
 
     # --- raw changes ------------------------------------------------------------------------------
+
+    def _sync(self, outcomes: list[tuple[str, Outcome]], dirty: Dirty) -> None:
+        """Make the log hold each deployment as its outcome says: present while successful and not
+        outranked by another source's report of the same deployment, absent otherwise. Removals first,
+        so a deployment taking another's place never shares the log with it."""
+        inserts: list[DeployRec] = []
+        for deployment_id, outcome in outcomes:
+            rec = self.log.by_id.get(deployment_id)
+            counted = outcome.status is DeploymentStatus.SUCCESS and not (
+                outcome.sha is not None and outranked(deployment_id, outcome, self.by_sha.get(outcome.sha, {}))
+            )
+            same = rec is not None and (rec.finish, rec.sha, rec.flag) == (
+                outcome.finish,
+                outcome.sha,
+                outcome.rollback,
+            )
+            if counted and same and rec is not None:
+                rec.environment, rec.production = outcome.environment, outcome.production
+                continue
+            if rec is not None:
+                self._remove(rec, dirty)
+            if counted:
+                inserts.append(
+                    DeployRec(
+                        deployment_id=deployment_id,
+                        finish=outcome.finish,
+                        sha=outcome.sha,
+                        flag=outcome.rollback,
+                        environment=outcome.environment,
+                        production=outcome.production,
+                    )
+                )
+        for new in inserts:
+            self._insert(new, dirty)
 
     def add_deployment(self, fact: DeploymentFact) -> bool:
         known = self.facts.setdefault(fact.deployment_id, {})
@@ -52,24 +90,23 @@ class Stream:
         known[fact.event_id] = fact
         outcome = merge(known.values())
         dirty = Dirty()
-        rec = self.log.by_id.get(fact.deployment_id)
-        if outcome.status is DeploymentStatus.SUCCESS:
-            if rec is not None and (rec.finish, rec.sha, rec.flag) == (outcome.finish, outcome.sha, outcome.rollback):
-                rec.environment, rec.production = outcome.environment, outcome.production
-            else:
-                if rec is not None:
-                    self._remove(rec, dirty)
-                new = DeployRec(
-                    deployment_id=fact.deployment_id,
-                    finish=outcome.finish,
-                    sha=outcome.sha,
-                    flag=outcome.rollback,
-                    environment=outcome.environment,
-                    production=outcome.production,
-                )
-                self._insert(new, dirty)
-        elif rec is not None:
-            self._remove(rec, dirty)
+        deployment_id = fact.deployment_id
+        previous_sha = self.sha_of.pop(deployment_id, None)
+        if previous_sha is not None:
+            group = self.by_sha[previous_sha]
+            del group[deployment_id]
+            if not group:
+                del self.by_sha[previous_sha]
+        if outcome.status is DeploymentStatus.SUCCESS and outcome.sha is not None:
+            self.by_sha.setdefault(outcome.sha, {})[deployment_id] = outcome
+            self.sha_of[deployment_id] = outcome.sha
+        # a change of this deployment may let another source's report of it count, or stop it counting
+        changed = [(deployment_id, outcome)]
+        for sha in sorted({previous_sha, outcome.sha} - {None}, key=str):
+            for other_id, other in sorted(self.by_sha.get(sha or "", {}).items()):
+                if other_id != deployment_id:
+                    changed.append((other_id, other))
+        self._sync(changed, dirty)
         attempt = (outcome.finish, fact.deployment_id) if outcome.failed_attempt else None
         self.log.set_attempt(fact.deployment_id, attempt)
         self._settle(dirty)

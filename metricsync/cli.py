@@ -65,9 +65,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from metricsync.simulate import SimulationPlan, run_simulation
+    from metricsync.simulate_sources import parse_sources
 
     settings = Settings()
-    plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed)
+    sources = frozenset(source.value for source in parse_sources(args.sources))
+    plan = SimulationPlan(days=args.days, services=args.services, seed=args.seed, sources=sources)
     return run_simulation(args.url, plan, settings, out=sys.stderr)
 
 
@@ -243,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--days", type=int, default=30, help="days of history to simulate (default 30)")
     simulate.add_argument("--services", type=int, default=3, help="number of services (default 3)")
     simulate.add_argument("--seed", type=int, default=7, help="random seed (same seed, same webhooks)")
+    simulate.add_argument(
+        "--sources",
+        default="github,jenkins,alertmanager",
+        help="comma-separated sources the team uses (github, jenkins, alertmanager, gitlab, pagerduty, "
+        "opsgenie, cdevents, push) or all (default github,jenkins,alertmanager)",
+    )
     simulate.set_defaults(func=cmd_simulate)
 
     init = sub.add_parser("init", help="distributed: create Kafka topics, MongoDB collections and indexes (idempotent)")

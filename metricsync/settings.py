@@ -1,26 +1,35 @@
 """All of MetricSync's settings: read once from the environment (prefix METRICSYNC_) at the entry
-point, then passed down. Each package gets its own small config object built here."""
+point, then passed down.
+
+The packages' own config objects are nested, not re-declared: `ingest` is `ingest.config.IngestConfig`
+(secrets of every source, limits), `mapping` is `normalizer.rules.MappingRules` (patterns, labels,
+matchers; its catalog comes from the `config` file). Each of their fields is read from the flat name it
+has always had, `METRICSYNC_<FIELD>` (`METRICSYNC_GITHUB_SECRET`, `METRICSYNC_ALERT_MATCH`), or from
+pydantic-settings' nested form `METRICSYNC_INGEST__<FIELD>` / `METRICSYNC_MAPPING__<FIELD>`, which wins
+when both are set. List settings are comma-separated in either form.
+"""
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any, get_origin
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ingest.config import MIB
+from ingest.config import MIB, IngestConfig
 from metricsync.durations import parse_duration
+from normalizer.rules import MappingRules
 from schemas.catalog import ServiceCatalog
 from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ingest.config import IngestConfig
     from metrics_worker.engine import EngineConfig
-    from normalizer.rules import MappingRules
-
 
 
 def _split_list(value: object) -> object:
@@ -29,8 +38,78 @@ def _split_list(value: object) -> object:
     return value
 
 
+PREFIX = "METRICSYNC_"
+# nested config objects whose fields keep their flat names (METRICSYNC_<FIELD>); `catalog` comes from a file
+NESTED: Mapping[str, tuple[type[BaseModel], frozenset[str]]] = {
+    "ingest": (IngestConfig, frozenset()),
+    "mapping": (MappingRules, frozenset({"catalog"})),
+}
+
+
+def _is_list(info: FieldInfo) -> bool:
+    return get_origin(info.annotation) in (list, tuple)
+
+
+def _flat_value(info: FieldInfo, value: Any) -> Any:
+    return _split_list(value) if _is_list(info) else value
+
+
+def lift_flat(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat keys naming a field of a nested config (`github_secret`) moved under it (`ingest`); a value
+    already given in the nested form wins."""
+    out = dict(values)
+    for section, (model, skipped) in NESTED.items():
+        nested = dict(out.get(section) or {}) if not isinstance(out.get(section), BaseModel) else None
+        if nested is None:
+            continue
+        for name, info in model.model_fields.items():
+            if name in skipped or name not in out:
+                continue
+            flat = out.pop(name)
+            nested.setdefault(name, _flat_value(info, flat))
+        if nested:
+            out[section] = nested
+    return out
+
+
+class FlatEnvSource(PydanticBaseSettingsSource):
+    """Today's variable names for the nested configs: `METRICSYNC_<FIELD>` (case-insensitive)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = {name.upper(): value for name, value in environ.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ builds the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for section, (model, skipped) in NESTED.items():
+            for name, info in model.model_fields.items():
+                value = self._environ.get(f"{PREFIX}{name.upper()}")
+                if name not in skipped and value is not None:
+                    out.setdefault(section, {})[name] = _flat_value(info, value)
+        return out
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METRICSYNC_", extra="ignore", frozen=True)
+    # enable_decoding off: list settings are comma-separated text, never JSON
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_nested_delimiter="__", extra="ignore", frozen=True, enable_decoding=False
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # earlier wins: constructor arguments, METRICSYNC_INGEST__X, METRICSYNC_X, defaults
+        flat = FlatEnvSource(settings_cls, os.environ)
+        return (init_settings, env_settings, flat, dotenv_settings, file_secret_settings)
 
     # serving (embedded mode and the HTTP services)
     host: str = "127.0.0.1"
@@ -38,30 +117,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./metricsync-data")
     log_level: str = "INFO"
 
-    # ingest: verification and limits
-    github_secret: SecretStr | None = None
-    github_allow_sha1: bool = False
-    jenkins_token: SecretStr | None = None
-    alertmanager_token: SecretStr | None = None
-    allow_unsigned: bool = False
-    max_body_bytes: int = Field(default=25 * MIB, gt=0)
+    # ingest: every source's secret, allow_unsigned, max_body_bytes (ingest/config.py)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
 
     # read API
     api_token: SecretStr | None = None
     api_refresh_interval: timedelta = timedelta(milliseconds=250)  # distributed: how stale a read may be
 
-    # mapping rules
+    # mapping rules (normalizer/rules.py); the service catalog from the TOML file `config`
     config: Path | None = None  # TOML: service aliases and teams
-    production_pattern: str = r"(?i)^(prod|production)([-_.].*)?$"
-    jenkins_service_parameter: str = "SERVICE"
-    jenkins_environment_parameters: Annotated[list[str], NoDecode] = ["ENVIRONMENT", "ENV", "DEPLOY_ENV"]
-    jenkins_production_job_pattern: str = r"(?i)prod"
-    jenkins_deploy_pattern: str = r"(?i)deploy"
-    jenkins_rollback_pattern: str = r"(?i)rollback"
-    alert_service_labels: Annotated[list[str], NoDecode] = ["service", "app", "job"]
-    alert_environment_labels: Annotated[list[str], NoDecode] = ["environment", "env"]
-    alert_match: str = 'severity=~"critical|page"'
-    incident_label: str = "incident"
+    mapping: MappingRules = Field(default_factory=MappingRules)
 
     # metric rules
     attribution_window: timedelta = timedelta(hours=72)
@@ -101,9 +166,23 @@ class Settings(BaseSettings):
     dead_letter_collection: str = "dead_letters"
     meta_collection: str = "meta"  # the rules fingerprints (docs/operations.md, "Catalog and rule changes")
 
-    _split = field_validator(
-        "jenkins_environment_parameters", "alert_service_labels", "alert_environment_labels", mode="before"
-    )(_split_list)
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, values: Any) -> Any:
+        """`Settings(github_secret=...)` as before: flat names of nested fields go under their section."""
+        return lift_flat(values) if isinstance(values, Mapping) else values
+
+    @field_validator("ingest", "mapping", mode="before")
+    @classmethod
+    def _lists(cls, value: Any, info: ValidationInfo) -> Any:
+        """Comma-separated lists in the nested form too (`METRICSYNC_MAPPING__ALERT_SERVICE_LABELS=a,b`)."""
+        if not isinstance(value, Mapping):
+            return value
+        model = NESTED[info.field_name or ""][0]
+        return {
+            name: _flat_value(model.model_fields[name], item) if name in model.model_fields else item
+            for name, item in value.items()
+        }
 
     @field_validator(
         "attribution_window",
@@ -134,33 +213,11 @@ class Settings(BaseSettings):
             raise ConfigError(f"METRICSYNC_CONFIG={self.config}: {e}") from e
 
     def ingest_config(self) -> IngestConfig:
-        from ingest.config import IngestConfig
-
-        return IngestConfig(
-            github_secret=self.github_secret,
-            github_allow_sha1=self.github_allow_sha1,
-            jenkins_token=self.jenkins_token,
-            alertmanager_token=self.alertmanager_token,
-            allow_unsigned=self.allow_unsigned,
-            max_body_bytes=self.max_body_bytes,
-        )
+        return self.ingest
 
     def mapping_rules(self) -> MappingRules:
-        from normalizer.rules import MappingRules
-
-        return MappingRules(
-            production_pattern=self.production_pattern,
-            jenkins_service_parameter=self.jenkins_service_parameter,
-            jenkins_environment_parameters=tuple(self.jenkins_environment_parameters),
-            jenkins_production_job_pattern=self.jenkins_production_job_pattern,
-            jenkins_deploy_pattern=self.jenkins_deploy_pattern,
-            jenkins_rollback_pattern=self.jenkins_rollback_pattern,
-            alert_service_labels=tuple(self.alert_service_labels),
-            alert_environment_labels=tuple(self.alert_environment_labels),
-            alert_match=self.alert_match,
-            incident_label=self.incident_label,
-            catalog=self.catalog(),
-        )
+        """The mapping rules with the service catalog read from the `config` file."""
+        return self.mapping.model_copy(update={"catalog": self.catalog()})
 
     def engine_config(self) -> EngineConfig:
         from metrics_worker.engine import EngineConfig
@@ -171,19 +228,9 @@ class Settings(BaseSettings):
 
     def verification_summary(self) -> str:
         """One line for the startup log: which sources verify what."""
-        parts = []
-        for name, secret in (
-            ("github", self.github_secret),
-            ("jenkins", self.jenkins_token),
-            ("alertmanager", self.alertmanager_token),
-        ):
-            if secret is not None:
-                parts.append(f"{name}=on")
-            elif self.allow_unsigned:
-                parts.append(f"{name}=OFF (METRICSYNC_ALLOW_UNSIGNED=true)")
-            else:
-                parts.append(f"{name}=rejecting (no secret set)")
-        return " ".join(parts)
+        from metricsync.sources import verification_summary
+
+        return verification_summary(self.ingest)
 
     def public_url(self) -> str:
         """Where a browser on this machine reaches this server (the dashboard), e.g. http://127.0.0.1:8000/."""

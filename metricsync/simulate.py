@@ -40,11 +40,16 @@ def service_names(count: int) -> list[str]:
     return (SERVICE_NAMES + [f"service-{i:03d}" for i in range(len(SERVICE_NAMES), count)])[:count]
 
 
+BUILTIN_SOURCES = frozenset({"github", "jenkins", "alertmanager"})
+
+
 @dataclass(frozen=True)
 class SimulationPlan:
     days: int = 30
     services: int = 3
     seed: int = 7
+    # source names (`--sources`); other than the built-in three: metricsync/simulate_sources.py
+    sources: frozenset[str] = BUILTIN_SOURCES
 
 
 @dataclass(frozen=True)
@@ -247,15 +252,35 @@ def plan_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
     return hooks
 
 
+def planned_webhooks(plan: SimulationPlan, now: datetime) -> list[Webhook]:
+    """The simulation's webhooks: today's team (GitHub, Jenkins, Alertmanager), or a mix of sources."""
+    if plan.sources == BUILTIN_SOURCES:
+        return plan_webhooks(plan, now)
+    from metricsync.simulate_sources import plan_mixed
+    from schemas.sources import Source
+
+    if not 1 <= plan.services <= MAX_SERVICES:
+        raise MetricSyncError(f"--services must be between 1 and {MAX_SERVICES}")
+    if plan.days < 1:
+        raise MetricSyncError("--days must be at least 1")
+    return plan_mixed(plan, now, frozenset(Source(name) for name in plan.sources))
+
+
 def sign(hook: Webhook, settings: Settings) -> dict[str, str]:
+    if not hook.path.endswith(("/github", "/jenkins", "/alertmanager")):
+        from metricsync.simulate_sources import sign_mixed
+
+        mixed = sign_mixed(hook, settings)
+        if mixed is not None:
+            return mixed
     headers = {"Content-Type": "application/json", "User-Agent": "metricsync-simulate", **hook.headers}
     if hook.path.endswith("/github"):
         headers["X-GitHub-Delivery"] = str(uuid.UUID(bytes=hashlib.sha256(hook.body).digest()[:16]))
-        if settings.github_secret is not None:
-            digest = hmac.new(settings.github_secret.get_secret_value().encode(), hook.body, hashlib.sha256)
+        if settings.ingest.github_secret is not None:
+            digest = hmac.new(settings.ingest.github_secret.get_secret_value().encode(), hook.body, hashlib.sha256)
             headers["X-Hub-Signature-256"] = "sha256=" + digest.hexdigest()
     else:
-        token = settings.jenkins_token if hook.path.endswith("/jenkins") else settings.alertmanager_token
+        token = settings.ingest.jenkins_token if hook.path.endswith("/jenkins") else settings.ingest.alertmanager_token
         if token is not None:
             if hook.path.endswith("/jenkins"):  # the Notification Plugin sends basic auth from its URL
                 creds = base64.b64encode(b"jenkins:" + token.get_secret_value().encode()).decode()
@@ -266,14 +291,18 @@ def sign(hook: Webhook, settings: Settings) -> dict[str, str]:
 
 
 def run_simulation(url: str, plan: SimulationPlan, settings: Settings, out: TextIO) -> int:
-    hooks = plan_webhooks(plan, datetime.now(UTC))
+    hooks = planned_webhooks(plan, datetime.now(UTC))
     target = urlsplit(url)
     if target.scheme not in ("http", "https") or not target.hostname:
         raise MetricSyncError(f"--url {url!r} is not an http(s) URL")
     conn_cls = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(target.hostname, target.port, timeout=30)
     prefix = target.path.rstrip("/")
-    print(f"simulating {plan.services} services over {plan.days} days: {len(hooks)} webhooks to {url}", file=out)
+    sources = ",".join(sorted(plan.sources))
+    print(
+        f"simulating {plan.services} services over {plan.days} days ({sources}): {len(hooks)} webhooks to {url}",
+        file=out,
+    )
     counts: dict[int, int] = {}
     started = time.perf_counter()
     for n, hook in enumerate(hooks, 1):

@@ -9,10 +9,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from normalizer.alertmanager import map_alertmanager
+from normalizer.cdevents import map_cdevents
 from normalizer.errors import UnmappableDelivery
 from normalizer.github import map_github
+from normalizer.gitlab import map_gitlab
 from normalizer.jenkins import map_jenkins
+from normalizer.opsgenie import map_opsgenie
+from normalizer.pagerduty import map_pagerduty
 from normalizer.payload import Parsed
+from normalizer.push_api import map_push
 from normalizer.rules import MappingRules
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
@@ -27,6 +32,11 @@ MAPPERS: Mapping[Source, Mapper] = MappingProxyType(
         Source.GITHUB: map_github,
         Source.JENKINS: map_jenkins,
         Source.ALERTMANAGER: map_alertmanager,
+        Source.GITLAB: map_gitlab,
+        Source.PAGERDUTY: map_pagerduty,
+        Source.OPSGENIE: map_opsgenie,
+        Source.CDEVENTS: map_cdevents,
+        Source.PUSH: map_push,
     }
 )
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from normalizer.errors import UnmappableDelivery
-from normalizer.timeparse import from_epoch_ms, parse_time, parse_time_or_zero
+from normalizer.timeparse import from_epoch_ms, from_epoch_ns, parse_gitlab_time, parse_time, parse_time_or_zero
 from schemas.raw import RawDelivery
 
 _FORM = "application/x-www-form-urlencoded"
@@ -33,17 +33,17 @@ def load_object(delivery: RawDelivery, parsed: Parsed = None) -> "Fields":
         try:
             form = parse_qs(body.decode("utf-8"), strict_parsing=True)
         except (UnicodeDecodeError, ValueError) as e:
-            _fail(delivery, None, f"form-encoded body does not parse: {e}")
+            fail_delivery(delivery, None, f"form-encoded body does not parse: {e}")
         payload = form.get("payload")
         if not payload:
-            _fail(delivery, "payload", "form-encoded body has no 'payload' field")
+            fail_delivery(delivery, "payload", "form-encoded body has no 'payload' field")
         body = payload[0].encode("utf-8")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        _fail(delivery, None, f"body is not JSON: {e}")
+        fail_delivery(delivery, None, f"body is not JSON: {e}")
     if not isinstance(data, dict):
-        _fail(delivery, None, f"body is a JSON {_json_type(data)}, expected an object")
+        fail_delivery(delivery, None, f"body is a JSON {_json_type(data)}, expected an object")
     return Fields(data, "", delivery)
 
 
@@ -61,6 +61,10 @@ class Fields:
     def path(self) -> str:
         return self._path
 
+    @property
+    def data(self) -> dict[str, Any]:
+        return self._data
+
     def has(self, key: str) -> bool:
         return self._data.get(key) is not None
 
@@ -68,7 +72,7 @@ class Fields:
         return self._data.get(key)
 
     def fail(self, key: str | None, reason: str) -> NoReturn:
-        _fail(self._delivery, self._field(key) if key else (self._path or None), reason)
+        fail_delivery(self._delivery, self._field(key) if key else (self._path or None), reason)
 
     # --- scalars -----------------------------------------------------------------------------------
 
@@ -140,6 +144,52 @@ class Fields:
         except ValueError as e:
             self.fail(key, str(e))
 
+    def opt_gitlab_time(self, key: str) -> datetime | None:
+        """RFC 3339 or GitLab's `2017-12-10 17:08:07 UTC` form, in UTC."""
+        text = self.opt_str(key)
+        if text is None:
+            return None
+        try:
+            return parse_gitlab_time(text)
+        except ValueError as e:
+            self.fail(key, str(e))
+
+    def req_gitlab_time(self, key: str) -> datetime:
+        value = self.opt_gitlab_time(key)
+        if value is None:
+            self.fail(key, "is missing")
+        return value
+
+    def req_epoch_ms(self, key: str) -> datetime:
+        value = self.opt_epoch_ms(key)
+        if value is None:
+            self.fail(key, "is missing")
+        return value
+
+    def opt_epoch_ns(self, key: str) -> datetime | None:
+        """Epoch nanoseconds in UTC (Opsgenie's `updatedAt`: 19 digits, read as an integer)."""
+        nanos = self.opt_int(key)
+        if nanos is None:
+            return None
+        try:
+            return from_epoch_ns(nanos)
+        except ValueError as e:
+            self.fail(key, str(e))
+
+    def str_list(self, key: str) -> list[str]:
+        """An optional array of strings (tags); absent is []."""
+        value = self._data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(key, f"is a JSON {_json_type(value)}, expected an array")
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                fail_delivery(
+                    self._delivery, f"{self._field(key)}[{index}]", f"is a JSON {_json_type(item)}, expected a string"
+                )
+        return list(value)
+
     def opt_epoch_ms(self, key: str) -> datetime | None:
         """Epoch milliseconds in UTC; 0 (Jenkins' "unknown") counts as absent."""
         millis = self.opt_int(key)
@@ -179,7 +229,7 @@ class Fields:
         for index, item in enumerate(value):
             path = f"{self._field(key)}[{index}]"
             if not isinstance(item, dict):
-                _fail(self._delivery, path, f"is a JSON {_json_type(item)}, expected an object")
+                fail_delivery(self._delivery, path, f"is a JSON {_json_type(item)}, expected an object")
             items.append(Fields(item, path, self._delivery))
         return items
 
@@ -192,7 +242,7 @@ class Fields:
             self.fail(key, f"is a JSON {_json_type(value)}, expected an object")
         for name, item in value.items():
             if not isinstance(item, str):
-                _fail(
+                fail_delivery(
                     self._delivery,
                     f"{self._field(key)}.{name}",
                     f"is a JSON {_json_type(item)}, expected a string",
@@ -203,7 +253,7 @@ class Fields:
         return f"{self._path}.{key}" if self._path else key
 
 
-def _fail(delivery: RawDelivery, field: str | None, reason: str) -> NoReturn:
+def fail_delivery(delivery: RawDelivery, field: str | None, reason: str) -> NoReturn:
     raise UnmappableDelivery(
         source=str(delivery.source),
         delivery_id=delivery.delivery_id,

@@ -42,11 +42,19 @@ class MappingRules(BaseModel):
     alert_environment_labels: tuple[str, ...] = ("environment", "env")
     # Alertmanager: only alerts whose labels match this Prometheus-style matcher list are incidents
     alert_match: str = 'severity=~"critical|page"'
-    # GitHub: issues carrying this label (case-insensitive) are incidents
+    # GitHub and GitLab: issues carrying this label (case-insensitive) are incidents (GitLab: also
+    # issues of type Incident)
     incident_label: str = "incident"
+    # PagerDuty: incidents whose labels `urgency` (high|low) and `priority` (P1..., "" when none)
+    # match this matcher list count; "" counts every incident
+    pagerduty_match: str = 'urgency="high"'
+    # Opsgenie: alerts whose label `priority` (P1..P5) matches count; "" counts every alert
+    opsgenie_match: str = 'priority=~"P1|P2"'
     catalog: ServiceCatalog = Field(default_factory=ServiceCatalog)
 
     _alert_matchers: tuple[Matcher, ...] = PrivateAttr(default=())
+    _pagerduty_matchers: tuple[Matcher, ...] = PrivateAttr(default=())
+    _opsgenie_matchers: tuple[Matcher, ...] = PrivateAttr(default=())
 
     if not TYPE_CHECKING:  # keep the typed signature the pydantic mypy plugin generates
 
@@ -66,6 +74,8 @@ class MappingRules(BaseModel):
     def model_post_init(self, context: object, /) -> None:
         _ = self.patterns  # compiled (and checked) now, not on first use
         self._alert_matchers = parse_matchers(self.alert_match, setting="alert_match")
+        self._pagerduty_matchers = parse_matchers(self.pagerduty_match, setting="pagerduty_match")
+        self._opsgenie_matchers = parse_matchers(self.opsgenie_match, setting="opsgenie_match")
 
     @cached_property
     def patterns(self) -> dict[str, re.Pattern[str]]:
@@ -102,6 +112,12 @@ class MappingRules(BaseModel):
 
     def alert_counts(self, labels: dict[str, str]) -> bool:
         return matches_all(self._alert_matchers, labels)
+
+    def pagerduty_counts(self, labels: dict[str, str]) -> bool:
+        return matches_all(self._pagerduty_matchers, labels)
+
+    def opsgenie_counts(self, labels: dict[str, str]) -> bool:
+        return matches_all(self._opsgenie_matchers, labels)
 
     def is_incident_label(self, name: str) -> bool:
         return name.strip().casefold() == self.incident_label.strip().casefold()

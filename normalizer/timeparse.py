@@ -41,6 +41,27 @@ def parse_time(text: str) -> datetime:
         raise ValueError(f"not a valid date and time: {text!r} ({e})") from e
 
 
+_GITLAB_SUFFIX = re.compile(r" (UTC|[+-]\d{2}:?\d{2})$")
+
+
+def parse_gitlab_time(text: str) -> datetime:
+    """RFC 3339, or the form GitLab writes in many hooks: `2017-12-10 17:08:07 UTC`,
+    `2025-05-02 11:54:46 +0000` (a space before the zone)."""
+    text = text.strip()
+    match = _GITLAB_SUFFIX.search(text)
+    if match is not None:
+        zone = match.group(1)
+        text = text[: match.start()] + ("Z" if zone == "UTC" else zone)
+    return parse_time(text)
+
+
+def from_epoch_ns(nanos: int) -> datetime:
+    """Epoch nanoseconds (Opsgenie's `updatedAt`) as an aware UTC datetime, truncated to microseconds."""
+    if nanos < 1 or nanos > _MAX_EPOCH_MS * 1_000_000:
+        raise ValueError(f"epoch nanoseconds out of range: {nanos}")
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanos // 1000)
+
+
 def parse_time_or_zero(text: str) -> datetime | None:
     """Like parse_time, but Go's zero time (year 1: "not set") gives None."""
     if text.strip().startswith("0001-01-01"):

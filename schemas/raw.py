@@ -20,8 +20,12 @@ class RawDelivery(BaseModel):
     """One accepted webhook request, kept verbatim.
 
     `delivery_id` is the deduplication identity (GitHub `X-GitHub-Delivery`; Jenkins: job url +
-    build number + phase; Alertmanager: SHA-256 of the body). `key` orders deliveries that must
-    stay in order (the repository or job they concern): it is the Kafka record key of the raw topic.
+    build number + phase; Alertmanager: SHA-256 of the body; GitLab: `gitlab:` + `Idempotency-Key`,
+    else `X-Gitlab-Event-UUID`, else a digest of event and body; PagerDuty: `pagerduty:` + `event.id`;
+    Opsgenie: `opsgenie:` + digest of alert id and action; CDEvents: `cdevents:` + digest of
+    `context.source` and `context.id`; push API: `push:` + digest of kind, caller's id and state).
+    `key` orders deliveries that must stay in order (the repository or job they concern): it is the
+    Kafka record key of the raw topic.
     `headers` keeps the sender's non-secret headers, names lower-cased.
     """
 

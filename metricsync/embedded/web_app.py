@@ -23,6 +23,7 @@ from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
+from metricsync.sources import all_senders
 from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
 from metricsync.web.contract import documented
 from metricsync.web.read_api import ReadApi
@@ -100,7 +101,9 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await pipeline.stop()
             await store.close()
 
-    routes = documented(create_ingest_routes(settings.ingest_config(), sink, clock), WEBHOOK_OPERATIONS)
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest)), WEBHOOK_OPERATIONS
+    )
     routes += api.routes() + dashboard_routes(api, hub)
     routes += docs_routes(lambda: routes)
     return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from metricsync.clock import utc_now
 from metricsync.durations import parse_duration
 from metricsync.importers.github import GITHUB_API, GitHubImport, GitHubImporter, github_auth, org_repos
+from metricsync.importers.gitlab import GitLabImport, GitLabImporter, gitlab_auth
 from metricsync.importers.http import ApiClient, ETagCache, ImportFailed, RetryPolicy, TokenRefused
 from metricsync.importers.jenkins import JenkinsImport, JenkinsImporter, basic_auth
 from metricsync.importers.prometheus import PrometheusImport, PrometheusImporter
@@ -40,6 +41,7 @@ class ImportSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METRICSYNC_", extra="ignore", frozen=True)
 
     github_token: SecretStr | None = None
+    gitlab_token: SecretStr | None = None
     jenkins_api_token: SecretStr | None = None
     prometheus_token: SecretStr | None = None  # a bearer token, for a Prometheus behind an auth proxy
     import_state_dir: Path | None = None  # default: <data dir>/import (embedded), ./metricsync-import
@@ -117,8 +119,10 @@ async def _run(
         names = await targets(client)
         if not names:
             raise ConfigError("nothing to import: name at least one target")
-        sink = None if args.dry_run else await stack.enter_async_context(
-            open_sink(settings, args.distributed, state.directory.parent)
+        sink = (
+            None
+            if args.dry_run
+            else await stack.enter_async_context(open_sink(settings, args.distributed, state.directory.parent))
         )
         summary = await run_import(make(client), names, since, sink, state, out, lambda: client.stats.requests)
     for line in summary.lines():
@@ -147,12 +151,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     make: Callable[[ApiClient], Importer]
     names: list[str]
     if args.source == "github":
-        client = ApiClient(args.api_url, github_auth(_token(args.token_file, imports.github_token)),
-                           etags=etags, policy=policy)
-        pattern = re.compile(args.environment_pattern or settings.production_pattern)
+        client = ApiClient(
+            args.api_url, github_auth(_token(args.token_file, imports.github_token)), etags=etags, policy=policy
+        )
+        pattern = re.compile(args.environment_pattern or settings.mapping.production_pattern)
         job = GitHubImport(tuple(args.repo), since, pattern, settings.mapping_rules().incident_label)
         make = lambda c: GitHubImporter(c, job, utc_now)  # noqa: E731
         names = list(args.repo)
+    elif args.source == "gitlab":
+        client = ApiClient(args.url.rstrip("/") + "/api/v4", gitlab_auth(_token(args.token_file, imports.gitlab_token)),
+                           etags=etags, policy=policy)
+        pattern = re.compile(args.environment_pattern or settings.mapping.production_pattern)
+        gitlab_job = GitLabImport(tuple(args.project), since, pattern, settings.mapping_rules().incident_label)
+        make = lambda c: GitLabImporter(c, gitlab_job, utc_now)  # noqa: E731
+        names = list(args.project)
     elif args.source == "jenkins":
         token = _token(args.token_file, imports.jenkins_api_token)
         basic = {"Authorization": basic_auth(args.user or "", token)} if token else {}
@@ -189,7 +201,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def add_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], settings: Callable[[argparse.Namespace], Settings]
 ) -> None:
-    imp = sub.add_parser("import", help="import history from the tools' APIs (GitHub, Jenkins, Prometheus)")
+    imp = sub.add_parser("import", help="import history from the tools' APIs (GitHub, GitLab, Jenkins, Prometheus)")
     sources = imp.add_subparsers(dest="source", required=True)
 
     def common(p: argparse.ArgumentParser, since: str) -> None:
@@ -207,6 +219,11 @@ def add_parser(
     gh.add_argument("--api-url", default=GITHUB_API, help="GitHub Enterprise Server: https://HOST/api/v3")
     gh.add_argument("--environment-pattern", help="environments to import (default METRICSYNC_PRODUCTION_PATTERN)")
     common(gh, "90d")
+    gl = sources.add_parser("gitlab", help="deployments, commits, merged MRs, incidents (METRICSYNC_GITLAB_TOKEN)")
+    gl.add_argument("--url", default="https://gitlab.com", help="GitLab base URL (default https://gitlab.com)")
+    gl.add_argument("--project", action="append", required=True, metavar="GROUP/NAME", help="a project (repeatable)")
+    gl.add_argument("--environment-pattern", help="environments to import (default METRICSYNC_PRODUCTION_PATTERN)")
+    common(gl, "90d")
     jk = sources.add_parser("jenkins", help="finished builds of jobs (METRICSYNC_JENKINS_API_TOKEN)")
     jk.add_argument("--url", required=True, help="Jenkins root URL")
     jk.add_argument("--job", action="append", required=True, help="a job's full name, folder/job (repeatable)")

@@ -92,9 +92,7 @@ class GitHubImporter:
                     older.setdefault(env, deployment)
                 else:
                     by_env.setdefault(env, []).append(deployment)
-            if page.data and all(
-                (_time(d.get("created_at")) or self.job.since) < self.job.since for d in page.data
-            ):
+            if page.data and all((_time(d.get("created_at")) or self.job.since) < self.job.since for d in page.data):
                 break  # newest first: every later page is older still
         for env, deployments in sorted(by_env.items()):
             deployments.sort(key=lambda d: (d.get("created_at") or "", d["id"]))

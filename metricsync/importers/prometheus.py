@@ -78,9 +78,7 @@ class PrometheusImporter:
             labels = dict(key)
             for first, last in firing_runs(times, step):
                 ongoing = until - last < step * 1.5
-                yield prometheus_alert_run(
-                    labels, _utc(first), _utc(last), step, ongoing, self.now()
-                )
+                yield prometheus_alert_run(labels, _utc(first), _utc(last), step, ongoing, self.now())
 
 
 def _utc(ts: float) -> datetime:

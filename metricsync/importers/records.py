@@ -26,8 +26,9 @@ from schemas.sources import GITHUB_IMPORT_COMPARE, JENKINS_IMPORT_BUILD, PROMETH
 IMPORT_HEADER = "x-metricsync-import"
 
 
-def _record(source: Source, kind: str, ident: str, event_type: str, key: str, body: dict[str, Any],
-            received_at: datetime) -> RawDelivery:
+def _record(
+    source: Source, kind: str, ident: str, event_type: str, key: str, body: dict[str, Any], received_at: datetime
+) -> RawDelivery:
     return RawDelivery(
         delivery_id=f"import:{source}:{kind}:{ident}",
         source=source,
@@ -53,8 +54,15 @@ def github_deployment_status(
         "deployment": deployment,
         "repository": _repository(repo),
     }
-    return _record(Source.GITHUB, "deployment_status", f"{repo.lower()}/{status['id']}", "deployment_status",
-                   repo.lower(), body, received_at)
+    return _record(
+        Source.GITHUB,
+        "deployment_status",
+        f"{repo.lower()}/{status['id']}",
+        "deployment_status",
+        repo.lower(),
+        body,
+        received_at,
+    )
 
 
 def github_issue(repo: str, issue: dict[str, Any], received_at: datetime) -> RawDelivery:
@@ -69,8 +77,9 @@ def github_issue(repo: str, issue: dict[str, Any], received_at: datetime) -> Raw
 def github_pull_request(repo: str, pull: dict[str, Any], received_at: datetime) -> RawDelivery:
     """A merged pull request as the `pull_request` webhook's `closed` action carries it."""
     body = {"action": "closed", "pull_request": pull, "repository": _repository(repo)}
-    return _record(Source.GITHUB, "pull_request", f"{repo.lower()}/{pull['id']}", "pull_request",
-                   repo.lower(), body, received_at)
+    return _record(
+        Source.GITHUB, "pull_request", f"{repo.lower()}/{pull['id']}", "pull_request", repo.lower(), body, received_at
+    )
 
 
 def github_compare(
@@ -79,8 +88,15 @@ def github_compare(
     """The commits between two deployed shas (oldest first, as the compare API lists them); `base`
     None: the first deployment known, whose commits come from the commits API."""
     body = {"repository": _repository(repo), "ref": ref, "base": base, "head": head, "commits": commits}
-    return _record(Source.GITHUB, "compare", f"{repo.lower()}/{base or 'root'}...{head}", GITHUB_IMPORT_COMPARE,
-                   repo.lower(), body, received_at)
+    return _record(
+        Source.GITHUB,
+        "compare",
+        f"{repo.lower()}/{base or 'root'}...{head}",
+        GITHUB_IMPORT_COMPARE,
+        repo.lower(),
+        body,
+        received_at,
+    )
 
 
 def jenkins_build(
@@ -107,3 +123,11 @@ def prometheus_alert_run(
     }
     ident = f"{fingerprint}@{rfc3339(first)}/{'ongoing' if ongoing else rfc3339(last)}"
     return _record(Source.ALERTMANAGER, "alert", ident, PROMETHEUS_IMPORT_ALERT, fingerprint, body, received_at)
+
+
+def gitlab_record(
+    project: str, kind: str, ident: str, event_type: str, body: dict[str, Any], received_at: datetime
+) -> RawDelivery:
+    """A GitLab REST object (normalizer/gitlab_api.py) with the project it belongs to."""
+    full = {"project": {"path_with_namespace": project}, **body}
+    return _record(Source.GITLAB, kind, f"{project.lower()}/{ident}", event_type, project.lower(), full, received_at)

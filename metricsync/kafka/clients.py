@@ -177,7 +177,7 @@ async def _raise_max_message_bytes(admin: AIOKafkaAdminClient, settings: Setting
         topic,
         MAX_MESSAGE_BYTES,
         needed,
-        settings.max_body_bytes,
+        settings.ingest.max_body_bytes,
     )
 
 

@@ -72,20 +72,22 @@ def dead_letter_record_limit(max_body_bytes: int) -> int:
 
 def producer_max_request_size(settings: Settings) -> int:
     """aiokafka's `max_request_size` for every producer: admits the largest record any service sends."""
-    return max(raw_record_limit(settings.max_body_bytes), dead_letter_record_limit(settings.max_body_bytes))
+    return max(
+        raw_record_limit(settings.ingest.max_body_bytes), dead_letter_record_limit(settings.ingest.max_body_bytes)
+    )
 
 
 def topic_max_message_bytes(settings: Settings) -> dict[str, int]:
     """The `max.message.bytes` the topics that carry whole webhook bodies need."""
     return {
-        settings.raw_topic: raw_record_limit(settings.max_body_bytes),
-        settings.dead_letter_topic: dead_letter_record_limit(settings.max_body_bytes),
+        settings.raw_topic: raw_record_limit(settings.ingest.max_body_bytes),
+        settings.dead_letter_topic: dead_letter_record_limit(settings.ingest.max_body_bytes),
     }
 
 
 def raw_consumer_options(settings: Settings) -> dict[str, int]:
     """Fetch sizes of a consumer of the raw topic: a whole largest record per partition and fetch."""
-    limit = raw_record_limit(settings.max_body_bytes)
+    limit = raw_record_limit(settings.ingest.max_body_bytes)
     return {"max_partition_fetch_bytes": limit, "fetch_max_bytes": max(DEFAULT_FETCH_MAX_BYTES, limit)}
 
 

@@ -254,13 +254,14 @@ class KafkaSink:
                 f"Kafka refused this delivery as too large: it is a {error.size}-byte record, and topic "
                 f"{self.topic} takes batches of at most {MAX_MESSAGE_BYTES}={stated} ({stored_as}). "
                 f"It was not stored. Raise the topic's {MAX_MESSAGE_BYTES} to "
-                f"{raw_record_limit(self.settings.max_body_bytes)} (metricsync init does), or send a smaller payload."
+                f"{raw_record_limit(self.settings.ingest.max_body_bytes)} (metricsync init does), "
+                "or send a smaller payload."
             )
         else:
             reason = (
                 f"This delivery is a {error.size}-byte Kafka record, above the producer's max_request_size of "
                 f"{producer_max_request_size(self.settings)} bytes (METRICSYNC_MAX_BODY_BYTES="
-                f"{self.settings.max_body_bytes} plus its metadata). It was not stored; send a smaller payload."
+                f"{self.settings.ingest.max_body_bytes} plus its metadata). It was not stored; send a smaller payload."
             )
         log.warning(
             "kafka refused a delivery as too large delivery_id=%s source=%s key=%s body_bytes=%d record_bytes=%d "

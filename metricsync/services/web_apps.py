@@ -23,6 +23,7 @@ from metricsync.kafka.clients import group_lags
 from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
+from metricsync.sources import all_senders
 from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
 from metricsync.web.contract import documented
 
@@ -63,7 +64,9 @@ def create_ingest_service_app(
     """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
-    routes = documented(create_ingest_routes(settings.ingest_config(), sink, clock), WEBHOOK_OPERATIONS)
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest)), WEBHOOK_OPERATIONS
+    )
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
     if store is not None:

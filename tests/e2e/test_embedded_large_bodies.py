@@ -19,7 +19,7 @@ from tests.support.webhooks import Request, signed_github
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "push__single_commit.json"
-MAX_BODY_BYTES = Settings().max_body_bytes  # the default, 25 MiB
+MAX_BODY_BYTES = Settings().ingest.max_body_bytes  # the default, 25 MiB
 
 
 def push_of_exactly(size: int) -> bytes:

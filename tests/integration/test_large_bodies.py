@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "push__single_commit.json"
 SMALL_LIMIT = 16 * 1024  # a topic's max.message.bytes well below what a 3 MB push needs
-DEFAULT_LIMIT = raw_record_limit(Settings().max_body_bytes)
+DEFAULT_LIMIT = raw_record_limit(Settings().ingest.max_body_bytes)
 
 
 def push_body(commits: int) -> bytes:
@@ -194,7 +194,7 @@ def test_init_raises_the_limit_of_topics_created_before_and_keeps_their_other_se
     raw = asyncio.run(topic_configs(system.kafka_bootstrap, raw_topic))
     assert (raw[MAX_MESSAGE_BYTES], raw["retention.ms"]) == (str(DEFAULT_LIMIT), "86400000")
     dead_letters = asyncio.run(topic_configs(system.kafka_bootstrap, system.env["METRICSYNC_DEAD_LETTER_TOPIC"]))
-    assert dead_letters[MAX_MESSAGE_BYTES] == str(dead_letter_record_limit(Settings().max_body_bytes))
+    assert dead_letters[MAX_MESSAGE_BYTES] == str(dead_letter_record_limit(Settings().ingest.max_body_bytes))
     init_log = "\n".join(p.log_path.read_text() for p in system.processes)
     assert f"topic {raw_topic}: max.message.bytes raised to {DEFAULT_LIMIT}" in init_log
 

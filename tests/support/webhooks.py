@@ -24,10 +24,19 @@ GITHUB_SECRET = "e2e-github-secret"
 JENKINS_TOKEN = "e2e-jenkins-token"
 ALERTMANAGER_TOKEN = "e2e-alertmanager-token"
 
+# the other sources' secrets (their requests come from `metricsync simulate --sources`)
+OTHER_SECRETS = {
+    "gitlab_token": "e2e-gitlab-token",
+    "pagerduty_secret": "e2e-pagerduty-secret",
+    "opsgenie_token": "e2e-opsgenie-token",
+    "cdevents_token": "e2e-cdevents-token",
+    "push_token": "e2e-push-token",
+}
 SECRETS_ENV = {
     "METRICSYNC_GITHUB_SECRET": GITHUB_SECRET,
     "METRICSYNC_JENKINS_TOKEN": JENKINS_TOKEN,
     "METRICSYNC_ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN,
+    **{f"METRICSYNC_{name.upper()}": value for name, value in OTHER_SECRETS.items()},
 }
 
 

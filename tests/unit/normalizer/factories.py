@@ -97,3 +97,26 @@ def of_kind(events: Sequence[UnifiedEvent], kind: type[E]) -> list[E]:
 def utc(text: str) -> datetime:
     """An expected time, written by hand in UTC (`2018-06-15T20:01:51Z`)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def gitlab(event: str, body: bytes | Json, **kwargs: Any) -> RawDelivery:
+    return make_delivery(Source.GITLAB, event, body, headers={"x-gitlab-event": event}, **kwargs)
+
+
+def pagerduty(body: bytes | Json, **kwargs: Any) -> RawDelivery:
+    data = body if isinstance(body, dict) else orjson.loads(body)
+    return make_delivery(Source.PAGERDUTY, data["event"]["event_type"], body, **kwargs)
+
+
+def opsgenie(body: bytes | Json, **kwargs: Any) -> RawDelivery:
+    data = body if isinstance(body, dict) else orjson.loads(body)
+    return make_delivery(Source.OPSGENIE, data["action"], body, **kwargs)
+
+
+def cdevents(body: bytes | Json | list[Any], *, headers: dict[str, str] | None = None, **kwargs: Any) -> RawDelivery:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return make_delivery(Source.CDEVENTS, "cdevent", raw, headers=headers, **kwargs)
+
+
+def push(event_type: str, body: Json, *, headers: dict[str, str] | None = None, **kwargs: Any) -> RawDelivery:
+    return make_delivery(Source.PUSH, event_type, body, headers=headers, **kwargs)

@@ -18,13 +18,27 @@ from tests.unit.normalizer.factories import (
     DEFAULT_RULES,
     FIXTURES,
     alertmanager,
+    cdevents,
     fixture_json,
     github,
+    gitlab,
     jenkins,
     make_delivery,
+    opsgenie,
+    pagerduty,
     run,
     utc,
 )
+
+# the X-Gitlab-Event each GitLab fixture came with (fixtures README)
+GITLAB_EVENTS = {
+    "push": "Push Hook",
+    "merge_request_hook": "Merge Request Hook",
+    "pipeline_hook": "Pipeline Hook",
+    "deployment_hook": "Deployment Hook",
+    "issue_hook": "Issue Hook",
+    "push_hook": "Push Hook",
+}
 
 
 def test_every_source_has_a_mapper() -> None:
@@ -42,6 +56,14 @@ def _all_fixture_deliveries() -> list[Any]:
         elif source == "jenkins":
             body = fixture_json("jenkins", name) if name.endswith("__gitter.json") else path.read_bytes()
             delivery = jenkins(body, ce_type=CE_TYPES.get(name))
+        elif source == "gitlab":
+            delivery = gitlab(GITLAB_EVENTS[name.split("__")[0].removesuffix(".json")], path.read_bytes())
+        elif source == "pagerduty":
+            delivery = pagerduty(path.read_bytes())
+        elif source == "opsgenie":
+            delivery = opsgenie(path.read_bytes())
+        elif source == "cdevents":
+            delivery = cdevents(path.read_bytes())
         else:
             delivery = alertmanager(path.read_bytes())
         params.append(pytest.param(delivery, id=f"{source}/{Path(name).stem}"))
@@ -76,8 +98,9 @@ def test_an_already_parsed_body_maps_the_same(delivery: RawDelivery) -> None:
 
 def test_fixture_set_yields_each_event_kind_it_can() -> None:
     kinds = {e.kind for p in _all_fixture_deliveries() for e in run(p.values[0])}
-    # no real payload is a merged PR (fixtures README, Gaps): pr_merged is covered in test_github
-    assert kinds == {"change", "deployment", "pipeline_run", "incident_opened", "incident_resolved"}
+    # merged PRs come from GitLab's merge request hook and CDEvents' change.merged (GitHub's fixtures
+    # have none: fixtures README, Gaps)
+    assert kinds == {"change", "pr_merged", "deployment", "pipeline_run", "incident_opened", "incident_resolved"}
 
 
 def test_naive_receive_time_is_taken_as_utc() -> None:

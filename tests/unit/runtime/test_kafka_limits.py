@@ -86,9 +86,9 @@ def test_the_dead_letter_of_the_largest_body_fits_the_dead_letter_topic_and_the_
 
 def test_limits_with_the_default_body_limit() -> None:
     settings = Settings()
-    assert raw_record_limit(settings.max_body_bytes) == 26 * MIB
-    assert dead_letter_record_limit(settings.max_body_bytes) == 4 * -(-25 * MIB // 3) + ENVELOPE_BYTES
-    assert producer_max_request_size(settings) == dead_letter_record_limit(settings.max_body_bytes)
+    assert raw_record_limit(settings.ingest.max_body_bytes) == 26 * MIB
+    assert dead_letter_record_limit(settings.ingest.max_body_bytes) == 4 * -(-25 * MIB // 3) + ENVELOPE_BYTES
+    assert producer_max_request_size(settings) == dead_letter_record_limit(settings.ingest.max_body_bytes)
     assert raw_consumer_options(settings)["fetch_max_bytes"] == DEFAULT_FETCH_MAX_BYTES  # aiokafka's, large enough
     assert raw_consumer_options(Settings(max_body_bytes=80 * MIB))["fetch_max_bytes"] == 81 * MIB
 

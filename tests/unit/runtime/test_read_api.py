@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +144,26 @@ async def test_bad_queries_get_a_4xx_naming_the_problem(
     assert response.status_code == status
     assert response.json()["error"] == code
     assert response.json()["detail"]
+
+
+async def test_pushed_deployment_is_read_back_on_the_same_path(tmp_path: Path) -> None:
+    """POST /api/v1/deployments is the push API, GET the read API: one path, two routes, both served."""
+    settings = Settings(data_dir=tmp_path / "data", push_token=SecretStr("push"), api_token=SecretStr(API_TOKEN))
+    app = create_embedded_app(settings, clock=lambda: NOW)
+    transport = httpx.ASGITransport(app=app)
+    body = {
+        "id": "ci-1",
+        "service": "acme/cli",
+        "environment": "production",
+        "finished_at": (NOW - timedelta(hours=1)).isoformat(),
+        "sha": "015e3d3b480e417aede5a1293bd61de9b0fd051d",
+    }
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        pushed = await c.post("/api/v1/deployments", json=body, headers={"Authorization": "Bearer push"})
+        assert (pushed.status_code, pushed.json()["status"]) == (202, "accepted")
+        deadline = time.monotonic() + 10
+        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
+            assert time.monotonic() < deadline, "pipeline did not catch up"
+            await asyncio.sleep(0.02)
+        read = await get(c, "/api/v1/deployments", service="acme/cli")
+    assert [d["deployment_id"] for d in read["deployments"]] == ["push:ci-1"]

@@ -38,9 +38,9 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICSYNC_ATTRIBUTION_WINDOW", "0")
     monkeypatch.setenv("METRICSYNC_GITHUB_SECRET", "s3cret")
     settings = Settings()
-    assert settings.alert_service_labels == ["app", "team"]
+    assert settings.mapping.alert_service_labels == ("app", "team")
     assert settings.attribution_window == timedelta(0)
-    assert settings.github_secret is not None
+    assert settings.ingest.github_secret is not None
     assert "s3cret" not in repr(settings)
 
 

@@ -24,6 +24,8 @@ from metricsync.embedded.pipeline import EmbeddedPipeline, EmbeddedSink
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
 from metricsync.sources import all_senders
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 from metricsync.web.read_api import ReadApi
 from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
@@ -71,7 +73,7 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
 
     async def pipeline_status() -> dict[str, object]:
         if "pipeline" not in holder:
-            return {"pipeline": "starting"}
+            return {"mode": "starting", "caught_up": False, "lag": None}
         return await holder["pipeline"].status()
 
     api = ReadApi(LiveEngineSource(engine), settings.catalog(), settings.api_token, clock, pipeline_status)
@@ -100,6 +102,9 @@ def create_embedded_app(settings: Settings, clock: Callable[[], datetime] = utc_
             await pipeline.stop()
             await store.close()
 
-    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest)), WEBHOOK_OPERATIONS
+    )
     routes += api.routes() + dashboard_routes(api, hub)
+    routes += docs_routes(lambda: routes)
     return IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 
 from starlette.routing import BaseRoute
@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from metrics_worker.engine import MetricEngine
 from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo.state_log import restore
-from metricsync.mongo.store import MongoStore
+from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
 from metricsync.web.read_api import ReadApi
 
@@ -63,16 +63,41 @@ class MongoMetricsSource:
             return set((await self._current()).keys())
 
 
-def read_api(settings: Settings, store: MongoStore, clock: Callable[[], datetime]) -> ReadApi:
+def read_api(
+    settings: Settings,
+    store: MongoStore,
+    clock: Callable[[], datetime],
+    consumer_lags: Callable[[], Awaitable[list[dict[str, object]]]] | None = None,
+) -> ReadApi:
     """The read API over MongoDB: serve its routes (`api_routes`), and run `.running()` in the app's
-    lifespan (the MCP session manager of /mcp)."""
+    lifespan (the MCP session manager of /mcp); `consumer_lags` (the Kafka consumer groups' lags) makes
+    `caught_up` and `lag` of the status."""
 
     async def status() -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
+            "mode": "distributed",
+            "caught_up": None,
+            "lag": None,
             "raw_deliveries": await store.raw_count(),
             "events": await store.event_count(),
             "dead_letters": await store.dead_letter_count(),
         }
+        derived, normalizer = await store.get_meta(RULES_DERIVED), await store.get_meta(RULES_NORMALIZER)
+        body["rules"] = {
+            "derived_with": derived,
+            "normalizer": normalizer,
+            "rebuild_needed": derived is not None and normalizer is not None and derived != normalizer,
+        }
+        if consumer_lags is not None:
+            consumers = await consumer_lags()
+            lags = [entry["lag"] for entry in consumers]
+            body["consumers"] = consumers
+            if all(isinstance(lag, int) for lag in lags):
+                total = sum(lag for lag in lags if isinstance(lag, int))
+                body.update(caught_up=total == 0, lag=total)
+            else:
+                body["error"] = "Kafka did not answer: consumer lag unknown (see the API's log)"
+        return body
 
     return ReadApi(MongoMetricsSource(store, settings), settings.catalog(), settings.api_token, clock, status)
 

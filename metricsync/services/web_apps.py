@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
@@ -19,12 +19,43 @@ from metricsync.clock import utc_now
 from metricsync.dashboard import StreamHub
 from metricsync.dashboard.feeds import KafkaMetricsFeed
 from metricsync.dashboard.shutdown import end_streams_on_signals
+from metricsync.kafka.clients import group_lags
 from metricsync.kafka.sink import KafkaSink
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
 from metricsync.sources import all_senders
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 
 log = logging.getLogger(__name__)
+
+
+def consumer_groups(settings: Settings) -> list[tuple[str, str]]:
+    """The (group, topic) pairs whose lag is the pipeline's: normalizer on raw, worker on events."""
+    return [(settings.normalizer_group, settings.raw_topic), (settings.worker_group, settings.events_topic)]
+
+
+LAG_CACHE_SECONDS = 1.0
+
+
+def consumer_lag_reader(settings: Settings) -> Callable[[], Awaitable[list[dict[str, object]]]]:
+    """The consumer groups' lags for the status, asked of Kafka at most once a second (each asking opens
+    an admin client and a consumer: pollers of the status must not turn into a connection storm)."""
+    import asyncio
+    import time
+
+    cached: list[tuple[float, list[dict[str, object]]]] = []
+    lock = asyncio.Lock()
+
+    async def read() -> list[dict[str, object]]:
+        async with lock:
+            if cached and time.monotonic() - cached[0][0] < LAG_CACHE_SECONDS:
+                return cached[0][1]
+            lags = await group_lags(settings, consumer_groups(settings))
+            cached[:] = [(time.monotonic(), lags)]
+            return lags
+
+    return read
 
 
 def create_ingest_service_app(
@@ -33,7 +64,9 @@ def create_ingest_service_app(
     """One ingest process (of METRICSYNC_INGEST_WORKERS): it claims its own spool slot at start."""
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
-    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest))
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest)), WEBHOOK_OPERATIONS
+    )
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
     api = None
@@ -42,8 +75,9 @@ def create_ingest_service_app(
 
         hub = StreamHub()
         feed = KafkaMetricsFeed(settings, hub)
-        api = read_api(settings, store, clock)
+        api = read_api(settings, store, clock, consumer_lag_reader(settings))
         routes += api_routes(api, settings, store, hub)
+    routes += docs_routes(lambda: routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,7 +125,7 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
     store = MongoStore.from_settings(settings)
     hub = StreamHub()
     feed = KafkaMetricsFeed(settings, hub)
-    api = read_api(settings, store, clock)
+    api = read_api(settings, store, clock, consumer_lag_reader(settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -116,8 +150,10 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
         return JSONResponse({"status": "ready"})
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes += api_routes(api, settings, store, hub)
+    routes += docs_routes(lambda: routes)
     return Starlette(
-        routes=routes + api_routes(api, settings, store, hub),
+        routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception_handler},
     )

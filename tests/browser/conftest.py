@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Chromium per session, a fresh page per test that must end
+"""Fixtures of the browser tests: one Chromium for the package, a fresh page per test that must end
 without console errors, failed requests or unexpected HTTP errors."""
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from tests.support.browser import BrowserPage, chromium
 from tests.support.embedded import Embedded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # package, not session: Playwright's sync API keeps its event loop running while it is open, and
+    # every asyncio test collected after this package would fail ("Cannot run the event loop while
+    # another loop is running")
     with chromium() as opened:
         yield opened
 

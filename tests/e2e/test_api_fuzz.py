@@ -103,6 +103,8 @@ def _directed(base: str) -> list[tuple[str, str, int]]:
             "/api/v1/dora",
             "/api/v1/dora/series",
             "/api/v1/dora/services",
+            "/api/v1/insights",
+            "/api/v1/lead-time",
             "/api/v1/quality",
             "/api/v1/services",
             "/api/v1/status",

@@ -282,6 +282,12 @@ class ReadApi:
 
     async def insights(self, request: Request) -> Response:
         q = await self._query(parse_query(request.query_params, ScopeParams), INSIGHTS_WINDOW)
+        try:
+            q.start - (q.end - q.start)  # the window compared with: as long, just before
+        except OverflowError:
+            raise BadQueryError(
+                "bad_window", "'from' is too early: the window compared with it would start before year 1"
+            ) from None
         engine = await self.source.engine_for(q.services)
         teams = {s.service: team for s in engine.services() if (team := self.catalog.team_of(s.service))}
         body = insights_report(

@@ -10,6 +10,7 @@ from typing import ClassVar
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ingest.responses import json_response
 
@@ -76,8 +77,20 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # pragma: no cover - registered for HTTPException only
         raise exc
     path = request.url.path
+    headers = exc.headers
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
+        # Starlette's Allow names the methods of the first route of the path only; a path served by two
+        # routes (GET /api/v1/deployments reads, POST pushes) allows the methods of both
+        methods = {
+            method
+            for route in getattr(request.app, "routes", [])
+            if isinstance(route, Route) and route.path == path and route.methods
+            for method in route.methods
+        }
+        if methods:
+            allowed = ", ".join(sorted(methods))
+            headers = {**(exc.headers or {}), "Allow": allowed}
         detail = f"{request.method} is not allowed on {path}; use {allowed or 'another method'}."
     elif exc.status_code == 404:
         detail = (
@@ -87,4 +100,4 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     else:
         detail = str(exc.detail)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return json_response(exc.status_code, {"error": code, "detail": detail}, exc.headers)
+    return json_response(exc.status_code, {"error": code, "detail": detail}, headers)

@@ -22,7 +22,7 @@ from metrics_worker.levels import (
     time_to_restore_level,
 )
 from metrics_worker.rollup import Rollup
-from metrics_worker.stats import median, p90, ratio
+from metrics_worker.stats import mean, median, p90, ratio
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US_PER_DAY
 from schemas.metrics import DoraMetrics
@@ -155,12 +155,15 @@ def dora_metrics(samples: Samples, start: int, end: int) -> DoraMetrics:
     if samples.lead_histogram is None:
         leads = _lead_times(samples)
         lead_median, lead_p90, changes = median(leads), p90(leads), len(leads)
+        lead_mean = mean(leads)
     else:
         histogram = samples.lead_histogram
         lead_median, lead_p90 = sketch.quantile(histogram, 0.5), sketch.quantile(histogram, 0.9)
         changes = histogram.total()
+        lead_mean = sketch.mean(histogram)
     restores = _sorted(samples.restores)
     restore_median = median(restores)
+    recoveries = _sorted(samples.recoveries)
     cfr = ratio(samples.failed, samples.deployments)
     # one validation of nested dicts: half the cost of building the seven models one by one (a series
     # builds one per bucket)
@@ -175,6 +178,7 @@ def dora_metrics(samples: Samples, start: int, end: int) -> DoraMetrics:
             },
             "lead_time": {
                 "median_seconds": lead_median,
+                "mean_seconds": lead_mean,
                 "p90_seconds": lead_p90,
                 "changes": changes,
                 "deployments_without_changes": samples.without_changes,
@@ -188,14 +192,16 @@ def dora_metrics(samples: Samples, start: int, end: int) -> DoraMetrics:
             },
             "time_to_restore": {
                 "median_seconds": restore_median,
+                "mean_seconds": mean(restores),
                 "p90_seconds": p90(restores),
                 "incidents": len(restores),
                 "open_incidents": samples.open_incidents,
                 "level": time_to_restore_level(restore_median),
             },
             "failed_deployment_recovery": {
-                "median_seconds": median(_sorted(samples.recoveries)),
-                "samples": len(samples.recoveries),
+                "median_seconds": median(recoveries),
+                "mean_seconds": mean(recoveries),
+                "samples": len(recoveries),
             },
             "rework_rate": {
                 "rate": ratio(samples.rework, samples.deployments),

@@ -47,3 +47,11 @@ def quantile(counts: Counter[int], q: float) -> float | None:
         if not wanted:
             break
     return found[0] + (h - low) * (found[1] - found[0])
+
+
+def mean(counts: Counter[int]) -> float | None:
+    """The mean of the bucket representatives: within ACCURACY of the exact mean, like the quantiles."""
+    n = counts.total()
+    if n == 0:
+        return None
+    return math.fsum(representative(key) * count for key, count in counts.items()) / n

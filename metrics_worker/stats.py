@@ -1,5 +1,6 @@
 """Order statistics over exact samples (sorting the pooled window is cheap next to building it)."""
 
+import math
 from collections.abc import Sequence
 
 
@@ -24,6 +25,11 @@ def median(ordered: Sequence[float]) -> float | None:
 
 def p90(ordered: Sequence[float]) -> float | None:
     return quantile(ordered, 0.9)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    """The arithmetic mean; None for no samples (reported beside the median, never instead of it)."""
+    return math.fsum(values) / len(values) if values else None
 
 
 def ratio(numerator: int, denominator: int) -> float | None:

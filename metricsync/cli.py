@@ -42,12 +42,20 @@ EMBEDDED_SWITCH_INTERVAL = 0.0005  # seconds; see cmd_serve
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from metricsync.embedded.datadir import DataDirLock
+    from metricsync.embedded.datadir import DataDirLock, db_path
+    from metricsync.embedded.fingerprint import check_before_serving
     from metricsync.embedded.web_app import create_embedded_app
     from metricsync.web.serving import serve_app
+    from normalizer.rules import rules_fingerprint
 
     settings = _settings(args)
     with DataDirLock(settings.data_dir):
+        check_before_serving(
+            db_path(settings.data_dir),
+            rules_fingerprint(settings.mapping_rules()),
+            settings.data_dir,
+            accept_change=args.accept_rule_change,
+        )
         app = create_embedded_app(settings)
         # The SQLite writer thread needs the GIL back after every statement; with the default 5 ms
         # switch interval it can wait that long behind the event loop for each, and every webhook
@@ -224,6 +232,38 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from metricsync.embedded.backup import backup
+
+    settings = _settings(args)
+    size = backup(settings.data_dir, args.output)
+    print(f"backup of {settings.data_dir} written to {args.output} ({size} bytes)", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from metricsync.embedded.backup import restore
+
+    settings = _settings(args)
+    moved = restore(settings.data_dir, args.backup_file)
+    previous = f"; the previous database is kept as {moved}" if moved else ""
+    print(f"restored {args.backup_file} into {settings.data_dir}{previous}", file=sys.stderr)
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from metricsync.embedded.web_app import create_embedded_app
+    from metricsync.web.api_docs import document_json
+
+    app = create_embedded_app(_settings(args))  # routes only: nothing opens before the lifespan
+    text = document_json(app.routes)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = args.file or settings.heartbeat_file
@@ -246,14 +286,30 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("metricsync")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metricsync", description="Streaming DORA metrics from webhooks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="embedded mode: ingest, normalizer, worker and read API in one process")
     serve.add_argument("--host", help="listen address (METRICSYNC_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (METRICSYNC_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    serve.add_argument(
+        "--accept-rule-change",
+        action="store_true",
+        help="start although the catalog aliases or mapping settings changed since the stored events were derived "
+        "(the change applies to new webhooks only; `metricsync rebuild` applies it to all history)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     rebuild = sub.add_parser("rebuild", help="re-derive events and metrics from the stored raw deliveries")
@@ -320,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
         service = sub.add_parser(name, help=f"distributed: {what}")
         service.add_argument("--burst", action="store_true", help="exit once caught up (tests, backfills)")
         service.set_defaults(func=func)
+    backup = sub.add_parser("backup", help="embedded: copy the SQLite database consistently, also while serving")
+    backup.add_argument("output", type=Path, help="the backup file to write (replaced if it exists)")
+    backup.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="embedded: put a backup in place (stop `serve` first)")
+    restore.add_argument("backup_file", type=Path, help="a file written by `metricsync backup`")
+    restore.add_argument("--data-dir", type=Path, help="SQLite data directory (METRICSYNC_DATA_DIR)")
+    restore.set_defaults(func=cmd_restore)
+    openapi = sub.add_parser("openapi", help="print the OpenAPI 3.1 document served at /openapi.json")
+    openapi.add_argument("--output", type=Path, help="write it to this file (e.g. docs/openapi.json)")
+    openapi.set_defaults(func=cmd_openapi)
     health = sub.add_parser("healthcheck", help="exit 0 if a consumer service's heartbeat file is fresh")
     health.add_argument("--file", type=Path, help="heartbeat file (default METRICSYNC_HEARTBEAT_FILE)")
     health.add_argument("--max-age", type=float, default=60.0, help="seconds (default 60)")

@@ -10,10 +10,12 @@ from typing import Any, TextIO
 
 from metrics_worker.engine import MetricEngine
 from metricsync.embedded.datadir import DataDirLock, db_path
+from metricsync.embedded.fingerprint import store_fingerprint
 from metricsync.embedded.memory_bus import MemoryBus
 from metricsync.embedded.pipeline import EmbeddedPipeline
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.settings import Settings
+from normalizer.rules import rules_fingerprint
 from schemas.events import UnifiedEvent
 
 
@@ -43,6 +45,7 @@ async def rebuild_embedded(settings: Settings, out: TextIO) -> int:
             events = await pipeline.load()
             done = time.perf_counter()
             after = await store.counts()
+            store_fingerprint(db_path(settings.data_dir), rules_fingerprint(settings.mapping_rules()))
             print(
                 f"done: {after.events} events, {after.dead_letters} dead letters; "
                 f"mapping {mapped - started:.2f}s, metrics {done - mapped:.2f}s "
@@ -66,7 +69,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
     from metrics_worker.documents import service_snapshot
     from metricsync.kafka.clients import make_consumer, make_producer
     from metricsync.mongo.state_log import base_doc
-    from metricsync.mongo.store import MongoStore
+    from metricsync.mongo.store import RULES_DERIVED, MongoStore
     from normalizer.mapping import map_or_error
 
     store = MongoStore.from_settings(settings)
@@ -132,6 +135,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         ]
         for future in futures:
             await future
+        await store.set_meta(RULES_DERIVED, rules_fingerprint(rules))
         elapsed = time.perf_counter() - started
         print(
             f"done: {events_total} events, {dead_total} dead letters, {len(services)} services in {elapsed:.2f}s",

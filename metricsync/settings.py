@@ -178,6 +178,7 @@ class Settings(BaseSettings):
     event_ids_collection: str = "event_ids"
     state_collection: str = "service_state"
     dead_letter_collection: str = "dead_letters"
+    meta_collection: str = "meta"  # the rules fingerprints (docs/operations.md, "Catalog and rule changes")
 
     @model_validator(mode="before")
     @classmethod

@@ -121,3 +121,17 @@ class MappingRules(BaseModel):
 
     def is_incident_label(self, name: str) -> bool:
         return name.strip().casefold() == self.incident_label.strip().casefold()
+
+
+def rules_fingerprint(rules: MappingRules) -> str:
+    """A digest of everything in `rules` that shapes the events derived from a delivery: the patterns, the
+    labels and parameters read, and the catalog's service ids and aliases (not its teams, which are read
+    when a report is asked for). Equal fingerprints: the same deliveries give the same events."""
+    import hashlib
+    import json
+
+    document = rules.model_dump(mode="json", exclude={"catalog"})
+    # only what resolves differently from the default (an identifier is its own service, lower-cased)
+    document["catalog"] = sorted([alias, service] for alias, service in rules.catalog.index.items() if alias != service)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

@@ -36,7 +36,8 @@ class DeploymentFrequency(_Block):
 
 
 class LeadTime(_Block):
-    median_seconds: float | None
+    median_seconds: float | None  # the headline (docs/metrics.md: why the median)
+    mean_seconds: float | None  # beside it, for comparison with tools that report means
     p90_seconds: float | None
     changes: int
     deployments_without_changes: int
@@ -52,6 +53,7 @@ class ChangeFailureRate(_Block):
 
 class TimeToRestore(_Block):
     median_seconds: float | None
+    mean_seconds: float | None
     p90_seconds: float | None
     incidents: int
     open_incidents: int
@@ -60,6 +62,7 @@ class TimeToRestore(_Block):
 
 class FailedDeploymentRecovery(_Block):
     median_seconds: float | None
+    mean_seconds: float | None
     samples: int
 
 

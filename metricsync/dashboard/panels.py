@@ -16,9 +16,12 @@ from typing import Any
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import BaseRoute, request_response
 
-from metricsync.web.read_api import ReadApi
+from metricsync.web.contract import Answer, ApiRoute, Operation
+from metricsync.web.queries import ScopeParams
+from metricsync.web.read_api import API_AUTH, SCOPE_ERRORS, ReadApi
+from schemas.api import QualityResponse, ServicesMetricsResponse
 
 UNKNOWN_SERVICE = "unknown"  # the service of an alert without a service label (normalizer.alertmanager)
 
@@ -32,12 +35,12 @@ class DashboardViews:
         # one row per service: ~0.6 kB each, a tenth of that gzipped
         by_service = GZipMiddleware(request_response(guard(self.by_service)), minimum_size=2048, compresslevel=6)
         return [
-            Route("/api/v1/dora/services", by_service, methods=["GET"]),
-            Route("/api/v1/quality", guard(self.quality), methods=["GET"]),
+            ApiRoute("/api/v1/dora/services", by_service, BY_SERVICE),
+            ApiRoute("/api/v1/quality", guard(self.quality), QUALITY),
         ]
 
     async def by_service(self, request: Request) -> Response:
-        q = await self.api._query(request)
+        q, _ = await self.api.scope(request)
         engine = await self.api.source.engine_for(q.services)
         names = q.services if q.services is not None else [s.service for s in engine.services()]
         catalog = self.api.catalog
@@ -48,7 +51,7 @@ class DashboardViews:
         return JSONResponse({"scope": q.scope_json(), "services": rows})
 
     async def quality(self, request: Request) -> Response:
-        q = await self.api._query(request)
+        q, _ = await self.api.scope(request)
         engine = await self.api.source.engine_for(q.services)
         report = engine.report(q.services, q.environment, q.start, q.end)
         negative = engine.negative_lead_times(q.services, q.environment, q.start, q.end)
@@ -72,3 +75,19 @@ class DashboardViews:
                 "negative_lead_time_changes": negative,
             }
         )
+
+
+BY_SERVICE = Operation(
+    "The metrics of each service of a scope over the window (the dashboard's services table)",
+    {200: Answer("one row per service", ServicesMetricsResponse), **SCOPE_ERRORS},
+    query=ScopeParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+QUALITY = Operation(
+    "What makes the numbers of a scope less trustworthy, counted",
+    {200: Answer("the counts", QualityResponse), **SCOPE_ERRORS},
+    query=ScopeParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)

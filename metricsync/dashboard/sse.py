@@ -25,11 +25,13 @@ from collections.abc import AsyncIterator
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from metricsync.dashboard.headers import SECURITY_HEADERS
 from metricsync.dashboard.hub import Change, Listener, StreamHub
-from metricsync.web.read_api import ReadApi
+from metricsync.web.contract import Answer, ApiRoute, Operation
+from metricsync.web.queries import StreamParams
+from metricsync.web.read_api import API_AUTH, SCOPE_ERRORS, ReadApi
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,12 @@ class StreamRoute:
         self.keep_alive_seconds = keep_alive_seconds
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/api/v1/stream", self.api._guard(self.stream), methods=["GET"])]
+        return [ApiRoute("/api/v1/stream", self.api._guard(self.stream), STREAM)]
 
     async def stream(self, request: Request) -> Response:
-        q = await self.api._query(request)
+        q, params = await self.api.scope(request, StreamParams)
         listener = self.hub.listen(q.services)  # before the replay: nothing falls between the two
-        last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        last_id = request.headers.get("last-event-id") or getattr(params, "last_event_id", None)
         replay = self.hub.since(last_id, q.services) if last_id else []
         scope = {k: v for k, v in q.scope_json().items() if k not in ("from", "to")}
         hello = orjson.dumps({"scope": scope, "settle_ms": self.settle_ms})
@@ -101,3 +103,19 @@ class StreamRoute:
                     yield _event("change", hub.event_id(change.seq), change.data)
         finally:
             hub.leave(listener)
+
+
+STREAM = Operation(
+    "Live: a server-sent event per change of the scope's metrics (the dashboard's live updates)",
+    {
+        200: Answer(
+            "an event stream: `hello`, then one event per change; resumable with Last-Event-ID",
+            None,
+            media="text/event-stream",
+        ),
+        **SCOPE_ERRORS,
+    },
+    query=StreamParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)

@@ -271,18 +271,22 @@ class EmbeddedPipeline:
     # --- status ----------------------------------------------------------------------------------
 
     async def status(self) -> dict[str, object]:
+        """The status document (schemas.api.Status): counts are counts of stored rows; positions are
+        sequence numbers in the raw log (they have gaps, so they are not counts); `lag` is raw deliveries
+        not normalized yet plus events not applied yet."""
         counts = await self.store.counts()
         pending = (self._events_sub.pending() if self._events_sub else 0) + int(self._applying)
+        normalizer_lag = counts.last_raw_seq - counts.normalized_through
         return {
+            "mode": "embedded",
+            "caught_up": normalizer_lag == 0 and pending == 0 and self.worker_error is None,
+            "lag": normalizer_lag + pending,
             "raw_deliveries": counts.raw_deliveries,
-            "normalized_through": counts.normalized_through,
-            "normalizer_lag": counts.last_raw_seq - counts.normalized_through,
             "events": counts.events,
             "dead_letters": counts.dead_letters,
+            "normalizer_lag": normalizer_lag,
             "worker_pending": pending,
             "worker_dead_letters": self.dead_letters,
             "worker_error": self.worker_error,
-            "caught_up": (
-                counts.last_raw_seq == counts.normalized_through and pending == 0 and self.worker_error is None
-            ),
+            "positions": {"raw_last": counts.last_raw_seq, "normalized_through": counts.normalized_through},
         }

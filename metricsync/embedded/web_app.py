@@ -26,6 +26,8 @@ from metricsync.settings import Settings
 from metricsync.sources import all_senders
 from metricsync.telemetry.middleware import RequestTimer
 from metricsync.telemetry.process import Telemetry
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 from metricsync.web.read_api import ReadApi
 from schemas.ports import SinkUnavailable
 from schemas.raw import RawDelivery
@@ -78,7 +80,7 @@ def create_embedded_app(
 
     async def pipeline_status() -> dict[str, object]:
         if "pipeline" not in holder:
-            return {"pipeline": "starting"}
+            return {"mode": "starting", "caught_up": False, "lag": None}
         return await holder["pipeline"].status()
 
     def live_engine() -> MetricEngine:
@@ -113,11 +115,12 @@ def create_embedded_app(
             await pipeline.stop()
             await store.close()
 
-    routes = (
-        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks)
-        + api.routes()
-        + dashboard_routes(api, hub)
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks),
+        WEBHOOK_OPERATIONS,
     )
+    routes += api.routes() + dashboard_routes(api, hub)
     routes.append(telemetry.route())
+    routes += docs_routes(lambda: routes)
     app = IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
     return telemetry.wrap(app, routes)

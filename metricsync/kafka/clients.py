@@ -283,3 +283,42 @@ async def caught_up(consumer: AIOKafkaConsumer) -> bool:
         if await consumer.position(tp) < ends[tp]:
             return False
     return True
+
+
+LAG_TIMEOUT_SECONDS = 5.0
+
+
+async def group_lags(settings: Settings, groups: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """For each (group, topic): records of the topic the group has not committed yet (end offset minus
+    committed offset, summed over partitions; a partition never committed counts from its start).
+    `lag` is None for all when Kafka does not answer within LAG_TIMEOUT_SECONDS (the error is logged)."""
+    import asyncio
+
+    from aiokafka.structs import TopicPartition
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000)
+    out: list[dict[str, object]] = []
+    try:
+        async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
+            await admin.start()
+            await consumer.start()
+            await consumer.topics()  # fetches the metadata partitions_for_topic reads
+            for group, topic in groups:
+                partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                ends = await consumer.end_offsets(partitions) if partitions else {}
+                starts = await consumer.beginning_offsets(partitions) if partitions else {}
+                committed = await admin.list_consumer_group_offsets(group, partitions=partitions or None)
+                lag = 0
+                for tp in partitions:
+                    done = committed.get(tp)
+                    position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                    lag += max(0, ends[tp] - position)
+                out.append({"group": group, "topic": topic, "lag": lag})
+    except (KafkaError, OSError, TimeoutError) as e:
+        log.warning("consumer lag unavailable bootstrap=%s error=%r", settings.kafka_bootstrap, e)
+        out = [{"group": group, "topic": topic, "lag": None} for group, topic in groups]
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return out

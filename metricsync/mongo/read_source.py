@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Collection
 from datetime import datetime
@@ -12,11 +13,13 @@ from starlette.routing import BaseRoute
 from metrics_worker.engine import MetricEngine
 from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo.state_log import restore
-from metricsync.mongo.store import MongoStore
+from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
-from metricsync.telemetry.kafka_lag import LagReader, lag_status
+from metricsync.telemetry.kafka_lag import LagReader, lag_status, lag_unknown
 from metricsync.telemetry.process import Telemetry
 from metricsync.web.read_api import ReadApi
+
+log = logging.getLogger(__name__)
 
 
 class MongoMetricsSource:
@@ -74,20 +77,30 @@ def read_api(
 ) -> ReadApi:
     """The read API over MongoDB: serve its routes (`api_routes`), and run `.running()` in the app's
     lifespan (the MCP session manager of /mcp). With `lag`, /api/v1/status also reports the consumer
-    groups' lag and `caught_up`; with `telemetry`, /metrics gets the DORA gauges, the lag and the dead
-    letters."""
+    groups' lag (`consumers`, `lag`, `caught_up`); with `telemetry`, /metrics gets the DORA gauges, the
+    lag and the dead letters."""
 
     async def status() -> dict[str, object]:
         body: dict[str, object] = {
+            "mode": "distributed",
+            "caught_up": None,
+            "lag": None,
             "raw_deliveries": await store.raw_count(),
             "events": await store.event_count(),
             "dead_letters": await store.dead_letter_count(),
         }
+        derived, normalizer = await store.get_meta(RULES_DERIVED), await store.get_meta(RULES_NORMALIZER)
+        body["rules"] = {
+            "derived_with": derived,
+            "normalizer": normalizer,
+            "rebuild_needed": derived is not None and normalizer is not None and derived != normalizer,
+        }
         if lag is not None:
             try:
-                body.update(lag_status(await lag.read()))
+                body.update(lag_status(lag.watched, await lag.read()))
             except Exception as e:  # Kafka away: the rest of the status still answers
-                body.update({"lag": None, "caught_up": False, "lag_error": f"{type(e).__name__}: {e}"})
+                log.warning("consumer lag unavailable error=%r", e)
+                body.update(lag_unknown(lag, f"Kafka did not answer, consumer lag unknown: {type(e).__name__}: {e}"))
         return body
 
     source = MongoMetricsSource(store, settings)

@@ -42,6 +42,8 @@ from schemas.sources import Source
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
+RULES_DERIVED = "rules_derived"  # meta: the rules fingerprint the stored events were derived with
+RULES_NORMALIZER = "rules_normalizer"  # meta: the fingerprint the normalizers last started with
 Doc = dict[str, Any]
 
 
@@ -52,6 +54,7 @@ class Collections:
     event_ids: str = "event_ids"
     state: str = "service_state"
     dead: str = "dead_letters"
+    meta: str = "meta"
 
 
 class StateConflict(RuntimeError):
@@ -93,6 +96,7 @@ class MongoStore:
             event_ids=settings.event_ids_collection,
             state=settings.state_collection,
             dead=settings.dead_letter_collection,
+            meta=settings.meta_collection,
         )
         return cls.connect(settings.mongo_uri, settings.mongo_db, names)
 
@@ -366,6 +370,14 @@ class MongoStore:
         )
 
     # --- rebuild ---------------------------------------------------------------------------------
+
+    async def get_meta(self, name: str) -> str | None:
+        """A small named value the services share (e.g. the rules fingerprint), or None."""
+        doc = await self.db[self.names.meta].find_one({"_id": name})
+        return None if doc is None else str(doc["value"])
+
+    async def set_meta(self, name: str, value: str) -> None:
+        await self.db[self.names.meta].update_one({"_id": name}, {"$set": {"value": value}}, upsert=True)
 
     async def reset_derived(self) -> None:
         """Forget what is derived from the raw log: drop those collections and create them afresh

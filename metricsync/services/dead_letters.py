@@ -22,20 +22,20 @@ from typing import Any, TextIO
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from metricsync.kafka.clients import make_producer
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
-from metricsync.web.read_api import BadQueryError, parse_time
+from metricsync.web.contract import Answer, ApiRoute, Operation, parse_query
+from metricsync.web.queries import DeadLetterOneParams, DeadLetterParams
+from metricsync.web.read_api import API_AUTH, parse_time
 from normalizer.mapping import map_or_error
+from schemas.api import DeadLetter, DeadLettersPage
 from schemas.events import event_to_json
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-STATES = ("open", "replayed", "all")
 Doc = dict[str, Any]
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -105,35 +105,18 @@ def public(doc: Doc, with_body: bool) -> Doc:
     return out
 
 
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise BadQueryError("bad_parameter", f"'{name}' must be a whole number from {low} to {high}")
-    return int(text)
-
-
-def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
-
-
 def routes(store: MongoStore, guard: Callable[[Handler], Handler]) -> list[BaseRoute]:
     """`GET /api/v1/dead-letters` (filters: source, since, until, error, state=open|replayed|all;
     paging: limit, offset; body=true adds each body) and `GET /api/v1/dead-letters/{id}` (with its body)."""
 
     async def listing(request: Request) -> Response:
-        params = request.query_params
-        state = params.get("state", "all")
-        if state not in STATES:
-            raise BadQueryError("bad_parameter", f"'state' must be one of {', '.join(STATES)}")
-        since = parse_time("since", params["since"]) if "since" in params else None
-        until = parse_time("until", params["until"]) if "until" in params else None
-        limit = _int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        offset = _int(request, "offset", 0, 0, 10**9)
-        query = list_query(params.get("source"), since, until, params.get("error"), state)
+        params = parse_query(request.query_params, DeadLetterParams)
+        since = parse_time("since", params.since) if params.since is not None else None
+        until = parse_time("until", params.until) if params.until is not None else None
+        limit, offset = params.limit, params.offset
+        query = list_query(params.source, since, until, params.error, params.state)
         docs, total = await store.find_dead_letters(query, offset, limit)
-        with_body = _flag(request, "body")
+        with_body = params.body
         following = offset + len(docs)
         return JSONResponse(
             {
@@ -146,6 +129,7 @@ def routes(store: MongoStore, guard: Callable[[Handler], Handler]) -> list[BaseR
         )
 
     async def one(request: Request) -> Response:
+        parse_query(request.query_params, DeadLetterOneParams)
         letter_id = request.path_params["letter_id"]
         docs, _ = await store.find_dead_letters({"_id": letter_id}, 0, 1)
         if not docs:
@@ -155,9 +139,41 @@ def routes(store: MongoStore, guard: Callable[[Handler], Handler]) -> list[BaseR
         return JSONResponse(public(docs[0], with_body=True))
 
     return [
-        Route("/api/v1/dead-letters", guard(listing), methods=["GET"]),
-        Route("/api/v1/dead-letters/{letter_id:path}", guard(one), methods=["GET"]),
+        ApiRoute("/api/v1/dead-letters", guard(listing), LIST),
+        ApiRoute("/api/v1/dead-letters/{letter_id:path}", guard(one), ONE),
     ]
+
+
+# --- the contract of the routes (metricsync.web.contract; docs/api.md) ---------------------------------
+
+_DISTRIBUTED = "Distributed mode only (embedded mode keeps no dead letters in MongoDB; see `/api/v1/status`)."
+LIST = Operation(
+    "The dead letters: deliveries no event could be derived from, oldest first",
+    {
+        200: Answer("a page (offset paging: `next_offset`)", DeadLettersPage),
+        400: Answer("a query parameter is unknown, repeated or invalid (`error` names the problem)"),
+        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+    },
+    description=_DISTRIBUTED + " Replay them with `metricsync replay-dead-letters` (docs/operations.md).",
+    query=DeadLetterParams,
+    security=API_AUTH,
+    tags=("operations",),
+    operation_id="get_api_v1_dead_letters",
+)
+ONE = Operation(
+    "One dead letter, with its body (base64)",
+    {
+        200: Answer("the dead letter", DeadLetter),
+        400: Answer("a query parameter was given (this endpoint takes none)"),
+        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+        404: Answer("no dead letter has this id"),
+    },
+    description=_DISTRIBUTED,
+    query=DeadLetterOneParams,
+    security=API_AUTH,
+    tags=("operations",),
+    operation_id="get_api_v1_dead_letter",
+)
 
 
 @dataclass

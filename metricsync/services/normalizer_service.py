@@ -31,11 +31,11 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from metricsync.kafka.codec import CodecError, decode_raw
 from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.kafka.limits import raw_consumer_options
-from metricsync.mongo.store import MongoStore
+from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
 from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
 from normalizer.mapping import map_or_error
-from normalizer.rules import MappingRules
+from normalizer.rules import MappingRules, rules_fingerprint
 from schemas.events import UnifiedEvent, event_to_json
 from schemas.raw import RawDelivery
 
@@ -103,6 +103,7 @@ class NormalizerService(ConsumerServiceBase):
 
     async def start(self) -> None:
         await super().start()
+        await note_rules(self.store, self.rules)
         log.info(
             "events collection: %s",
             "time-series" if await self.store.events_are_timeseries() else "ordinary (no time-series on this server)",
@@ -292,3 +293,21 @@ def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, 
         "body_b64": base64.b64encode(record.value or b"").decode(),
         "at": datetime.now(UTC).isoformat(),
     }
+
+
+async def note_rules(store: MongoStore, rules: MappingRules) -> None:
+    """Record the rules this normalizer maps with; warn when the stored events were derived with others
+    (a catalog alias or mapping setting changed): `metricsync rebuild --distributed` re-derives them."""
+    current = rules_fingerprint(rules)
+    await store.set_meta(RULES_NORMALIZER, current)
+    derived = await store.get_meta(RULES_DERIVED)
+    if derived is None:
+        await store.set_meta(RULES_DERIVED, current)
+    elif derived != current:
+        log.warning(
+            "catalog aliases or mapping settings changed since the stored events were derived (fingerprint %s -> %s): "
+            "new deliveries use the new ones; run `metricsync rebuild --distributed` (normalizers and workers "
+            "stopped) to re-derive the history",
+            derived,
+            current,
+        )

@@ -28,6 +28,8 @@ from metricsync.sources import all_senders
 from metricsync.telemetry.kafka_lag import consumer_groups_lag
 from metricsync.telemetry.middleware import RequestTimer
 from metricsync.telemetry.process import Telemetry
+from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
+from metricsync.web.contract import documented
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,10 @@ def create_ingest_service_app(
     sink = KafkaSink(settings)
     store = MongoStore.from_settings(settings) if with_api else None
     lag = consumer_groups_lag(settings) if with_api else None
-    routes = create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks)
+    routes = documented(
+        create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks),
+        WEBHOOK_OPERATIONS,
+    )
     feed: KafkaMetricsFeed | None = None
     hub: StreamHub | None = None
     api = None
@@ -57,6 +62,7 @@ def create_ingest_service_app(
         api = read_api(settings, store, clock, telemetry, lag)
         routes += api_routes(api, settings, store, hub)
     routes.append(telemetry.route())
+    routes += docs_routes(lambda: routes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -138,5 +144,6 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     routes += [*api_routes(api, settings, store, hub), telemetry.route()]
+    routes += docs_routes(lambda: routes)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})
     return telemetry.wrap(app, routes)

@@ -121,9 +121,19 @@ def consumer_groups_lag(settings: Settings) -> LagReader:
     )
 
 
-def lag_status(lags: Sequence[PartitionLag]) -> dict[str, object]:
-    """The `lag` / `caught_up` part of distributed /api/v1/status: records behind per group."""
-    per_group: dict[str, int] = {}
+def lag_status(watched: Sequence[GroupTopic], lags: Sequence[PartitionLag]) -> dict[str, object]:
+    """The `consumers` / `lag` / `caught_up` part of distributed /api/v1/status (schemas.api.Status):
+    records behind per watched group and topic (0 for a topic not created yet), and their total."""
+    per_group: dict[GroupTopic, int] = dict.fromkeys(watched, 0)
     for item in lags:
-        per_group[item.group] = per_group.get(item.group, 0) + item.lag
-    return {"lag": per_group, "caught_up": all(v == 0 for v in per_group.values())}
+        key = GroupTopic(item.group, item.topic)
+        per_group[key] = per_group.get(key, 0) + item.lag
+    consumers = [{"group": k.group, "topic": k.topic, "lag": v} for k, v in per_group.items()]
+    total = sum(per_group.values())
+    return {"consumers": consumers, "lag": total, "caught_up": total == 0}
+
+
+def lag_unknown(reader: LagReader, error: str) -> dict[str, object]:
+    """The same part when Kafka did not answer: every group's lag unknown, and why."""
+    consumers = [{"group": w.group, "topic": w.topic, "lag": None} for w in reader.watched]
+    return {"consumers": consumers, "lag": None, "caught_up": None, "error": error}

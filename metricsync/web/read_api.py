@@ -21,32 +21,33 @@ import orjson
 from pydantic import SecretStr, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from metrics_worker.documents import DEFAULT_WINDOW, INSIGHTS_WINDOW, dora_report, insights_report, lead_time_report
 from metrics_worker.state import PRODUCTION
 from metrics_worker.timebase import Interval
+from metricsync.web.contract import Answer, ApiRoute, BadQueryError, Operation, parse_query
+from metricsync.web.csv_export import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, csv_response, wants_csv
 from metricsync.web.mcp import McpEndpoint, ReadError
+from metricsync.web.paging import Key, micros, next_link, paginate
+from metricsync.web.queries import LeadTimeParams, ListParams, NoParams, ScopeParams, SeriesParams
 from normalizer.alert_labels import UNKNOWN_SERVICE
+from schemas.api import DeploymentsPage, IncidentsPage, ServicesResponse, Status
+from schemas.api import SeriesResponse as SeriesDocument
 from schemas.catalog import ServiceCatalog
-from schemas.metrics import SeriesPoint
+from schemas.insights import InsightsReport
+from schemas.leadtime import LeadTimeReport
+from schemas.metrics import DeploymentView, DoraReport, IncidentView, SeriesPoint
 from schemas.ports import MetricsSource
 
 if TYPE_CHECKING:
     from metrics_worker.engine import MetricEngine
 
+__all__ = ["BadQueryError", "MetricsSource", "ReadApi", "parse_time"]
+
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
-MAX_SLOWEST = 100
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class BadQueryError(ValueError):
-    def __init__(self, code: str, detail: str, status: int = 400) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.status = status
 
 
 def _problem(code: str, detail: str, status: int) -> JSONResponse:
@@ -134,10 +135,12 @@ class ReadApi:
         self.mcp = McpEndpoint(self.fetch, api_token)
 
     def routes(self) -> list[BaseRoute]:
+        guard = self._guard
         routes: list[BaseRoute] = [
-            Route(path, self._guard(handler), methods=["GET"]) for path, handler in self.handlers.items()
+            ApiRoute(path, guard(handler), OPERATIONS[path]) for path, handler in self.handlers.items()
         ]
-        routes.append(Route("/mcp", self.mcp, methods=["GET", "POST", "DELETE"]))
+        routes.append(ApiRoute("/mcp", self.mcp, MCP, methods=["POST"]))
+        routes.append(ApiRoute("/mcp", self.mcp, MCP_STREAM, methods=["GET", "DELETE"]))
         return routes
 
     def running(self) -> AbstractAsyncContextManager[None]:
@@ -187,12 +190,17 @@ class ReadApi:
 
     # --- scope -----------------------------------------------------------------------------------
 
-    async def _query(self, request: Request, default: timedelta = DEFAULT_WINDOW) -> Query:
-        params = request.query_params
-        service = params.get("service") or None
-        team = params.get("team") or None
-        environment = (params.get("environment") or PRODUCTION).lower()
-        start, end = self._window(request, default)
+    async def scope(self, request: Request, model: type[ScopeParams] = ScopeParams) -> tuple[Query, ScopeParams]:
+        """The request's scope and window, its query read strictly as `model` (routes outside this module,
+        e.g. the dashboard's, use it); the parsed parameters too, for a model with more of them."""
+        params = parse_query(request.query_params, model)
+        return await self._query(params), params
+
+    async def _query(self, params: ScopeParams, default: timedelta = DEFAULT_WINDOW) -> Query:
+        service = params.service
+        team = params.team
+        environment = (params.environment or PRODUCTION).lower()
+        start, end = self._window(params, default)
         if service and team:
             raise BadQueryError("bad_scope", "give either 'service' or 'team', not both")
         if service:
@@ -208,10 +216,9 @@ class ReadApi:
             return Query(sorted(members), None, team, environment, start, end)
         return Query(None, None, None, environment, start, end)
 
-    def _window(self, request: Request, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
-        params = request.query_params
-        end = parse_time("to", params["to"]) if params.get("to") else self.clock()
-        start = parse_time("from", params["from"]) if params.get("from") else end - default
+    def _window(self, params: ScopeParams, default: timedelta = DEFAULT_WINDOW) -> tuple[datetime, datetime]:
+        end = parse_time("to", params.to) if params.to is not None else self.clock()
+        start = parse_time("from", params.from_) if params.from_ is not None else end - default
         if start >= end:
             raise BadQueryError("bad_window", f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()})")
         return start, end
@@ -219,7 +226,7 @@ class ReadApi:
     # --- handlers --------------------------------------------------------------------------------
 
     async def dora(self, request: Request) -> Response:
-        q = await self._query(request)
+        q = await self._query(parse_query(request.query_params, ScopeParams))
         engine = await self.source.engine_for(q.services)
         body = dora_report(
             engine,
@@ -233,22 +240,17 @@ class ReadApi:
         return JSONResponse(body)
 
     async def series(self, request: Request) -> Response:
-        q = await self._query(request)
-        requested = request.query_params.get("interval", "day")
-        if requested not in INTERVALS:
-            raise BadQueryError("bad_interval", f"'interval' must be one of {', '.join(INTERVALS)}, not {requested!r}")
-        interval: Interval = requested
+        params = parse_query(request.query_params, SeriesParams)
+        q = await self._query(params)
+        interval: Interval = params.interval
         if interval == "day" and (q.end - q.start).days > MAX_SERIES_BUCKETS:
             raise BadQueryError("window_too_large", f"at most {MAX_SERIES_BUCKETS} daily buckets; use week or month")
         engine = await self.source.engine_for(q.services)
         points = engine.series(q.services, q.environment, q.start, q.end, interval)
         retained = engine.retained_from(q.services, q.start)
         scope = {**q.scope_json(), "retained_from": None if retained is None else _iso(retained)}
-        include = request.query_params.get("include")
-        if include is None:
+        if params.include is None:
             return SeriesResponse({**scope, "interval": interval}, points)
-        if include != "stages":
-            raise BadQueryError("bad_include", f"'include' can only be 'stages', not {include!r}")
         stages = engine.stage_series(q.services, q.environment, q.start, q.end, interval)
         dumped = [
             {**point.model_dump(mode="json", by_alias=True), "stages": breakdown.model_dump(mode="json")}
@@ -257,8 +259,9 @@ class ReadApi:
         return JSONResponse({"scope": {**scope, "interval": interval}, "points": dumped})
 
     async def lead_time(self, request: Request) -> Response:
-        q = await self._query(request)
-        limit = _bounded_int(request, "limit", 10, 1, MAX_SLOWEST)
+        params = parse_query(request.query_params, LeadTimeParams)
+        q = await self._query(params)
+        limit = params.limit
         engine = await self.source.engine_for(q.services)
         body = lead_time_report(
             engine,
@@ -273,7 +276,13 @@ class ReadApi:
         return JSONResponse(body)
 
     async def insights(self, request: Request) -> Response:
-        q = await self._query(request, INSIGHTS_WINDOW)
+        q = await self._query(parse_query(request.query_params, ScopeParams), INSIGHTS_WINDOW)
+        try:
+            q.start - (q.end - q.start)  # the window compared with: as long, just before
+        except OverflowError:
+            raise BadQueryError(
+                "bad_window", "'from' is too early: the window compared with it would start before year 1"
+            ) from None
         engine = await self.source.engine_for(q.services)
         teams = {s.service: team for s in engine.services() if (team := self.catalog.team_of(s.service))}
         body = insights_report(
@@ -298,6 +307,7 @@ class ReadApi:
         return count if isinstance(count, int) else None
 
     async def services(self, request: Request) -> Response:
+        parse_query(request.query_params, NoParams)
         engine = await self.source.engine_for(None)
         rows = []
         for summary in engine.services():
@@ -307,35 +317,155 @@ class ReadApi:
         return JSONResponse({"services": rows})
 
     async def deployments(self, request: Request) -> Response:
-        q = await self._query(request)
+        params = parse_query(request.query_params, ListParams)
+        q = await self._query(params)
         engine = await self.source.engine_for(q.services)
         views = engine.deployments(q.services, q.environment, q.start, q.end)
-        return JSONResponse({"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in views]})
+        page = paginate(views, _deployment_key, params.cursor, params.limit)
+        link = next_link(request, page.cursor)
+        headers = {"Link": f'<{link}>; rel="next"'} if link else None
+        if wants_csv(request, params.format):
+            return csv_response(DEPLOYMENT_COLUMNS, page.items, headers)
+        body = {"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in page.items], "next": link}
+        return JSONResponse(body, headers=headers)
 
     async def incidents(self, request: Request) -> Response:
-        q = await self._query(request)
+        params = parse_query(request.query_params, ListParams)
+        q = await self._query(params)
         engine = await self.source.engine_for(q.services)
         views = engine.incidents(q.services, q.environment, q.start, q.end)
-        return JSONResponse({"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in views]})
+        page = paginate(views, _incident_key, params.cursor, params.limit)
+        link = next_link(request, page.cursor)
+        headers = {"Link": f'<{link}>; rel="next"'} if link else None
+        if wants_csv(request, params.format):
+            return csv_response(INCIDENT_COLUMNS, page.items, headers)
+        body = {"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in page.items], "next": link}
+        return JSONResponse(body, headers=headers)
 
     async def status(self, request: Request) -> Response:
+        parse_query(request.query_params, NoParams)
         body: dict[str, object] = {"as_of": _iso(self.clock())}
         if self.extra_status is not None:
             body.update(await self.extra_status())
         return JSONResponse(body)
 
 
-def _bounded_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadQueryError(f"bad_{name}", f"'{name}' must be an integer from {low} to {high}, not {text!r}") from None
-    if not low <= value <= high:
-        raise BadQueryError(f"bad_{name}", f"'{name}' must be an integer from {low} to {high}, not {value}")
-    return value
+def _deployment_key(view: DeploymentView) -> Key:
+    return (micros(view.finished_at), view.service, view.deployment_id)
+
+
+def _incident_key(view: IncidentView) -> Key:
+    return (micros(view.started_at), view.service, view.incident_id)
+
+
+# --- the contract of each route (metricsync.web.contract; docs/api.md) --------------------------------
+
+_ERRORS = {
+    400: Answer("a query parameter is unknown, repeated or invalid (`error` names the problem)"),
+    401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+}
+SCOPE_ERRORS = {**_ERRORS, 404: Answer("`service` has no events and is not in the catalog, or `team` is unknown")}
+API_AUTH = ("apiToken", "")  # the bearer token, or none when METRICSYNC_API_TOKEN is unset
+_NEXT = {"Link": '`<URL of the next page>; rel="next"`, absent on the last page'}
+
+DORA = Operation(
+    "The DORA metrics of a scope and window",
+    {200: Answer("the metrics (docs/metrics.md)", DoraReport), **SCOPE_ERRORS},
+    query=ScopeParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+SERIES = Operation(
+    "The metrics per day, week or month of a window",
+    {200: Answer("one point per bucket", SeriesDocument), **SCOPE_ERRORS},
+    query=SeriesParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+SERVICES = Operation(
+    "Every service with events, and its team",
+    {200: Answer("the services", ServicesResponse), **_ERRORS},
+    query=NoParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+DEPLOYMENTS = Operation(
+    "The successful deployments of a scope and window, with every fact the metrics derive from them",
+    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
+    query=ListParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+INCIDENTS = Operation(
+    "The merged incidents starting in a scope and window",
+    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
+    query=ListParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+LEAD_TIME = Operation(
+    "Where lead time goes: each stage from first commit to production, and the slowest changes",
+    {200: Answer("the breakdown (docs/metrics.md section 14)", LeadTimeReport), **SCOPE_ERRORS},
+    query=LeadTimeParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+INSIGHTS = Operation(
+    "What changed: the window (default 14 days) against the one of equal length before it",
+    {200: Answer("the findings (docs/metrics.md section 15)", InsightsReport), **SCOPE_ERRORS},
+    query=ScopeParams,
+    security=API_AUTH,
+    tags=("metrics",),
+)
+STATUS = Operation(
+    "How far the pipeline is",
+    {200: Answer("counts, positions, lag", Status), **_ERRORS},
+    query=NoParams,
+    security=API_AUTH,
+    tags=("operations",),
+)
+
+_MCP = (
+    "The Model Context Protocol over streamable HTTP (stateless, JSON responses): the bodies are JSON-RPC 2.0 "
+    "messages the protocol defines (https://modelcontextprotocol.io). Tools: dora_report, dora_series, "
+    "deployments, incidents, lead_time, insights; each answers the JSON of its read API endpoint "
+    "(docs/api.md, MCP)."
+)
+MCP = Operation(
+    "MCP tools over the read API (for AI assistants)",
+    {
+        200: Answer("a JSON-RPC 2.0 response (protocol-defined)", None, media="application/json"),
+        202: Answer("a notification or response was accepted (no body)", None),
+        400: Answer("not a valid MCP message", None),
+        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+        406: Answer("`Accept` must name application/json and text/event-stream", None),
+    },
+    description=_MCP,
+    security=API_AUTH,
+    request_body="a JSON-RPC 2.0 request or notification of MCP (e.g. `initialize`, `tools/list`, `tools/call`)",
+    tags=("mcp",),
+)
+MCP_STREAM = Operation(
+    "MCP's server-sent message stream (GET) and session end (DELETE), as the protocol defines them",
+    {
+        200: Answer("GET: an event stream that stays open while the client listens", None, media="text/event-stream"),
+        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
+    },
+    description=_MCP,
+    security=API_AUTH,
+    tags=("mcp",),
+)
+
+OPERATIONS = {
+    "/api/v1/dora": DORA,
+    "/api/v1/dora/series": SERIES,
+    "/api/v1/services": SERVICES,
+    "/api/v1/deployments": DEPLOYMENTS,
+    "/api/v1/incidents": INCIDENTS,
+    "/api/v1/lead-time": LEAD_TIME,
+    "/api/v1/insights": INSIGHTS,
+    "/api/v1/status": STATUS,
+}
 
 
 def _iso(value: datetime) -> str:

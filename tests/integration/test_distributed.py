@@ -286,6 +286,16 @@ def test_init_twice_and_unmappable_deliveries_go_to_the_dead_letter_topic(distri
     status = distributed.get("/api/v1/status").json()
     assert status["dead_letters"] == 1
     assert status["raw_deliveries"] == len(scenario.requests()) + 1
+    assert status["mode"] == "distributed"
+    assert {(c["group"], c["topic"]) for c in status["consumers"]} == {
+        (distributed.env["METRICSYNC_NORMALIZER_GROUP"], distributed.env["METRICSYNC_RAW_TOPIC"]),
+        (distributed.env["METRICSYNC_WORKER_GROUP"], distributed.env["METRICSYNC_EVENTS_TOPIC"]),
+    }
+    wait_until(
+        "the consumer groups to commit everything (caught_up, lag 0)",
+        lambda: (lambda s: s["caught_up"] is True and s["lag"] == 0)(distributed.get("/api/v1/status").json()),
+        timeout=60,
+    )
 
 
 def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: Distributed, tmp_path: Path) -> None:
@@ -304,6 +314,11 @@ def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: D
     rebuild = distributed.run(["rebuild", "--distributed"], {"METRICSYNC_CONFIG": str(config)})
     assert rebuild.proc.wait(120) == 0, rebuild.log_tail()
     assert "done: 16 events, 0 dead letters, 1 services" in rebuild.log_path.read_text(), rebuild.log_tail()
+
+    # the last normalizers ran without the catalog the history is now derived with: status says so
+    rules = distributed.get("/api/v1/status").json()["rules"]
+    assert rules["rebuild_needed"] is True
+    assert rules["derived_with"] != rules["normalizer"]
 
     # the API serves the re-derived state: both histories as one service (see the embedded rebuild test)
     merged = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
@@ -328,3 +343,5 @@ def test_rebuild_distributed_rederives_state_and_workers_continue(distributed: D
     )
     again = distributed.get("/api/v1/dora", service="storefront", **scenario.WINDOW).json()
     assert again["lead_time"]["changes"] == 6  # nothing counted twice
+    rules = distributed.get("/api/v1/status").json()["rules"]
+    assert rules == {"derived_with": rules["normalizer"], "normalizer": rules["normalizer"], "rebuild_needed": False}

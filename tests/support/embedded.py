@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +21,7 @@ class Embedded:
         self.log = tmp_path / "serve.log"
         self.process: Process | None = None
         self.extra_env: dict[str, str] = {}
+        self.serve_args: list[str] = ["serve"]
 
     def start(self) -> None:
         env = {
@@ -28,7 +30,7 @@ class Embedded:
             "METRICSYNC_PORT": str(self.port),
             **self.extra_env,
         }
-        self.process = Process(["serve"], env, self.log)
+        self.process = Process(self.serve_args, env, self.log)
         try:
             wait_http_ok(f"{self.base}/readyz", self.process)
         except BaseException:
@@ -41,6 +43,11 @@ class Embedded:
 
     def post(self, request: Request) -> httpx.Response:
         return httpx.post(self.base + request.path, content=request.body, headers=request.headers, timeout=10)
+
+    def get_json(self, path: str) -> Any:
+        response = httpx.get(f"{self.base}{path}", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
 
     def caught_up(self) -> bool:
         status = httpx.get(f"{self.base}/api/v1/status", timeout=5).json()

@@ -93,16 +93,16 @@ export async function openDrill(dialog, metricKey, params, context = null) {
   clear(body).append(h("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   const [deployments, incidents] = await Promise.all([
-    getJSON("/api/v1/deployments", params),
-    getJSON("/api/v1/incidents", params),
+    getJSON("/api/v1/deployments", { ...params, limit: 1000 }),  // pages of at most 1000 (docs/api.md)
+    getJSON("/api/v1/incidents", { ...params, limit: 1000 }),
   ]);
-  const deps = deployments.deployments, incs = incidents.incidents;
+  const deps = deployments.deployments, incs = incidents.incidents;  // first pages; `next` set: there are more
   const byId = new Map(incs.map((i) => [i.incident_id, i]));
   const tables = [deploymentsTable(deps, byId), incidentsTable(incs)];
   if (metricKey === "time_to_restore" || (context && context.incidentsFirst)) tables.reverse();
   append(clear(body), [
     h("p", { class: "explain-text" }, context ? context.text : EXPLAIN[metricKey]),
-    h("p", { class: "muted" }, `${plural(deps.length, "deployment")} and ${plural(incs.length, "incident")} in ${deployments.scope.service || deployments.scope.team || "all services"}, ${deployments.scope.environment}, ${dateTime(deployments.scope.from)} → ${dateTime(deployments.scope.to)}.`,
+    h("p", { class: "muted" }, `${deployments.next ? "over " : ""}${plural(deps.length, "deployment")} and ${incidents.next ? "over " : ""}${plural(incs.length, "incident")} in ${deployments.scope.service || deployments.scope.team || "all services"}, ${deployments.scope.environment}, ${dateTime(deployments.scope.from)} → ${dateTime(deployments.scope.to)}.`,
       deps.length > LIMIT || incs.length > LIMIT ? ` The first ${LIMIT} rows of each are shown; narrow the filters to see the rest.` : ""),
     tables]);
   dialog.setAttribute("data-state", "ready");

@@ -82,6 +82,8 @@ def test_merged_incidents_and_time_to_restore(
     assert [(v.incident_id, v.parts, v.restore_seconds) for v in views] == merged
     block = report_of(engine).time_to_restore
     assert (block.median_seconds, block.p90_seconds, block.incidents, block.open_incidents) == ttr
+    restores = [seconds for _, _, seconds in merged if seconds is not None]
+    assert block.mean_seconds == (sum(restores) / len(restores) if restores else None)
 
 
 def test_merged_incident_keeps_the_causes_of_its_parts() -> None:

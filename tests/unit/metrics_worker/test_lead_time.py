@@ -147,3 +147,18 @@ def test_lead_time_level_from_the_median() -> None:
     engine = engine_of(push("P1", ZERO, [("a1", 0)]), deploy("D1", "a1", 30))
     lead = report_of(engine).lead_time
     assert (lead.median_seconds, lead.level) == (30 * HOUR, "high")  # 30h: >= 1 day, < 7 days
+
+
+def test_mean_beside_the_median() -> None:
+    # leads 1h, 1h, 10h (docs/metrics.md, "Why the median is the headline"): the median stays at the
+    # typical 1h, the mean follows the long one: (1 + 1 + 10) / 3 = 4h = 14,400 s
+    engine = engine_of(
+        push("P1", ZERO, [("a1", 0)]),
+        deploy("D1", "a1", 1),
+        push("P2", "a1", [("b1", 10)]),
+        deploy("D2", "b1", 11),
+        push("P3", "b1", [("c1", 12)]),
+        deploy("D3", "c1", 22),
+    )
+    lead = report_of(engine).lead_time
+    assert (lead.median_seconds, lead.mean_seconds, lead.changes) == (1 * HOUR, 4 * HOUR, 3)

@@ -86,6 +86,7 @@ def test_empty_window_gives_nulls(window: tuple[datetime, datetime]) -> None:
         },
         "lead_time": {
             "median_seconds": None,
+            "mean_seconds": None,
             "p90_seconds": None,
             "changes": 0,
             "deployments_without_changes": 0,
@@ -94,12 +95,13 @@ def test_empty_window_gives_nulls(window: tuple[datetime, datetime]) -> None:
         "change_failure_rate": {"rate": None, "failed_deployments": 0, "deployments": 0, "level": None},
         "time_to_restore": {
             "median_seconds": None,
+            "mean_seconds": None,
             "p90_seconds": None,
             "incidents": 0,
             "open_incidents": 0,
             "level": None,
         },
-        "failed_deployment_recovery": {"median_seconds": None, "samples": 0},
+        "failed_deployment_recovery": {"median_seconds": None, "mean_seconds": None, "samples": 0},
         "rework_rate": {"rate": None, "rework_deployments": 0, "deployments": 0},
     }
 

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from metrics_worker import sketch
-from metrics_worker.stats import median, p90, quantile, ratio
+from metrics_worker.stats import mean, median, p90, quantile, ratio
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,18 @@ def test_sketch_edges() -> None:
     assert sketch.quantile(Counter(), 0.5) is None
     assert sketch.quantile(sketch.histogram([0.0, 0.0, 0.0]), 0.9) == 0.0
     assert sketch.quantile(sketch.histogram([3600.0]), 0.5) == pytest.approx(3600.0, rel=0.005)
+
+
+def test_mean() -> None:
+    assert mean([]) is None
+    assert mean([3600.0, 3600.0, 36000.0]) == 14_400.0  # 1h, 1h, 10h -> 4h
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sketch_mean_within_half_a_percent(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [rng.lognormvariate(9, 2) for _ in range(5_000)]
+    estimate = sketch.mean(sketch.histogram(values))
+    assert estimate is not None
+    assert abs(estimate - mean(values)) <= sketch.ACCURACY * mean(values)  # type: ignore[operator]
+    assert sketch.mean(Counter()) is None

@@ -1,6 +1,6 @@
 import pytest
 
-from normalizer.rules import MappingRules
+from normalizer.rules import MappingRules, rules_fingerprint
 from schemas.catalog import ServiceCatalog, ServiceEntry
 from schemas.errors import ConfigError, MetricSyncError
 from tests.unit.normalizer.factories import DEFAULT_RULES
@@ -82,3 +82,18 @@ def test_incident_label_is_case_insensitive() -> None:
     assert DEFAULT_RULES.is_incident_label(" INCIDENT ")
     assert not DEFAULT_RULES.is_incident_label("incidents")
     assert MappingRules(incident_label="Outage").is_incident_label("outage")
+
+
+@pytest.mark.parametrize(
+    ("change", "same"),
+    [
+        pytest.param({"catalog": {"services": {"acme/shop": {"team": "web"}}}}, True, id="team-only"),
+        pytest.param({"catalog": {"services": {"acme/shop": {"aliases": []}}}}, True, id="entry-naming-itself"),
+        pytest.param({"catalog": {"services": {"shop": {"aliases": ["acme/shop"]}}}}, False, id="alias"),
+        pytest.param({"jenkins_deploy_pattern": "(?i)release"}, False, id="jenkins-pattern"),
+        pytest.param({"alert_match": 'severity="page"'}, False, id="alert-match"),
+    ],
+)
+def test_rules_fingerprint_changes_with_what_shapes_events(change: dict[str, object], same: bool) -> None:
+    base = rules_fingerprint(MappingRules())
+    assert (rules_fingerprint(MappingRules.model_validate(change)) == base) is same

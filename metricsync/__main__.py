@@ -1,0 +1,5 @@
+"""`python -m metricsync`: the `metricsync` command."""
+
+from metricsync.cli import main
+
+raise SystemExit(main())

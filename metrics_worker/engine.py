@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from metrics_worker.deployments import DeployRec
 from metrics_worker.insights.findings import findings
 from metrics_worker.insights.inputs import InsightInput, Period
 from metrics_worker.persist import export_state, import_state
@@ -24,7 +25,7 @@ from metrics_worker.stages import slowest as slowest_changes
 from metrics_worker.state import ServiceState, environment_key, fact_time
 from metrics_worker.stream import Stream
 from metrics_worker.timebase import US, Interval, buckets, from_us, to_us
-from metrics_worker.views import deployment_view, incident_view
+from metrics_worker.views import DeploymentRecord, deployment_view, incident_view
 from schemas.events import UnifiedEvent
 from schemas.insights import Finding
 from schemas.leadtime import ChangeStages, StageBreakdown
@@ -188,11 +189,12 @@ class MetricEngine:
         previous_start = start - (end - start)
 
         def period(lo: datetime, hi: datetime) -> Period:
-            changes = self._changes(services, environment, to_us(lo), to_us(hi))
+            # the engine's records, not their views: the rules read a few fields of every one
+            rows = self._deployment_rows(services, environment, to_us(lo), to_us(hi))
             return Period(
-                deployments=self.deployments(services, environment, lo, hi),
+                deployments=[DeploymentRecord(service, stream, rec) for service, stream, rec in rows],
                 incidents=self.incidents(services, environment, lo, hi),
-                changes=[change.view(environment_key(environment)) for change in changes],
+                changes=self._changes(services, environment, to_us(lo), to_us(hi)),
             )
 
         known = [name for name, _ in self._streams(services, environment)]
@@ -223,13 +225,19 @@ class MetricEngine:
         self, services: Collection[str] | None, environment: str, start: datetime, end: datetime
     ) -> list[DeploymentView]:
         """Successful deployments finishing in [start, end), by finish time."""
-        lo, hi = to_us(start), to_us(end)
+        rows = self._deployment_rows(services, environment, to_us(start), to_us(end))
+        return [deployment_view(service, stream, rec) for service, stream, rec in rows]
+
+    def _deployment_rows(
+        self, services: Collection[str] | None, environment: str, lo: int, hi: int
+    ) -> list[tuple[str, Stream, DeployRec]]:
+        """(service, stream, record) of the deployments finishing in [lo, hi), by finish time, then service."""
         per_stream = []
         for service, stream in self._streams(services, environment):
             i, j = stream.log.window(lo, hi)
             per_stream.append([(rec.key, service, stream, rec) for rec in stream.log.recs[i:j]])
         ordered = merge_sorted(*per_stream, key=lambda row: (row[0], row[1]))
-        return [deployment_view(service, stream, rec) for _, service, stream, rec in ordered]
+        return [(service, stream, rec) for _, service, stream, rec in ordered]
 
     def negative_lead_times(
         self, services: Collection[str] | None, environment: str, start: datetime, end: datetime

@@ -37,6 +37,49 @@ class Change:
     stages: tuple[int | None, int | None, int | None, int | None]  # coding, pickup, review, deploy (us)
     lead: int | None
 
+    # the fields of the view (ChangeStages) the insights read, computed on access: the insights read the
+    # changes of two windows without building a view of each (metrics_worker.insights.inputs.ChangeFacts)
+
+    @property
+    def deployment_id(self) -> str:
+        return self.rec.deployment_id
+
+    @property
+    def deployed_at(self) -> datetime:
+        return from_us(self.rec.finish)
+
+    @property
+    def repo(self) -> str | None:
+        return self.pr.repo if self.pr else None
+
+    @property
+    def number(self) -> int | None:
+        return self.pr.number if self.pr else None
+
+    @property
+    def url(self) -> str | None:
+        return self.pr.url if self.pr else None
+
+    @property
+    def coding_seconds(self) -> float | None:
+        return _seconds(self.stages[0])
+
+    @property
+    def pickup_seconds(self) -> float | None:
+        return _seconds(self.stages[1])
+
+    @property
+    def review_seconds(self) -> float | None:
+        return _seconds(self.stages[2])
+
+    @property
+    def deploy_seconds(self) -> float | None:
+        return _seconds(self.stages[3])
+
+    @property
+    def lead_time_seconds(self) -> float | None:
+        return _seconds(self.lead)
+
     def view(self, environment: str | None = None) -> ChangeStages:
         """The change as the API shows it; with `environment`, links to its PR and its deployment."""
         pr = self.pr
@@ -45,28 +88,31 @@ class Change:
             if pr is not None and pr.url:
                 links.append(Link(rel="pull-request", href=pr.url, title=f"{pr.repo}#{pr.number}"))
             links.append(deployment_link(self.service, environment, from_us(self.rec.finish), self.rec.deployment_id))
-        coding, pickup, review, deploy = (None if s is None else seconds(s) for s in self.stages)
         return ChangeStages(
             kind=self.kind,
             service=self.service,
             sha=self.sha,
             deployment_id=self.rec.deployment_id,
-            deployed_at=from_us(self.rec.finish),
-            repo=pr.repo if pr else None,
-            number=pr.number if pr else None,
-            url=pr.url if pr else None,
+            deployed_at=self.deployed_at,
+            repo=self.repo,
+            number=self.number,
+            url=self.url,
             author=pr.author if pr else None,
             first_commit_at=_dt(self.first_commit),
             ready_at=_dt(self.ready),
             first_review_at=_dt(self.first_review),
             merged_at=_dt(pr.merged if pr else None),
-            coding_seconds=coding,
-            pickup_seconds=pickup,
-            review_seconds=review,
-            deploy_seconds=deploy,
-            lead_time_seconds=None if self.lead is None else seconds(self.lead),
+            coding_seconds=self.coding_seconds,
+            pickup_seconds=self.pickup_seconds,
+            review_seconds=self.review_seconds,
+            deploy_seconds=self.deploy_seconds,
+            lead_time_seconds=self.lead_time_seconds,
             links=links,
         )
+
+
+def _seconds(us: int | None) -> float | None:
+    return None if us is None else seconds(us)
 
 
 def _dt(us: int | None) -> datetime | None:

@@ -1,11 +1,13 @@
 """What the insights are computed from (gathered by MetricEngine.insight_input), the thresholds, and links."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from schemas.insights import Strength
-from schemas.leadtime import ChangeStages
-from schemas.metrics import DeploymentView, IncidentView
+from schemas.leadtime import ChangeKind
+from schemas.metrics import IncidentView
 
 ALPHA = 0.05  # a shift is reported when its two-sided p-value is below this
 STRONG = 0.01  # ... and is "high" strength below this
@@ -20,11 +22,74 @@ MIN_CLUSTER_FAILURES = 5  # failure clustering: failed deployments in the window
 REPEATED_FAILURES = 2  # a service whose deployments caused incidents at least this often
 
 
+# What the rules read of a deployment and of a change: the fields of the API's DeploymentView and
+# ChangeStages (which satisfy these), so the engine can hand its own records instead of building a view
+# of every deployment and change of both windows (tens of thousands of them for a quarter of 500 services).
+
+
+class ShippedChange(Protocol):
+    @property
+    def lead_time_seconds(self) -> float: ...
+
+
+class Cause(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+
+
+class DeploymentFacts(Protocol):
+    @property
+    def service(self) -> str: ...
+    @property
+    def deployment_id(self) -> str: ...
+    @property
+    def finished_at(self) -> datetime: ...
+    @property
+    def rollback(self) -> bool: ...
+    @property
+    def changes(self) -> Sequence[ShippedChange]: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def failure_causes(self) -> Sequence[Cause]: ...
+
+
+class ChangeFacts(Protocol):
+    @property
+    def kind(self) -> ChangeKind: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def sha(self) -> str: ...
+    @property
+    def deployment_id(self) -> str: ...
+    @property
+    def deployed_at(self) -> datetime: ...
+    @property
+    def repo(self) -> str | None: ...
+    @property
+    def number(self) -> int | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def coding_seconds(self) -> float | None: ...
+    @property
+    def pickup_seconds(self) -> float | None: ...
+    @property
+    def review_seconds(self) -> float | None: ...
+    @property
+    def deploy_seconds(self) -> float | None: ...
+    @property
+    def lead_time_seconds(self) -> float | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
-    deployments: list[DeploymentView]
+    deployments: Sequence[DeploymentFacts]  # DeploymentView or the engine's own (metrics_worker.views)
     incidents: list[IncidentView]
-    changes: list[ChangeStages]  # the lead-time breakdown's changes (PRs, bot PRs, direct commits)
+    changes: Sequence[ChangeFacts]  # the lead-time breakdown's changes (PRs, bot PRs, direct commits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from metrics_worker.insights.inputs import (
     MIN_INCIDENT_SAMPLES,
     MIN_OUTLIER_SAMPLES,
     REPEATED_FAILURES,
+    DeploymentFacts,
     InsightInput,
     hours,
 )
@@ -19,7 +20,6 @@ from metrics_worker.insights.significance import binomial_upper_tail
 from metrics_worker.links import api_link, deployment_link, incident_link
 from metrics_worker.stats import quantile
 from schemas.insights import Finding, Link
-from schemas.metrics import DeploymentView
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_LISTED = 3  # an outlier finding names at most this many items
@@ -114,7 +114,7 @@ def long_incidents(data: InsightInput) -> list[Finding]:
 
 
 def repeated_failures(data: InsightInput) -> list[Finding]:
-    by_service: dict[str, list[DeploymentView]] = defaultdict(list)
+    by_service: dict[str, list[DeploymentFacts]] = defaultdict(list)
     for d in data.current.deployments:
         if any(cause.kind == "incident" for cause in d.failure_causes):
             by_service[d.service].append(d)
@@ -140,7 +140,7 @@ def repeated_failures(data: InsightInput) -> list[Finding]:
 
 
 def rollbacks(data: InsightInput) -> list[Finding]:
-    by_service: dict[str, list[DeploymentView]] = defaultdict(list)
+    by_service: dict[str, list[DeploymentFacts]] = defaultdict(list)
     for d in data.current.deployments:
         if d.rollback:
             by_service[d.service].append(d)
@@ -167,7 +167,7 @@ def failure_clusters(data: InsightInput) -> list[Finding]:
     if len(failed) < MIN_CLUSTER_FAILURES:
         return []
     findings = []
-    slots: list[tuple[str, Callable[[DeploymentView], int], Sequence[str], int]] = [
+    slots: list[tuple[str, Callable[[DeploymentFacts], int], Sequence[str], int]] = [
         ("weekday", _weekday, WEEKDAYS, 7),
         ("hour", _hour, [f"{h:02d}:00-{h:02d}:59 UTC" for h in range(24)], 24),
     ]
@@ -206,11 +206,11 @@ def failure_clusters(data: InsightInput) -> list[Finding]:
     return findings
 
 
-def _weekday(d: DeploymentView) -> int:
+def _weekday(d: DeploymentFacts) -> int:
     return d.finished_at.weekday()
 
 
-def _hour(d: DeploymentView) -> int:
+def _hour(d: DeploymentFacts) -> int:
     return d.finished_at.hour
 
 

@@ -11,6 +11,7 @@ from metrics_worker.insights.inputs import (
     MIN_LEAD_SAMPLES,
     MIN_RATE_EVENTS,
     STRONG,
+    ChangeFacts,
     InsightInput,
     Period,
     hours,
@@ -19,7 +20,7 @@ from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_
 from metrics_worker.links import api_link
 from metrics_worker.stats import median
 from schemas.insights import Finding, Link, Strength
-from schemas.leadtime import STAGES, ChangeStages
+from schemas.leadtime import STAGES
 
 _TIE = 1e-9  # contributions closer than this are a tie
 
@@ -168,7 +169,7 @@ def _top(shares: dict[str, float]) -> list[str]:
     return sorted(g for g, s in shares.items() if best - s <= _TIE)
 
 
-def _pr_components(change: ChangeStages) -> list[tuple[str, float]]:
+def _pr_components(change: ChangeFacts) -> list[tuple[str, float]]:
     """A PR's lead time split into its stages and what no stage covers (unknown stages count as 0)."""
     stages = [change.coding_seconds, change.pickup_seconds, change.review_seconds, change.deploy_seconds]
     known = [(name, value or 0.0) for name, value in zip(STAGES, stages, strict=True)]

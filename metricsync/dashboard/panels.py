@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, request_response
+from starlette.routing import BaseRoute
 
 from metricsync.web.contract import Answer, ApiRoute, Operation
 from metricsync.web.queries import ScopeParams
-from metricsync.web.read_api import API_AUTH, SCOPE_ERRORS, ReadApi
+from metricsync.web.read_api import API_AUTH, SCOPE_ERRORS, ReadApi, gzipped
 from schemas.api import QualityResponse, ServicesMetricsResponse
 
 UNKNOWN_SERVICE = "unknown"  # the service of an alert without a service label (normalizer.alertmanager)
@@ -33,9 +32,8 @@ class DashboardViews:
     def routes(self) -> list[BaseRoute]:
         guard = self.api._guard
         # one row per service: ~0.6 kB each, a tenth of that gzipped
-        by_service = GZipMiddleware(request_response(guard(self.by_service)), minimum_size=2048, compresslevel=6)
         return [
-            ApiRoute("/api/v1/dora/services", by_service, BY_SERVICE),
+            ApiRoute("/api/v1/dora/services", gzipped(guard(self.by_service)), BY_SERVICE),
             ApiRoute("/api/v1/quality", guard(self.quality), QUALITY),
         ]
 

@@ -19,9 +19,11 @@ from urllib.parse import urlencode
 
 import orjson
 from pydantic import SecretStr, TypeAdapter
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, request_response
+from starlette.types import ASGIApp
 
 from metrics_worker.documents import DEFAULT_WINDOW, INSIGHTS_WINDOW, dora_report, insights_report, lead_time_report
 from metrics_worker.state import PRODUCTION
@@ -47,7 +49,15 @@ __all__ = ["BadQueryError", "MetricsSource", "ReadApi", "parse_time"]
 
 INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
+GZIP_MINIMUM = 2048  # bytes: smaller answers go as they are
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def gzipped(handler: Handler) -> ASGIApp:
+    """`handler` as an ASGI app that gzips answers of 2 kB or more for clients that accept it (JSON and CSV:
+    /api/v1/services is ~73 kB for 500 services, ~7 kB gzipped). Per route, so the event streams are never
+    buffered by it."""
+    return GZipMiddleware(request_response(handler), minimum_size=GZIP_MINIMUM, compresslevel=6)
 
 
 def _problem(code: str, detail: str, status: int) -> JSONResponse:
@@ -137,7 +147,7 @@ class ReadApi:
     def routes(self) -> list[BaseRoute]:
         guard = self._guard
         routes: list[BaseRoute] = [
-            ApiRoute(path, guard(handler), OPERATIONS[path]) for path, handler in self.handlers.items()
+            ApiRoute(path, gzipped(guard(handler)), OPERATIONS[path]) for path, handler in self.handlers.items()
         ]
         routes.append(ApiRoute("/mcp", self.mcp, MCP, methods=["POST"]))
         routes.append(ApiRoute("/mcp", self.mcp, MCP_STREAM, methods=["GET", "DELETE"]))

@@ -192,7 +192,10 @@ class MetricEngine:
             # the engine's records, not their views: the rules read a few fields of every one
             rows = self._deployment_rows(services, environment, to_us(lo), to_us(hi))
             return Period(
-                deployments=[DeploymentRecord(service, stream, rec) for service, stream, rec in rows],
+                deployments=[
+                    DeploymentRecord(service, stream, rec, self._services[service].derived)
+                    for service, stream, rec in rows
+                ],
                 incidents=self.incidents(services, environment, lo, hi),
                 changes=self._changes(services, environment, to_us(lo), to_us(hi)),
             )
@@ -218,7 +221,8 @@ class MetricEngine:
     def _changes(self, services: Collection[str] | None, environment: str, lo: int, hi: int) -> list[Change]:
         out: list[Change] = []
         for service, stream in self._streams(services, environment):
-            out.extend(window_changes(service, stream, self._services[service].pulls, lo, hi))
+            state = self._services[service]
+            out.extend(window_changes(service, stream, state.pulls, lo, hi, state.derived))
         return out
 
     def deployments(

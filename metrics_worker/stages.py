@@ -9,6 +9,7 @@ so the cost is O(changes in the window), like the lead-time pool. Pure.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from metrics_worker.deployments import DeployRec
 from metrics_worker.graph import CommitGraph
@@ -199,10 +200,26 @@ def _span(start: int | None, end: int | None) -> int | None:
     return max(0, end - start)
 
 
-def window_changes(service: str, stream: Stream, pulls: PullRequests, start: int, end: int) -> list[Change]:
-    """The changes of the deployments finishing in [start, end) of one stream."""
+def window_changes(
+    service: str,
+    stream: Stream,
+    pulls: PullRequests,
+    start: int,
+    end: int,
+    memo: dict[tuple[str, DeployRec], Any] | None = None,
+) -> list[Change]:
+    """The changes of the deployments finishing in [start, end) of one stream; each deployment's taken
+    from `memo` (the service state's `derived`, emptied by every event) when an earlier read put it there."""
     i, j = stream.log.window(start, end)
-    return [change for rec in stream.log.recs[i:j] for change in deployment_changes(service, stream, pulls, rec)]
+    if memo is None:
+        return [change for rec in stream.log.recs[i:j] for change in deployment_changes(service, stream, pulls, rec)]
+    out: list[Change] = []
+    for rec in stream.log.recs[i:j]:
+        changes = memo.get(("changes", rec))
+        if changes is None:
+            changes = memo[("changes", rec)] = deployment_changes(service, stream, pulls, rec)
+        out.extend(changes)
+    return out
 
 
 def breakdown(changes: Iterable[Change]) -> StageBreakdown:

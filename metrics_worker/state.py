@@ -11,8 +11,9 @@ event would be mistaken for a production one, so it belongs to no key).
 """
 
 from collections.abc import Callable
+from typing import Any
 
-from metrics_worker.deployments import DeploymentFact
+from metrics_worker.deployments import DeploymentFact, DeployRec
 from metrics_worker.graph import CommitGraph
 from metrics_worker.incidents import Signal
 from metrics_worker.pulls import PullRequests
@@ -64,6 +65,10 @@ class ServiceState:
         self.horizon: int | None = None  # facts earlier than this are dropped (None: keep everything)
         self.oldest: int | None = None  # the earliest fact time held
         self._days: dict[int, int] = {}  # one int object per day number, shared by `seen`
+        # what reads derived from this state, per deployment record (the changes it shipped first, ...):
+        # valid until the next event is applied, which empties it (reads of many windows, e.g. the
+        # insights of two quarters, then derive each deployment once)
+        self.derived: dict[tuple[str, DeployRec], Any] = {}
 
     def stream(self, key: str) -> Stream:
         stream = self.streams.get(key)
@@ -90,6 +95,8 @@ class ServiceState:
     def apply(self, event: UnifiedEvent) -> bool:
         """Apply a new event; True when it may change the DORA metrics (PR events change only the
         lead-time breakdown, which is read, not published)."""
+        if self.derived:
+            self.derived.clear()
         match event:
             case ChangePushed():
                 self.pulls.note_push(event.push_id, event.branch, event.push_after.lower())
@@ -124,6 +131,7 @@ class ServiceState:
         return True
 
     def add_commit(self, push_id: str, before: str, after: str, position: int, sha: str, commit_us: int) -> None:
+        self.derived.clear()
         edges, timed = self.graph.add_commit(push_id, before, after, position, sha, commit_us)
         if edges or timed:
             for stream in self.streams.values():

@@ -1,7 +1,7 @@
 """Drill-down views: each deployment and merged incident with the facts the metrics counted."""
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from metrics_worker.deployments import DeployRec
 from metrics_worker.incidents import Merged
@@ -30,13 +30,13 @@ class DeploymentRecord:
     its DeploymentView has them, computed on first access: the insights of a quarter of 500 services read
     the lead times and failures of tens of thousands of deployments, and the view of each is most of the cost."""
 
-    __slots__ = ("_causes", "_changes", "_rec", "_stream", "service")
+    __slots__ = ("_causes", "_memo", "_rec", "_stream", "service")
 
-    def __init__(self, service: str, stream: Stream, rec: DeployRec) -> None:
+    def __init__(self, service: str, stream: Stream, rec: DeployRec, memo: dict[tuple[str, DeployRec], Any]) -> None:
         self.service = service
         self._rec = rec
         self._stream = stream
-        self._changes: list[Lead] | None = None
+        self._memo = memo  # the service state's `derived`: emptied by every event of the service
         self._causes: list[FailureCause] | None = None
 
     @property
@@ -53,10 +53,12 @@ class DeploymentRecord:
 
     @property
     def changes(self) -> list[Lead]:
-        if self._changes is None:
+        changes: list[Lead] | None = self._memo.get(("leads", self._rec))
+        if changes is None:
             finish = self._rec.finish
-            self._changes = [Lead(seconds(finish - t)) for t, _ in _shipped(self._stream, self._rec)]
-        return self._changes
+            changes = [Lead(seconds(finish - t)) for t, _ in _shipped(self._stream, self._rec)]
+            self._memo[("leads", self._rec)] = changes
+        return changes
 
     @property
     def failed(self) -> bool:

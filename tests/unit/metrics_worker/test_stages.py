@@ -342,3 +342,26 @@ def test_pr_without_head_branch_follows_no_branch_pushes() -> None:
     engine = engine_of(no_branch)
     pr = next(c for c in changes(engine) if c.kind == "pr")
     assert pr.first_commit_at == at(1)  # h1 (its head commit), not "old" at -50h
+
+
+def test_reads_after_more_events_equal_a_fresh_engine() -> None:
+    """The changes a read derives per deployment are kept for the next read (ServiceState.derived) until
+    the service's next event: a read between any two events changes nothing of what comes after."""
+    # deployments first: the pushes and PR events that arrive later change what they shipped
+    events = flatten(
+        deploy("d1", "m1", 8),
+        deploy("d2", "m2", 15),
+        deploy("d3", "m2", 20),
+        merge_commit_pr()[:-1],
+        branch_push("pg", "fix", ZERO, [("g1", 9)]),
+        branch_push("pn", "main", "m1", [("g1", 9), ("m2", 13)]),
+        pr_flow(2, ("fix", "g1"), opened=10, reviews=[("carol", 12)], merged=13, merge_sha="m2"),
+    )
+    whole = engine_of(events)
+    expected = (changes(whole), breakdown(whole), whole.insights(None, "production", *WEEK))
+    for cut in range(len(events) + 1):
+        engine = MetricEngine(EngineConfig())
+        engine.apply_many(events[:cut])
+        changes(engine), breakdown(engine), engine.insights(None, "production", *WEEK)  # fills the memo
+        engine.apply_many(events[cut:])
+        assert (changes(engine), breakdown(engine), engine.insights(None, "production", *WEEK)) == expected, cut

@@ -155,3 +155,16 @@ async def test_negative_lead_times_are_counted_as_the_drill_down_shows_them(clie
     negative = [c for d in views for c in d["changes"] if c["lead_time_seconds"] < 0]
     assert len(negative) == quality["negative_lead_time_changes"] == 1
     assert negative[0]["sha"] == skewed
+
+
+async def test_read_api_answers_of_2_kb_or_more_are_gzipped_when_asked(client: httpx.AsyncClient) -> None:
+    params = {"from": "2026-01-01", "to": "2026-03-05", "interval": "day"}
+    plain = await client.get("/api/v1/dora/series", params=params, headers={**AUTH, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert len(plain.content) >= 2048
+    gzipped = await client.get("/api/v1/dora/series", params=params, headers={**AUTH, "Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert int(gzipped.headers["content-length"]) < len(plain.content) / 4
+    assert gzipped.json() == plain.json()
+    small = await client.get("/api/v1/status", headers={**AUTH, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers

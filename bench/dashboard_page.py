@@ -19,14 +19,16 @@ context (empty cache):
   "Show all" the rest);
 * page weight: bytes on the wire (gzip) of the page, its scripts and styles, and of the data.
 
-Each figure is printed with its median, p90 (inclusive quantiles), range and the runs in order: the runs share
-one server, so the first run's reads are the cold ones (the engine keeps what a read derives per deployment
-until the service's next event).
+Each figure is printed with its median, p90 (inclusive quantiles), range and the runs in order: the runs
+share one server, so the first run's reads are the cold ones (the engine keeps what a read derives per
+deployment until the service's next event). `--gc-freeze` (an experiment) calls gc.freeze() in the server
+once the engine is built.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import multiprocessing
 import os
@@ -65,21 +67,25 @@ def _app(services: int, events: int) -> tuple[Starlette, list[str], list[str]]:
     return app, names, sorted(catalog.teams())
 
 
-def _serve_forever(app: Starlette, sock: socket.socket) -> None:
+def _serve_forever(app: Starlette, sock: socket.socket, gc_freeze: bool = False) -> None:
     import uvicorn
+
+    if gc_freeze:  # an experiment: the engine's objects out of the collector's full passes (gc.freeze)
+        gc.collect()
+        gc.freeze()
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[sock])
 
 
 @contextmanager
-def _served(app: Starlette) -> Iterator[str]:
+def _served(app: Starlette, gc_freeze: bool = False) -> Iterator[str]:
     """The app in a forked child process (its own GIL, as `metricsync serve` would be), on loopback."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    child = multiprocessing.get_context("fork").Process(target=_serve_forever, args=(app, sock), daemon=True)
+    child = multiprocessing.get_context("fork").Process(target=_serve_forever, args=(app, sock, gc_freeze), daemon=True)
     child.start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -186,12 +192,17 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=500)
     parser.add_argument("--events", type=int, default=300_000, help="events over 365 days (default 300,000)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="experiment: gc.freeze() in the server once the engine is built (no full collection walks it)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
     app, names, teams = _app(args.services, args.events)
     log.info("engine with %d services ready in %.0f s", len(names), time.perf_counter() - started)
-    with _served(app) as base:
+    with _served(app, args.gc_freeze) as base:
         figures = measure(base, names, teams, args.runs)
     print(f"\n{len(names)} services, {args.events:,} events over 365 days, median of {args.runs} runs (min-max)\n")
     print("| figure | median | p90 | range | runs in order |\n|---|---|---|---|---|")

@@ -152,8 +152,34 @@ async def test_mcp_tools_answer_what_the_api_does(app_client: tuple[Any, httpx.A
             assert not result.is_error, result
             document = dict(result.structured_content or {})
             api_url = document.pop("api_url")
+            if tool in ("deployments", "incidents"):
+                assert document.pop("next_cursor") is None, tool  # one page holds the service's 30 days
             assert document == await get(client, path, **api_scope, **api_extra), tool
             assert (await client.get(api_url, headers=AUTH)).json() == document, tool
         refused = await mcp.call_tool("lead_time", {"service": "acme/nothing"})
         assert refused.is_error
         assert "unknown_service" in str(refused.content)
+
+
+async def test_mcp_list_tools_page_with_the_apis_cursor(app_client: tuple[Any, httpx.AsyncClient]) -> None:
+    app, client = app_client
+    everything = await get(client, "/api/v1/deployments", **WINDOW, limit="1000")
+    assert everything["next"] is None
+    assert len(everything["deployments"]) > 7
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t", headers=AUTH)
+    async with http, Client(streamable_http_client("http://t/mcp", http_client=http)) as mcp:
+        paged: list[Any] = []
+        arguments: dict[str, Any] = {"start": WINDOW["from"], "end": WINDOW["to"], "limit": 7}
+        pages = 0
+        while True:
+            result = await mcp.call_tool("deployments", arguments)
+            assert not result.is_error, result
+            document = dict(result.structured_content or {})
+            paged += document["deployments"]
+            pages += 1
+            if document["next_cursor"] is None:
+                break
+            assert "cursor=" in document["api_url"] or pages == 1
+            arguments = {**arguments, "cursor": document["next_cursor"]}
+        assert paged == everything["deployments"]
+        assert pages == -(-len(paged) // 7)

@@ -3,11 +3,9 @@ cursor paging, CSV, the /docs page and its vendored renderer."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from metricsync.web.api_docs import CSP, STATIC, document_json
 from metricsync.web.contract import ApiRoute, BadQueryError
 from metricsync.web.paging import decode_cursor, encode_cursor, paginate
 from tests.support import scenario
+from tests.support.asgi import loaded_app
 from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
 
 REPO = Path(__file__).resolve().parents[3]
@@ -42,16 +41,7 @@ def _settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_embedded_app(_settings(tmp_path), clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for request in scenario.requests():
-            response = await c.post(request.path, content=request.body, headers=request.headers)
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 10
-        while not (await c.get("/api/v1/status")).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.02)
+    async with loaded_app(_settings(tmp_path), NOW, scenario.requests()) as (_, c):
         yield c
 
 

@@ -45,6 +45,7 @@ DUPLICATE_KEY = 11000
 RULES_DERIVED = "rules_derived"  # meta: the rules fingerprint the stored events were derived with
 RULES_NORMALIZER = "rules_normalizer"  # meta: the fingerprint the normalizers last started with
 Doc = dict[str, Any]
+Revision = tuple[int, object]  # a service's state log: (seq, `at`) of its last document
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,13 +318,14 @@ class MongoStore:
             query["partition"] = {"$in": list(partitions)}
         return fold([doc async for doc in self.db[self.names.state].find(query)])
 
-    async def state_revisions(self) -> dict[str, int]:
-        """service -> sequence number of its last state document."""
-        revs: dict[str, int] = {}
-        async for doc in self.db[self.names.state].find({}, {"service": 1, "seq": 1}):
+    async def state_revisions(self) -> dict[str, Revision]:
+        """service -> (sequence number, `at`) of its last state document. The `at` tells a log that
+        a rebuild started over apart from the one it replaced at the same sequence number."""
+        revs: dict[str, Revision] = {}
+        async for doc in self.db[self.names.state].find({}, {"service": 1, "seq": 1, "at": 1}):
             service, seq = str(doc["service"]), int(doc["seq"])
-            if seq > revs.get(service, -1):
-                revs[service] = seq
+            if seq > revs.get(service, (-1, None))[0]:
+                revs[service] = (seq, doc.get("at"))
         return revs
 
     async def delete_states(self, ids: Sequence[str], chunk: int = 1000) -> None:

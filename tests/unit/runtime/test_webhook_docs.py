@@ -116,8 +116,7 @@ def test_every_webhook_operation_has_examples_and_its_senders_headers() -> None:
 
 
 def _settings(tmp_path: Path) -> Settings:
-    secrets = {name.removeprefix("METRICSYNC_").lower(): SecretStr(value) for name, value in SECRETS.items()}
-    return Settings(data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", **secrets)
+    return Settings(data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", ingest=_config())
 
 
 def test_every_app_documents_its_metrics(tmp_path: Path) -> None:

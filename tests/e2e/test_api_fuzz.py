@@ -53,8 +53,8 @@ from tests.support.webhooks import (
     PAGERDUTY_SECRET,
     PUSH_TOKEN,
     Request,
-    signed,
     signed_github,
+    signed_request,
 )
 
 pytestmark = pytest.mark.e2e
@@ -158,7 +158,7 @@ def _documented_examples(document: dict[str, Any]) -> list[tuple[str, Request]]:
         media = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         for name, example in media["examples"].items():
             body = orjson.dumps(example["value"])
-            out.append((f"{path} {name}", signed(source, path, body, EXAMPLE_HEADERS.get((path, name)))))
+            out.append((f"{path} {name}", signed_request(source, path, body, EXAMPLE_HEADERS.get((path, name)))))
     return out
 
 
@@ -190,19 +190,21 @@ def _sender_requests() -> list[Request]:
     ]
     out: list[Request] = []
     for source, path, body, headers in senders:
-        out.append(signed(source, path, body, headers))  # 202
-        out.append(signed(source, path, b"[1]", headers))  # 400
-        out.append(signed(source, path, b"x" * (MAX_BODY + 1), headers))  # 413
-        out.append(signed(source, path, body, headers, content_type="text/plain"))  # 415
+        out.append(signed_request(source, path, body, headers))  # 202
+        out.append(signed_request(source, path, b"[1]", headers))  # 400
+        out.append(signed_request(source, path, b"x" * (MAX_BODY + 1), headers))  # 413
+        out.append(signed_request(source, path, body, headers, content_type="text/plain"))  # 415
     retired, current = (pagerduty_signature(key, acknowledged) for key in ("a-retired-secret", PAGERDUTY_SECRET))
-    rotation = signed(Source.PAGERDUTY, "/webhooks/pagerduty", acknowledged)
+    rotation = signed_request(Source.PAGERDUTY, "/webhooks/pagerduty", acknowledged)
     rotation.headers["X-PagerDuty-Signature"] = f"{retired},{current}"  # 202: any one matching suffices
     out.append(rotation)
     # batched mode: structured CloudEvents around two conformance examples (derived: the envelope only)
     events = [orjson.loads(_json(f"cdevents/{name}.json")) for name in ("incident_detected", "incident_resolved")]
     envelope = ("id", "source", "type")
     batch = orjson.dumps([{"specversion": "1.0", **{k: e["context"][k] for k in envelope}, "data": e} for e in events])
-    out.append(signed(Source.CDEVENTS, "/webhooks/cdevents", batch, content_type="application/cloudevents-batch+json"))
+    out.append(
+        signed_request(Source.CDEVENTS, "/webhooks/cdevents", batch, content_type="application/cloudevents-batch+json")
+    )
     return out
 
 

@@ -150,7 +150,9 @@ def alert(
     return Request("/webhooks/alertmanager", signed_headers(Source.ALERTMANAGER, raw, CREDENTIALS), raw)
 
 
-def signed(source: Source, path: str, raw: bytes, headers: dict[str, str] | None = None, **kwargs: str) -> Request:
+def signed_request(
+    source: Source, path: str, raw: bytes, headers: dict[str, str] | None = None, **kwargs: str
+) -> Request:
     """A request of `source` to `path` carrying these exact body bytes, authenticated as that sender does
     (with the shared CREDENTIALS); `content_type=` overrides application/json."""
     return Request(path, signed_headers(source, raw, CREDENTIALS, headers, **kwargs), raw)

@@ -9,7 +9,7 @@ sender (the test prints which webhook 2xx the fuzzing reached).
 
 Checks: no 5xx, every response conforms to its schema (status code, content type, headers, body), auth
 is enforced, schema-violating requests are refused. Bounded: METRICSYNC_FUZZ_EXAMPLES cases per
-operation and phase (default 25; about 45 s on 2 cores). The number of generated cases is printed.
+operation and phase (default 25; 20-40 s on 2 cores). The number of generated cases is printed.
 
 Then every status code the document lists must have been answered: from the fuzzing (read off its HAR
 report) or from directed requests with real payloads (tests/fixtures): each sender's 202, 400, 413 and 415,

@@ -148,3 +148,11 @@ def alert(
     )
     raw = orjson.dumps(body)
     return Request("/webhooks/alertmanager", signed_headers(Source.ALERTMANAGER, raw, CREDENTIALS), raw)
+
+
+def signed_request(
+    source: Source, path: str, raw: bytes, headers: dict[str, str] | None = None, **kwargs: str
+) -> Request:
+    """A request of `source` to `path` carrying these exact body bytes, authenticated as that sender does
+    (with the shared CREDENTIALS); `content_type=` overrides application/json."""
+    return Request(path, signed_headers(source, raw, CREDENTIALS, headers, **kwargs), raw)

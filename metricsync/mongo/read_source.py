@@ -120,7 +120,7 @@ def read_api(
 
 def api_routes(api: ReadApi, settings: Settings, store: MongoStore, hub: StreamHub | None = None) -> list[BaseRoute]:
     """The read API and the dead letters; with a hub also the dashboard (page, its routes, the live stream)."""
-    from metricsync.services import dead_letters
+    from metricsync.web import dead_letters
 
     if hub is None:
         return api.routes() + dead_letters.routes(store, api.guard)

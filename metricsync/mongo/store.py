@@ -33,9 +33,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
 from metricsync.body_codec import decode_body, encode_body
+from metricsync.mongo.dead_letter_docs import ORDER, filter_query, to_letter
 from metricsync.mongo.state_log import StoredState, fold
 from metricsync.settings import Settings
+from schemas.api import DeadLetter
 from schemas.events import Deployment, IncidentFields, UnifiedEvent, event_from_json, event_to_json
+from schemas.ports import DeadLetterFilter
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
@@ -352,6 +355,20 @@ class MongoStore:
         if limit:
             cursor = cursor.limit(limit)
         return [doc async for doc in cursor], total
+
+    async def list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[DeadLetter]:
+        """The DeadLetters port: a keyset page in (`at`, `_id`) order (metricsync/mongo/dead_letter_docs.py)."""
+        cursor = self.db[self.names.dead].find(filter_query(selection, after)).sort(ORDER).limit(limit)
+        return [to_letter(doc, with_body) async for doc in cursor]
+
+    async def count_dead_letters(self, selection: DeadLetterFilter) -> int:
+        return await self.db[self.names.dead].count_documents(filter_query(selection))
+
+    async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        doc = await self.db[self.names.dead].find_one({"_id": letter_id})
+        return None if doc is None else to_letter(doc, with_body=True)
 
     async def update_dead_letter(self, letter_id: str, fields: Doc) -> None:
         """Set fields of one dead letter (a replay's outcome); the only update of one by `_id`."""

@@ -1,0 +1,70 @@
+"""Dead-letter documents of the MongoDB store (`dead_letters`, `_id` = delivery id) as the API shows them,
+and the queries of a listing (the DeadLetters port, schemas.ports): filters and the keyset after a cursor.
+
+Plain finds with `$and`/`$or`/`$gt`/`$regex` and a sort on (`at`, `_id`): what FerretDB serves as MongoDB
+does. `at` is ISO 8601 text in UTC (`datetime.isoformat()`), so text order is time order.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.api import DeadLetter
+from schemas.ports import DeadLetterFilter
+
+Doc = dict[str, Any]
+ORDER = [("at", 1), ("_id", 1)]
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()  # the form the normalizer writes `at` in
+
+
+def filter_query(selection: DeadLetterFilter, after: tuple[str, str] | None = None) -> Doc:
+    """The letters `selection` takes, after (`at`, id) = `after` in ORDER when given."""
+    parts: list[Doc] = []
+    if selection.source is not None:
+        parts.append({"source": selection.source})
+    if selection.since is not None:
+        parts.append({"at": {"$gte": iso(selection.since)}})
+    if selection.until is not None:
+        parts.append({"at": {"$lt": iso(selection.until)}})
+    if selection.error is not None:
+        parts.append({"error": {"$regex": re.escape(selection.error), "$options": "i"}})
+    if selection.state == "open":
+        parts.append({"replayed_at": {"$exists": False}})
+    elif selection.state == "replayed":
+        parts.append({"replayed_at": {"$exists": True}})
+    if after is not None:
+        at, letter_id = after
+        parts.append({"$or": [{"at": {"$gt": at}}, {"at": at, "_id": {"$gt": letter_id}}]})
+    if not parts:
+        return {}
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def body_bytes(body_b64: str) -> int:
+    return len(body_b64) * 3 // 4 - body_b64.endswith("=") - body_b64.endswith("==")
+
+
+def to_letter(doc: Doc, with_body: bool) -> DeadLetter:
+    """A stored letter as the API shows it; the body (base64) only `with_body`."""
+    body = str(doc.get("body_b64") or "")
+    return DeadLetter(
+        id=str(doc["_id"]),
+        source=doc.get("source"),
+        event_type=doc.get("event_type"),
+        error=doc.get("error"),
+        topic=doc.get("topic"),
+        partition=doc.get("partition"),
+        offset=doc.get("offset"),
+        received_at=doc.get("received_at"),
+        at=doc.get("at"),
+        body_bytes=body_bytes(body),
+        replayed_at=doc.get("replayed_at"),
+        replayed_events=doc.get("replayed_events"),
+        last_replay_error=doc.get("last_replay_error"),
+        body_b64=body if with_body else None,
+    )

@@ -138,6 +138,16 @@ def test_vendored_renderer_matches_its_checksums() -> None:
         pytest.param("/api/v1/insights", "limit=3", "unknown_parameter", "'limit'", id="insights-unknown"),
         pytest.param("/api/v1/insights", "team=a&team=b", "repeated_parameter", "'team'", id="insights-repeated"),
         pytest.param("/api/v1/dora/series", "include=changes", "bad_include", "'include'", id="series-include"),
+        pytest.param("/api/v1/dead-letters", "offset=50", "unknown_parameter", "'offset'", id="dead-letters-offset"),
+        pytest.param("/api/v1/dead-letters", "limit=501", "bad_limit", "'limit'", id="dead-letters-limit"),
+        pytest.param("/api/v1/dead-letters", "cursor=%21%21", "bad_cursor", "'cursor'", id="dead-letters-cursor"),
+        pytest.param(
+            "/api/v1/dead-letters", f"cursor={encode_cursor((1, 'd1'))}", "bad_cursor", "'cursor'", id="other-cursor"
+        ),
+        pytest.param("/api/v1/dead-letters", "format=xml", "bad_format", "'format'", id="dead-letters-format"),
+        pytest.param("/api/v1/dead-letters", "state=bogus", "bad_state", "'state'", id="dead-letters-state"),
+        pytest.param("/api/v1/dead-letters", "since=yesterday", "bad_time", "'since'", id="dead-letters-since"),
+        pytest.param("/api/v1/dead-letters/x", "body=true", "unknown_parameter", "'body'", id="dead-letter-one"),
     ],
 )
 async def test_strict_queries_name_the_parameter(

@@ -38,11 +38,18 @@ def filter_query(selection: DeadLetterFilter, after: tuple[str, str] | None = No
     elif selection.state == "replayed":
         parts.append({"replayed_at": {"$exists": True}})
     if after is not None:
-        at, letter_id = after
-        parts.append({"$or": [{"at": {"$gt": at}}, {"at": at, "_id": {"$gt": letter_id}}]})
+        parts.append(_after(*after))
     if not parts:
         return {}
     return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def _after(at: str, letter_id: str) -> Doc:
+    """Letters after (`at`, id) in ORDER. A letter without `at` (written by versions before `rebuild`
+    set it) sorts first, as null, and has the cursor key ("", id)."""
+    if at == "":
+        return {"$or": [{"at": {"$gt": ""}}, {"at": None, "_id": {"$gt": letter_id}}]}
+    return {"$or": [{"at": {"$gt": at}}, {"at": at, "_id": {"$gt": letter_id}}]}
 
 
 def body_bytes(body_b64: str) -> int:

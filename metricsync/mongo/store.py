@@ -147,6 +147,7 @@ class MongoStore:
         await self.db[self.names.raw].create_index([("received_at", 1)])
         await self.db[self.names.state].create_index([("service", 1), ("seq", 1)])
         await self.db[self.names.state].create_index([("partition", 1)])
+        await self.db[self.names.dead].create_index(ORDER)  # the listing's keyset order (`at`, `_id`)
         log.info("mongo collections ready database=%s events_timeseries=%s", self.db.name, self.events_timeseries)
 
     async def _ensure_collection(self, name: str) -> None:

@@ -250,3 +250,25 @@ async def test_the_routes_page_with_next_links_and_answer_csv_over_either_store(
         assert base64.b64decode(one.json()["body_b64"]) == given[0].delivery.body
         missing = await client.get("/api/v1/dead-letters/nope")
         assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+
+
+async def test_mongo_letters_without_a_time_page_first_and_once(mongo_uri: str, mongo_db_name: str) -> None:
+    """Distributed mode only: letters `rebuild` wrote before it set `at` (no `at` at all) sort first, as
+    nulls, and keyset pages through them and on into the dated ones without losing or repeating one."""
+    store = MongoStore.connect(mongo_uri, mongo_db_name)
+    try:
+        await store.init()
+        undated = [{"_id": f"old-{n}", "source": "github", "error": "old"} for n in (2, 0, 1)]
+        dated = [{"_id": f"new-{n}", "source": "github", "error": "new", "at": T0.isoformat()} for n in (1, 0)]
+        await store.put_dead_letters([*dated, *undated])
+        expected = ["old-0", "old-1", "old-2", "new-0", "new-1"]
+        for limit in (1, 2, 3):
+            pages = await walk(store, ALL, limit)
+            assert [d.id for page in pages for d in page] == expected, limit
+        assert [d.id for d in await store.list_dead_letters(DeadLetterFilter(since=T0), None, 10, False)] == [
+            "new-0",
+            "new-1",
+        ]
+    finally:
+        await store.client.drop_database(mongo_db_name)
+        await store.close()

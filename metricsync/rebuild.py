@@ -4,7 +4,6 @@ settings, then recompute the metrics, so a changed rule applies to all history."
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -69,6 +68,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
 
     from metrics_worker.documents import service_snapshot
     from metricsync.kafka.clients import make_consumer, make_producer
+    from metricsync.mongo.dead_letter_docs import letter_doc
     from metricsync.mongo.state_log import base_doc
     from metricsync.mongo.store import RULES_DERIVED, MongoStore
     from normalizer.mapping import map_or_error
@@ -95,22 +95,12 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         async for batch in store.raw_batches(2000):
             events: list[UnifiedEvent] = []
             dead: list[dict[str, Any]] = []
-            at = datetime.now(UTC).isoformat()
+            now = datetime.now(UTC)
             for delivery in batch:
                 mapped, error = map_or_error(delivery, rules)
                 events.extend(mapped)
                 if error is not None:  # as the normalizer writes one, without a Kafka position (none here)
-                    dead.append(
-                        {
-                            "_id": delivery.delivery_id,
-                            "source": delivery.source.value,
-                            "event_type": delivery.event_type,
-                            "error": error,
-                            "received_at": delivery.received_at.isoformat(),
-                            "body_b64": base64.b64encode(delivery.body).decode(),
-                            "at": at,
-                        }
-                    )
+                    dead.append(letter_doc(delivery, error, now))
             engine.apply_many(events)
             engine.prune(datetime.now(UTC))  # memory stays within the retention
             if writing is not None:

@@ -7,12 +7,14 @@ does. `at` is ISO 8601 text in UTC (`datetime.isoformat()`), so text order is ti
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas.api import DeadLetter
 from schemas.ports import DeadLetterFilter
+from schemas.raw import RawDelivery
 
 Doc = dict[str, Any]
 ORDER = [("at", 1), ("_id", 1)]
@@ -20,6 +22,30 @@ ORDER = [("at", 1), ("_id", 1)]
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()  # the form the normalizer writes `at` in
+
+
+def letter_doc(
+    delivery: RawDelivery,
+    error: str,
+    at: datetime,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> Doc:
+    """The stored letter of a delivery no event could be derived from (the normalizer's, with the raw
+    record's Kafka position; `rebuild --distributed`'s, without one)."""
+    return {
+        "_id": delivery.delivery_id,
+        "source": delivery.source.value,
+        "event_type": delivery.event_type,
+        "error": error,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "received_at": delivery.received_at.isoformat(),
+        "body_b64": base64.b64encode(delivery.body).decode(),
+        "at": iso(at),
+    }
 
 
 def filter_query(selection: DeadLetterFilter, after: tuple[str, str] | None = None) -> Doc:

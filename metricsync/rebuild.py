@@ -68,6 +68,7 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
 
     from metrics_worker.documents import service_snapshot
     from metricsync.kafka.clients import make_consumer, make_producer
+    from metricsync.mongo.dead_letter_docs import letter_doc
     from metricsync.mongo.state_log import base_doc
     from metricsync.mongo.store import RULES_DERIVED, MongoStore
     from normalizer.mapping import map_or_error
@@ -94,11 +95,12 @@ async def rebuild_distributed(settings: Settings, out: TextIO) -> int:
         async for batch in store.raw_batches(2000):
             events: list[UnifiedEvent] = []
             dead: list[dict[str, Any]] = []
+            now = datetime.now(UTC)
             for delivery in batch:
                 mapped, error = map_or_error(delivery, rules)
                 events.extend(mapped)
-                if error is not None:
-                    dead.append({"_id": delivery.delivery_id, "error": error, "source": delivery.source.value})
+                if error is not None:  # as the normalizer writes one, without a Kafka position (none here)
+                    dead.append(letter_doc(delivery, error, now))
             engine.apply_many(events)
             engine.prune(datetime.now(UTC))  # memory stays within the retention
             if writing is not None:

@@ -192,7 +192,9 @@ class Status(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """A delivery no event could be derived from (distributed mode; docs/operations.md, "Dead letters")."""
+    """A delivery no event could be derived from (docs/operations.md, "Dead letters"). The same in both
+    modes; embedded mode keeps no Kafka position (`topic`, `partition`, `offset` are null there) and drops
+    a letter once a replay maps it (so it is never `replayed` there)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -200,25 +202,29 @@ class DeadLetter(BaseModel):
     source: str | None
     event_type: str | None
     error: str | None
-    topic: str | None
-    partition: int | None
-    offset: int | None = Field(description="the raw record's Kafka offset (null: unknown)")
+    topic: str | None = Field(description="the raw record's Kafka topic (null: embedded mode, or unknown)")
+    partition: int | None = Field(description="the raw record's Kafka partition (null: embedded mode, or unknown)")
+    offset: int | None = Field(
+        description="the raw record's Kafka offset (null: embedded mode, whose raw log is SQLite, or unknown)"
+    )
     received_at: str | None
-    at: str | None = Field(description="when it was dead-lettered")
+    at: str | None = Field(description="when it was dead-lettered (ISO 8601, UTC); the list is ordered by it")
     body_bytes: int
-    replayed_at: str | None
-    replayed_events: int | None
-    last_replay_error: str | None
+    replayed_at: str | None = Field(description="when a replay mapped it (distributed mode; null: not replayed)")
+    replayed_events: int | None = Field(description="how many events that replay derived")
+    last_replay_error: str | None = Field(
+        description="distributed mode: the error of the last replay that failed (embedded mode updates `error`)"
+    )
     body_b64: str | None = Field(None, description="the body, base64 (with `body=true`, and always for one letter)")
 
 
 class DeadLettersPage(BaseModel):
-    """`GET /api/v1/dead-letters`: one page, oldest first (`at`, then id)."""
+    """`GET /api/v1/dead-letters`: one page, oldest first (`at`, then id); `next` is the URL of the following
+    page."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dead_letters: list[DeadLetter]
-    total: int = Field(description="how many letters match the filters")
+    total: int = Field(description="how many letters match the filters (on all pages)")
     limit: int
-    offset: int
-    next_offset: int | None = Field(description="the `offset` of the next page; null on the last")
+    next: str | None = Field(description="URL of the next page (same query, `cursor` set); null on the last")

@@ -10,11 +10,15 @@ tests against both (docs/architecture.md, "How to add a store").
 | Bus           | MemoryBus                       | Kafka (producer + consumer group)        |
 | MetricsSource | LiveEngineSource (live engine)  | MongoMetricsSource (state from MongoDB)  |
 | ConsumerService | EmbeddedPipeline tasks        | NormalizerService, WorkerService         |
+| DeadLetters   | SqliteStore                     | MongoStore                               |
 """
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from schemas.api import DeadLetter
 from schemas.events import UnifiedEvent
 from schemas.raw import RawDelivery
 
@@ -138,3 +142,34 @@ class IngestObserver(Protocol):
     """
 
     def webhook(self, source: str, event: str, outcome: str, body_bytes: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterFilter:
+    """Which dead letters a listing takes (`GET /api/v1/dead-letters`): every field given must hold."""
+
+    source: str | None = None
+    since: datetime | None = None  # dead-lettered (`at`) at or after
+    until: datetime | None = None  # dead-lettered before
+    error: str | None = None  # the error contains this text, case-insensitively
+    state: Literal["open", "replayed", "all"] = "all"
+
+
+class DeadLetters(Protocol):
+    """The dead letters of a store, for operators: what could not be mapped, with its error.
+
+    Order is (`at`, `id`) ascending: `at` (when it was dead-lettered) as the ISO 8601 text both stores
+    write (`datetime.isoformat()` in UTC, so text order is time order), then the delivery id."""
+
+    async def list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[DeadLetter]:
+        """At most `limit` letters matching `selection`, in (`at`, `id`) order, after the letter whose
+        (`at`, `id`) is `after` (None: from the first); `body_b64` set only `with_body`."""
+        ...
+
+    async def count_dead_letters(self, selection: DeadLetterFilter) -> int: ...
+
+    async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """One letter by delivery id, with its body; None when there is none."""
+        ...

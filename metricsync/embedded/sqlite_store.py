@@ -10,20 +10,24 @@ writer, one reader); the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import orjson
 
 from metricsync.body_codec import decode_body, encode_body
+from metricsync.clock import utc_now
 from metricsync.errors import StoreError
+from schemas.api import DeadLetter as ApiDeadLetter
 from schemas.events import UnifiedEvent, event_from_json, event_to_json
+from schemas.ports import DeadLetterFilter
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
@@ -54,7 +58,8 @@ CREATE INDEX IF NOT EXISTS events_service_time ON events (service, event_time);
 CREATE TABLE IF NOT EXISTS dead_letters (
     raw_seq INTEGER PRIMARY KEY,
     delivery_id TEXT NOT NULL,
-    error TEXT NOT NULL
+    error TEXT NOT NULL,
+    at TEXT NOT NULL DEFAULT ''  -- when dead-lettered, ISO 8601 UTC; '' (older stores): the delivery's received_at
 );
 CREATE TABLE IF NOT EXISTS cursors (
     name TEXT PRIMARY KEY,
@@ -63,6 +68,15 @@ CREATE TABLE IF NOT EXISTS cursors (
 """
 
 NORMALIZER_CURSOR = "normalizer"
+
+# The dead letters as the API shows them (the DeadLetters port): with their delivery's source, event type,
+# received_at and body, `at` falling back to received_at for letters of stores older than the column.
+_LETTERS = """
+SELECT * FROM (
+    SELECT d.delivery_id AS id, r.source, r.event_type, d.error, r.received_at,
+           coalesce(nullif(d.at, ''), r.received_at, '') AS at, r.body, r.body_encoding
+    FROM dead_letters d LEFT JOIN raw_deliveries r ON r.seq = d.raw_seq
+)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,7 @@ class StoreCounts:
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.create_function("icontains", 2, _contains, deterministic=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=10000")
@@ -192,12 +207,64 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[UnifiedEvent]) -> 
     return new
 
 
-def _insert_dead(conn: sqlite3.Connection, dead: Sequence[DeadLetter]) -> None:
+def _insert_dead(conn: sqlite3.Connection, dead: Sequence[DeadLetter], at: datetime) -> None:
     if not dead:
         return
     conn.executemany(
-        "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
-        [(d.raw_seq, d.delivery_id, d.error) for d in dead],
+        "INSERT OR REPLACE INTO dead_letters (raw_seq, delivery_id, error, at) VALUES (?, ?, ?, ?)",
+        [(d.raw_seq, d.delivery_id, d.error, at.astimezone(UTC).isoformat()) for d in dead],
+    )
+
+
+def _contains(text: str | None, part: str) -> bool:
+    """SQL `icontains(error, ?)`: `part` in `text`, case-insensitively (Unicode, as MongoDB's `$regex` with `i`)."""
+    return text is not None and part.casefold() in text.casefold()
+
+
+def _letter_where(selection: DeadLetterFilter, after: tuple[str, str] | None) -> tuple[str, list[object]]:
+    """The WHERE clause over _LETTERS for a listing, and its parameters."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if selection.source is not None:
+        clauses.append("source = ?")
+        params.append(selection.source)
+    if selection.since is not None:
+        clauses.append("at >= ?")
+        params.append(selection.since.astimezone(UTC).isoformat())
+    if selection.until is not None:
+        clauses.append("at < ?")
+        params.append(selection.until.astimezone(UTC).isoformat())
+    if selection.error is not None:
+        clauses.append("icontains(error, ?)")
+        params.append(selection.error)
+    if selection.state == "replayed":  # a replay that maps a letter drops it (metricsync/embedded/dead_letters.py)
+        clauses.append("0")
+    if after is not None:
+        clauses.append("(at > ? OR (at = ? AND id > ?))")
+        params += [after[0], after[0], after[1]]
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _letter_row(
+    row: tuple[str, str | None, str | None, str, str | None, str, bytes | None, str | None], with_body: bool
+) -> ApiDeadLetter:
+    letter_id, source, event_type, error, received_at, at, body, encoding = row
+    raw = decode_body(bytes(body), encoding or "") if body is not None else b""
+    return ApiDeadLetter(
+        id=letter_id,
+        source=source,
+        event_type=event_type,
+        error=error,
+        topic=None,
+        partition=None,
+        offset=None,
+        received_at=received_at,
+        at=at or None,
+        body_bytes=len(raw),
+        replayed_at=None,
+        replayed_events=None,
+        last_replay_error=None,
+        body_b64=base64.b64encode(raw).decode("ascii") if with_body else None,
     )
 
 
@@ -213,8 +280,9 @@ def _move_cursor(conn: sqlite3.Connection, name: str, position: int) -> None:
 class SqliteStore:
     """The embedded store. Open with `await SqliteStore.open(path)`, close with `await store.close()`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.path = path
+        self.clock = clock  # when a letter is dead-lettered (`at`)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._wconn: sqlite3.Connection | None = None
@@ -223,8 +291,8 @@ class SqliteStore:
         self._flush_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
-        store = cls(path)
+    async def open(cls, path: Path, clock: Callable[[], datetime] = utc_now) -> SqliteStore:
+        store = cls(path, clock)
         path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         store._wconn = await loop.run_in_executor(store._writer, store._open_writer)
@@ -237,6 +305,8 @@ class SqliteStore:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(raw_deliveries)")}
         if "body_encoding" not in columns:  # a store written before bodies were compressed
             conn.execute("ALTER TABLE raw_deliveries ADD COLUMN body_encoding TEXT NOT NULL DEFAULT ''")
+        if "at" not in {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}:  # before listings
+            conn.execute("ALTER TABLE dead_letters ADD COLUMN at TEXT NOT NULL DEFAULT ''")
         return conn
 
     async def close(self) -> None:
@@ -325,7 +395,7 @@ class SqliteStore:
                 firsts.append(seqs.pop(delivery.delivery_id, None))
             results = [Stored(seq is not None, False, []) for seq in firsts]
             if inline and any(seq is not None for seq in firsts):
-                results = self._normalize_inline(conn, items, firsts)
+                results = self._normalize_inline(conn, items, firsts, self.clock())
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -334,7 +404,10 @@ class SqliteStore:
 
     @staticmethod
     def _normalize_inline(
-        conn: sqlite3.Connection, items: Sequence[tuple[RawDelivery, Mapping | None]], firsts: list[int | None]
+        conn: sqlite3.Connection,
+        items: Sequence[tuple[RawDelivery, Mapping | None]],
+        firsts: list[int | None],
+        at: datetime,
     ) -> list[Stored]:
         events: list[UnifiedEvent] = []
         dead: list[DeadLetter] = []
@@ -344,7 +417,7 @@ class SqliteStore:
                 if mapping.error is not None:
                     dead.append(DeadLetter(seq, delivery.delivery_id, mapping.error))
         fresh = {e.id for e in _insert_events(conn, events)}
-        _insert_dead(conn, dead)
+        _insert_dead(conn, dead, at)
         _move_cursor(conn, NORMALIZER_CURSOR, max(seq for seq in firsts if seq is not None))
         results: list[Stored] = []
         for (_, mapping), seq in zip(items, firsts, strict=True):
@@ -391,7 +464,7 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             new = _insert_events(conn, events)
-            _insert_dead(conn, dead)
+            _insert_dead(conn, dead, self.clock())
             _move_cursor(conn, NORMALIZER_CURSOR, through_seq)
             conn.execute("COMMIT")
         except BaseException:
@@ -463,6 +536,39 @@ class SqliteStore:
             .fetchall()
         )
         return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
+
+    async def list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[ApiDeadLetter]:
+        """The DeadLetters port: a keyset page in (`at`, id) order; no Kafka position (topic, partition,
+        offset null) and never replayed (a replay that maps a letter drops it)."""
+        return await self._read(self._list_dead_letters, selection, after, limit, with_body)
+
+    def _list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[ApiDeadLetter]:
+        where, params = _letter_where(selection, after)
+        rows = (
+            self._require(self._rconn)
+            .execute(f"{_LETTERS}{where} ORDER BY at, id LIMIT ?", [*params, limit])
+            .fetchall()
+        )
+        return [_letter_row(row, with_body) for row in rows]
+
+    async def count_dead_letters(self, selection: DeadLetterFilter) -> int:
+        return await self._read(self._count_dead_letters, selection)
+
+    def _count_dead_letters(self, selection: DeadLetterFilter) -> int:
+        where, params = _letter_where(selection, None)
+        (count,) = self._require(self._rconn).execute(f"SELECT count(*) FROM ({_LETTERS}{where})", params).fetchone()
+        return int(count)
+
+    async def get_dead_letter(self, letter_id: str) -> ApiDeadLetter | None:
+        return await self._read(self._get_dead_letter, letter_id)
+
+    def _get_dead_letter(self, letter_id: str) -> ApiDeadLetter | None:
+        row = self._require(self._rconn).execute(f"{_LETTERS} WHERE id = ? LIMIT 1", (letter_id,)).fetchone()
+        return None if row is None else _letter_row(row, with_body=True)
 
     async def resolve_dead_letter(self, raw_seq: int, events: Sequence[UnifiedEvent] | None, error: str = "") -> None:
         """A replayed dead letter: with `events` (it maps now), store them (ids seen before are

@@ -27,9 +27,11 @@ from metricsync.sources import all_senders
 from metricsync.telemetry.middleware import RequestTimer
 from metricsync.telemetry.process import Telemetry
 from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
-from metricsync.web.contract import documented
+from metricsync.web.contract import BadQueryError, documented
+from metricsync.web.dead_letters import routes as dead_letter_routes
 from metricsync.web.read_api import ReadApi
-from schemas.ports import SinkUnavailable
+from schemas.api import DeadLetter
+from schemas.ports import DeadLetterFilter, SinkUnavailable
 from schemas.raw import RawDelivery
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,29 @@ class LiveEngineSource:
 
     async def known_services(self) -> Collection[str]:
         return {summary.service for summary in self.current().services()}
+
+
+class OpenedStore:
+    """Embedded mode's DeadLetters: the SQLite store once the lifespan has opened it (the routes exist before)."""
+
+    def __init__(self) -> None:
+        self.store: SqliteStore | None = None
+
+    def _open(self) -> SqliteStore:
+        if self.store is None:
+            raise BadQueryError("starting", "MetricSync is starting: the store is not open yet; retry", 503)
+        return self.store
+
+    async def list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[DeadLetter]:
+        return await self._open().list_dead_letters(selection, after, limit, with_body)
+
+    async def count_dead_letters(self, selection: DeadLetterFilter) -> int:
+        return await self._open().count_dead_letters(selection)
+
+    async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        return await self._open().get_dead_letter(letter_id)
 
 
 class DeferredSink:
@@ -77,6 +102,7 @@ def create_embedded_app(
     rules = settings.mapping_rules()
     holder: dict[str, EmbeddedPipeline] = {}
     sink = DeferredSink()
+    letters = OpenedStore()
 
     async def pipeline_status() -> dict[str, object]:
         if "pipeline" not in holder:
@@ -94,7 +120,8 @@ def create_embedded_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await SqliteStore.open(db_path(settings.data_dir))
+        store = await SqliteStore.open(db_path(settings.data_dir), clock)
+        letters.store = store
         pipeline = EmbeddedPipeline(store, bus, rules, engine, clock, telemetry.pipeline)
         feed.start()
         await pipeline.start()
@@ -113,13 +140,14 @@ def create_embedded_app(
             restore_signals()
             await feed.stop()
             await pipeline.stop()
+            letters.store = None
             await store.close()
 
     routes = documented(
         create_ingest_routes(settings.ingest, sink, clock, all_senders(settings.ingest), telemetry.webhooks),
         WEBHOOK_OPERATIONS,
     )
-    routes += api.routes() + dashboard_routes(api, hub)
+    routes += api.routes() + dead_letter_routes(letters, api.guard) + dashboard_routes(api, hub)
     routes.append(telemetry.route())
     routes += docs_routes(lambda: routes)
     app = IngestStarlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

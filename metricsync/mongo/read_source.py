@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from metrics_worker.engine import MetricEngine
 from metricsync.dashboard import StreamHub, dashboard_routes
 from metricsync.mongo.state_log import restore
-from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
+from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore, Revision
 from metricsync.settings import Settings
 from metricsync.telemetry.kafka_lag import LagReader, lag_status, lag_unknown
 from metricsync.telemetry.process import Telemetry
@@ -34,13 +34,14 @@ class MongoMetricsSource:
         self.store = store
         self.settings = settings
         self.engine = MetricEngine(settings.engine_config())
-        self.held: dict[str, tuple[int, int, object]] = {}  # service -> (rev, base seq, base "at") held
+        # service -> (its log's revision, rev, base seq, base "at") of the state held
+        self.held: dict[str, tuple[Revision, int, int, object]] = {}
         self.refresh_seconds = settings.api_refresh_interval.total_seconds()
-        self._revisions: dict[str, int] = {}
+        self._revisions: dict[str, Revision] = {}
         self._checked: float | None = None  # monotonic time of the last state_revisions scan
         self._lock = asyncio.Lock()
 
-    async def _current(self) -> dict[str, int]:
+    async def _current(self) -> dict[str, Revision]:
         now = time.monotonic()
         if self._checked is None or now - self._checked >= self.refresh_seconds:
             self._revisions = await self.store.state_revisions()
@@ -50,17 +51,22 @@ class MongoMetricsSource:
     async def engine_for(self, services: Collection[str] | None) -> MetricEngine:
         async with self._lock:
             current = await self._current()
+            gone = self.held.keys() - current.keys()
+            if gone:  # a rebuild dropped (renamed) services: their state must not linger in the engine
+                log.info("state logs gone, reloading services_gone=%d held=%d", len(gone), len(self.held))
+                self.engine = MetricEngine(self.settings.engine_config())
+                self.held = {}
             wanted = current.keys() if services is None else [s for s in services if s in current]
-            stale = [s for s in wanted if self.held.get(s, (None,))[0] != current[s]]
+            stale = [s for s in wanted if s not in self.held or self.held[s][0] != current[s]]
             if stale:
                 for service, stored in (await self.store.load_states(stale)).items():
                     held = self.held.get(service)
-                    same_base = held is not None and held[1:] == (stored.base_seq, stored.base_at)
+                    same_base = held is not None and held[2:] == (stored.base_seq, stored.base_at)
                     # same base: only what was logged since; else (new, re-based, or rebuilt: sequence
                     # numbers start over) the whole log
-                    since = held[0] if held is not None and same_base and held[0] < stored.rev else None
+                    since = held[1] if held is not None and same_base and held[1] < stored.rev else None
                     restore(self.engine, stored, since)
-                    self.held[service] = (stored.rev, stored.base_seq, stored.base_at)
+                    self.held[service] = (current[service], stored.rev, stored.base_seq, stored.base_at)
             return self.engine
 
     async def known_services(self) -> Collection[str]:
@@ -114,7 +120,7 @@ def read_api(
 
 def api_routes(api: ReadApi, settings: Settings, store: MongoStore, hub: StreamHub | None = None) -> list[BaseRoute]:
     """The read API and the dead letters; with a hub also the dashboard (page, its routes, the live stream)."""
-    from metricsync.services import dead_letters
+    from metricsync.web import dead_letters
 
     if hub is None:
         return api.routes() + dead_letters.routes(store, api.guard)

@@ -33,9 +33,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
 from metricsync.body_codec import decode_body, encode_body
+from metricsync.mongo.dead_letter_docs import ORDER, filter_query, to_letter
 from metricsync.mongo.state_log import StoredState, fold
 from metricsync.settings import Settings
+from schemas.api import DeadLetter
 from schemas.events import Deployment, IncidentFields, UnifiedEvent, event_from_json, event_to_json
+from schemas.ports import DeadLetterFilter
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 
@@ -45,6 +48,7 @@ DUPLICATE_KEY = 11000
 RULES_DERIVED = "rules_derived"  # meta: the rules fingerprint the stored events were derived with
 RULES_NORMALIZER = "rules_normalizer"  # meta: the fingerprint the normalizers last started with
 Doc = dict[str, Any]
+Revision = tuple[int, object]  # a service's state log: (seq, `at`) of its last document
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ class MongoStore:
         await self.db[self.names.raw].create_index([("received_at", 1)])
         await self.db[self.names.state].create_index([("service", 1), ("seq", 1)])
         await self.db[self.names.state].create_index([("partition", 1)])
+        await self.db[self.names.dead].create_index(ORDER)  # the listing's keyset order (`at`, `_id`)
         log.info("mongo collections ready database=%s events_timeseries=%s", self.db.name, self.events_timeseries)
 
     async def _ensure_collection(self, name: str) -> None:
@@ -317,13 +322,14 @@ class MongoStore:
             query["partition"] = {"$in": list(partitions)}
         return fold([doc async for doc in self.db[self.names.state].find(query)])
 
-    async def state_revisions(self) -> dict[str, int]:
-        """service -> sequence number of its last state document."""
-        revs: dict[str, int] = {}
-        async for doc in self.db[self.names.state].find({}, {"service": 1, "seq": 1}):
+    async def state_revisions(self) -> dict[str, Revision]:
+        """service -> (sequence number, `at`) of its last state document. The `at` tells a log that
+        a rebuild started over apart from the one it replaced at the same sequence number."""
+        revs: dict[str, Revision] = {}
+        async for doc in self.db[self.names.state].find({}, {"service": 1, "seq": 1, "at": 1}):
             service, seq = str(doc["service"]), int(doc["seq"])
-            if seq > revs.get(service, -1):
-                revs[service] = seq
+            if seq > revs.get(service, (-1, None))[0]:
+                revs[service] = (seq, doc.get("at"))
         return revs
 
     async def delete_states(self, ids: Sequence[str], chunk: int = 1000) -> None:
@@ -350,6 +356,20 @@ class MongoStore:
         if limit:
             cursor = cursor.limit(limit)
         return [doc async for doc in cursor], total
+
+    async def list_dead_letters(
+        self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
+    ) -> list[DeadLetter]:
+        """The DeadLetters port: a keyset page in (`at`, `_id`) order (metricsync/mongo/dead_letter_docs.py)."""
+        cursor = self.db[self.names.dead].find(filter_query(selection, after)).sort(ORDER).limit(limit)
+        return [to_letter(doc, with_body) async for doc in cursor]
+
+    async def count_dead_letters(self, selection: DeadLetterFilter) -> int:
+        return await self.db[self.names.dead].count_documents(filter_query(selection))
+
+    async def get_dead_letter(self, letter_id: str) -> DeadLetter | None:
+        doc = await self.db[self.names.dead].find_one({"_id": letter_id})
+        return None if doc is None else to_letter(doc, with_body=True)
 
     async def update_dead_letter(self, letter_id: str, fields: Doc) -> None:
         """Set fields of one dead letter (a replay's outcome); the only update of one by `_id`."""

@@ -1,6 +1,6 @@
-"""Dead letters for operators (distributed mode): what the normalizer could not map, listed and
-fetched through the read API (`GET /api/v1/dead-letters`, token-protected like the rest), and
-replayed through the current mapping rules (`metricsync replay-dead-letters`).
+"""Dead letters of distributed mode replayed through the current mapping rules (`metricsync
+replay-dead-letters`). They are listed and fetched through the read API in both modes
+(metricsync/web/dead_letters.py over the DeadLetters port; MongoStore here).
 
 A dead letter (MongoDB `dead_letters`, `_id` = delivery id) keeps the source, event type, error,
 topic, partition and Kafka offset of the raw record, when it was dead-lettered (`at`) and the body
@@ -14,30 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
-
 from metricsync.kafka.clients import make_producer
 from metricsync.mongo.store import MongoStore
 from metricsync.settings import Settings
-from metricsync.web.contract import Answer, ApiRoute, Operation, parse_query
-from metricsync.web.queries import DeadLetterOneParams, DeadLetterParams
-from metricsync.web.read_api import API_AUTH, parse_time
 from normalizer.mapping import map_or_error
-from schemas.api import DeadLetter, DeadLettersPage
 from schemas.events import event_to_json
 
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _iso(value: datetime) -> str:
@@ -58,122 +47,6 @@ class Selection:
         if self.since is not None:
             query["at"] = {"$gte": _iso(self.since)}
         return query
-
-
-def list_query(
-    source: str | None, since: datetime | None, until: datetime | None, error: str | None, state: str
-) -> Doc:
-    query: Doc = {}
-    if source:
-        query["source"] = source
-    at: Doc = {}
-    if since is not None:
-        at["$gte"] = _iso(since)
-    if until is not None:
-        at["$lt"] = _iso(until)
-    if at:
-        query["at"] = at
-    if error:
-        query["error"] = {"$regex": re.escape(error), "$options": "i"}
-    if state == "open":
-        query["replayed_at"] = {"$exists": False}
-    elif state == "replayed":
-        query["replayed_at"] = {"$exists": True}
-    return query
-
-
-def public(doc: Doc, with_body: bool) -> Doc:
-    """A dead letter as the API shows it; the body (base64) only when asked for."""
-    body = str(doc.get("body_b64") or "")
-    out: Doc = {
-        "id": doc["_id"],
-        "source": doc.get("source"),
-        "event_type": doc.get("event_type"),
-        "error": doc.get("error"),
-        "topic": doc.get("topic"),
-        "partition": doc.get("partition"),
-        "offset": doc.get("offset"),
-        "received_at": doc.get("received_at"),
-        "at": doc.get("at"),
-        "body_bytes": len(body) * 3 // 4 - body.endswith("=") - body.endswith("=="),
-        "replayed_at": doc.get("replayed_at"),
-        "replayed_events": doc.get("replayed_events"),
-        "last_replay_error": doc.get("last_replay_error"),
-    }
-    if with_body:
-        out["body_b64"] = body
-    return out
-
-
-def routes(store: MongoStore, guard: Callable[[Handler], Handler]) -> list[BaseRoute]:
-    """`GET /api/v1/dead-letters` (filters: source, since, until, error, state=open|replayed|all;
-    paging: limit, offset; body=true adds each body) and `GET /api/v1/dead-letters/{id}` (with its body)."""
-
-    async def listing(request: Request) -> Response:
-        params = parse_query(request.query_params, DeadLetterParams)
-        since = parse_time("since", params.since) if params.since is not None else None
-        until = parse_time("until", params.until) if params.until is not None else None
-        limit, offset = params.limit, params.offset
-        query = list_query(params.source, since, until, params.error, params.state)
-        docs, total = await store.find_dead_letters(query, offset, limit)
-        with_body = params.body
-        following = offset + len(docs)
-        return JSONResponse(
-            {
-                "dead_letters": [public(d, with_body) for d in docs],
-                "total": total,
-                "limit": limit,
-                "offset": offset,
-                "next_offset": following if following < total else None,
-            }
-        )
-
-    async def one(request: Request) -> Response:
-        parse_query(request.query_params, DeadLetterOneParams)
-        letter_id = request.path_params["letter_id"]
-        docs, _ = await store.find_dead_letters({"_id": letter_id}, 0, 1)
-        if not docs:
-            return JSONResponse(
-                {"error": "not_found", "detail": f"no dead letter with id '{letter_id}'"}, status_code=404
-            )
-        return JSONResponse(public(docs[0], with_body=True))
-
-    return [
-        ApiRoute("/api/v1/dead-letters", guard(listing), LIST),
-        ApiRoute("/api/v1/dead-letters/{letter_id:path}", guard(one), ONE),
-    ]
-
-
-# --- the contract of the routes (metricsync.web.contract; docs/api.md) ---------------------------------
-
-_DISTRIBUTED = "Distributed mode only (embedded mode keeps no dead letters in MongoDB; see `/api/v1/status`)."
-LIST = Operation(
-    "The dead letters: deliveries no event could be derived from, oldest first",
-    {
-        200: Answer("a page (offset paging: `next_offset`)", DeadLettersPage),
-        400: Answer("a query parameter is unknown, repeated or invalid (`error` names the problem)"),
-        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
-    },
-    description=_DISTRIBUTED + " Replay them with `metricsync replay-dead-letters` (docs/operations.md).",
-    query=DeadLetterParams,
-    security=API_AUTH,
-    tags=("operations",),
-    operation_id="get_api_v1_dead_letters",
-)
-ONE = Operation(
-    "One dead letter, with its body (base64)",
-    {
-        200: Answer("the dead letter", DeadLetter),
-        400: Answer("a query parameter was given (this endpoint takes none)"),
-        401: Answer("METRICSYNC_API_TOKEN is set and the request does not carry it"),
-        404: Answer("no dead letter has this id"),
-    },
-    description=_DISTRIBUTED,
-    query=DeadLetterOneParams,
-    security=API_AUTH,
-    tags=("operations",),
-    operation_id="get_api_v1_dead_letter",
-)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from metricsync.kafka.codec import CodecError, decode_raw
 from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.kafka.limits import raw_consumer_options
+from metricsync.mongo.dead_letter_docs import letter_doc
 from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
 from metricsync.telemetry.pipeline import NO_PIPELINE_METRICS, PipelineObserver
@@ -270,18 +271,8 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _dead_letter(tp: TopicPartition, record: Any, delivery: RawDelivery | None, error: str) -> dict[str, Any]:
     if delivery is not None:
-        return {
-            "_id": delivery.delivery_id,
-            "source": delivery.source.value,
-            "event_type": delivery.event_type,
-            "error": error,
-            "topic": tp.topic,
-            "partition": tp.partition,
-            "offset": record.offset if record is not None else None,
-            "received_at": delivery.received_at.isoformat(),
-            "body_b64": base64.b64encode(delivery.body).decode(),
-            "at": datetime.now(UTC).isoformat(),
-        }
+        offset = record.offset if record is not None else None
+        return letter_doc(delivery, error, datetime.now(UTC), tp.topic, tp.partition, offset)
     return {
         "_id": f"{tp.topic}/{tp.partition}/{record.offset}",
         "source": None,

@@ -24,12 +24,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from metricsync.telemetry.definitions import Family, Metrics
+from metricsync.web.contract import Answer, ApiRoute, Operation
 
 log = logging.getLogger(__name__)
 
 REFRESH_TIMEOUT_SECONDS = 10.0
 
 Samples = dict[str, list[tuple[tuple[str, ...], float]]]
+
+# What prometheus_client serves, without the charset (the document's media type; UTF-8 either way)
+MEDIA_TYPE = "; ".join(part.strip() for part in CONTENT_TYPE_LATEST.split(";") if "charset" not in part)
+METRICS = Operation(
+    "Prometheus metrics of this process (text exposition format)",
+    {200: Answer("the metrics, for Prometheus to scrape (docs/observability.md)", model=None, media=MEDIA_TYPE)},
+    description="Webhooks by source and outcome, pipeline lag, DORA gauges, request durations. Not behind "
+    "the API token: scrape it on the network you trust.",
+    tags=("operations",),
+    operation_id="get_metrics",
+)
 
 
 class Refreshing(Collector, Protocol):
@@ -84,4 +96,4 @@ class Exposition:
         return Response(await self.render(), media_type=CONTENT_TYPE_LATEST)
 
     def route(self) -> Route:
-        return Route("/metrics", self.endpoint, methods=["GET"])
+        return ApiRoute("/metrics", self.endpoint, METRICS)

@@ -72,3 +72,20 @@ INCIDENT_COLUMNS: list[Column] = [
     ("failed_deployment_id", lambda i: i.failed_deployment_id),
     ("cause_deployment_ids", lambda i: " ".join(i.cause_deployment_ids)),
 ]
+
+DEAD_LETTER_COLUMNS: list[Column] = [
+    ("id", lambda d: d.id),
+    ("source", lambda d: d.source),
+    ("event_type", lambda d: d.event_type),
+    ("at", lambda d: d.at),
+    ("received_at", lambda d: d.received_at),
+    ("error", lambda d: d.error),
+    ("topic", lambda d: d.topic),
+    ("partition", lambda d: d.partition),
+    ("offset", lambda d: d.offset),
+    ("body_bytes", lambda d: d.body_bytes),
+    ("replayed_at", lambda d: d.replayed_at),
+    ("replayed_events", lambda d: d.replayed_events),
+    ("last_replay_error", lambda d: d.last_replay_error),
+]
+DEAD_LETTER_BODY: Column = ("body_b64", lambda d: d.body_b64)  # the last column, with `body=true`

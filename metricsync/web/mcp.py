@@ -15,7 +15,7 @@ import http.client
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 from mcp.server.mcpserver import MCPServer
@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from metricsync.web.queries import DEFAULT_PAGE, MAX_PAGE
 from schemas.errors import MetricSyncError
 
 Fetch = Callable[[str, dict[str, str]], Awaitable[dict[str, Any]]]
@@ -45,6 +46,10 @@ _SCOPE = (
     "Scope: `service` (e.g. acme/payments) or `team` (from the config file), or neither for all services; "
     "`environment` (default production); window [start, end) as ISO 8601 dates or date-times in UTC "
     "(default: the read API's, the last 30 days)."
+)
+_PAGE = (
+    f"`limit` rows (default {DEFAULT_PAGE}, at most {MAX_PAGE}); when `next_cursor` is not null there are "
+    "more: call again with `cursor` set to it. "
 )
 TOOL_NAMES = ("dora_report", "dora_series", "deployments", "incidents", "lead_time", "insights")
 
@@ -73,6 +78,16 @@ def build_server(fetch: Fetch) -> MCPServer:
         except ReadError as e:
             raise ToolError(f"the read API answered {e.status} {e.code}: {e.detail}") from e
         return {**document, "api_url": f"{path}?{urlencode(params)}" if params else path}
+
+    async def call_page(path: str, params: dict[str, str], limit: int | None, cursor: str | None) -> dict[str, Any]:
+        """A list endpoint's page, plus `next_cursor`: the `cursor` argument of the next page (null: last)."""
+        paging = {"limit": str(limit)} if limit is not None else {}
+        if cursor:
+            paging["cursor"] = cursor
+        document = await call(path, {**params, **paging})
+        following = document.get("next")
+        found = parse_qs(urlsplit(following).query).get("cursor") if isinstance(following, str) else None
+        return {**document, "next_cursor": found[0] if found else None}
 
     @server.tool(annotations=_READ_ONLY, description="The four DORA metrics (+ recovery, rework) of a scope. " + _SCOPE)
     async def dora_report(
@@ -104,7 +119,10 @@ def build_server(fetch: Fetch) -> MCPServer:
         return await call("/api/v1/dora/series", params)
 
     @server.tool(
-        annotations=_READ_ONLY, description="Successful deployments with their changes and failures. " + _SCOPE
+        annotations=_READ_ONLY,
+        description="Successful deployments with their changes and failures, oldest first, one page at a time: "
+        + _PAGE
+        + _SCOPE,
     )
     async def deployments(
         service: str | None = None,
@@ -112,11 +130,16 @@ def build_server(fetch: Fetch) -> MCPServer:
         environment: str | None = None,
         start: str | None = None,
         end: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
-        return await call("/api/v1/deployments", _params(service, team, environment, start, end))
+        return await call_page("/api/v1/deployments", _params(service, team, environment, start, end), limit, cursor)
 
     @server.tool(
-        annotations=_READ_ONLY, description="Incidents with restore times and the deployment each failed. " + _SCOPE
+        annotations=_READ_ONLY,
+        description="Incidents with restore times and the deployment each failed, one page at a time: "
+        + _PAGE
+        + _SCOPE,
     )
     async def incidents(
         service: str | None = None,
@@ -124,8 +147,10 @@ def build_server(fetch: Fetch) -> MCPServer:
         environment: str | None = None,
         start: str | None = None,
         end: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> dict[str, Any]:
-        return await call("/api/v1/incidents", _params(service, team, environment, start, end))
+        return await call_page("/api/v1/incidents", _params(service, team, environment, start, end), limit, cursor)
 
     @server.tool(
         annotations=_READ_ONLY,

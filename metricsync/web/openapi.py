@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 from metricsync.web.contract import Answer, ApiRoute, Operation
 
 OPENAPI_VERSION = "3.1.0"
-API_VERSION = "1.0.0"  # the first published contract
+API_VERSION = "1.1.0"  # 1.1: every sender's auth as a security scheme, request examples, /metrics
 REF = "#/components/schemas/{model}"
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -61,16 +61,73 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "scheme": "basic",
         "description": "any user, METRICSYNC_ALERTMANAGER_TOKEN as password (`http_config.basic_auth`)",
     },
+    "gitlabToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Gitlab-Token",
+        "description": "the webhook's secret token, METRICSYNC_GITLAB_TOKEN, verbatim (GitLab signs nothing; "
+        "compared in constant time)",
+    },
+    "pagerdutySignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-PagerDuty-Signature",
+        "description": "`v1=` + the hex HMAC-SHA256 of the raw body keyed with METRICSYNC_PAGERDUTY_SECRET (the "
+        "subscription's signing secret), as PagerDuty V3 sends it; during a secret rotation several "
+        "comma-separated (`v1=<hex>,v1=<hex>`): any one matching suffices, other versions are skipped.",
+    },
+    "opsgenieToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "METRICSYNC_OPSGENIE_TOKEN as a bearer token (a custom `Authorization` header of the "
+        "Webhook integration)",
+    },
+    "opsgenieBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "any user, METRICSYNC_OPSGENIE_TOKEN as password (the integration's basic auth)",
+    },
+    "cdeventsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "METRICSYNC_CDEVENTS_TOKEN as a bearer token (or as the basic-auth password, or `?token=`)",
+    },
+    "cdeventsBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "any user, METRICSYNC_CDEVENTS_TOKEN as password",
+    },
+    "cdeventsQueryToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "METRICSYNC_CDEVENTS_TOKEN in the query, for CloudEvents sinks that cannot set headers",
+    },
+    "pushToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "METRICSYNC_PUSH_TOKEN as a bearer token (or as the basic-auth password)",
+    },
+    "pushBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "any user, METRICSYNC_PUSH_TOKEN as password",
+    },
 }
 
 TAGS = [
     {"name": "metrics", "description": "DORA metrics and the facts behind them (docs/metrics.md)"},
-    {"name": "webhooks", "description": "Where GitHub, Jenkins and Alertmanager send their webhooks"},
-    {"name": "operations", "description": "Health, readiness, pipeline status and dead letters"},
+    {
+        "name": "webhooks",
+        "description": "Where GitHub, GitLab, Jenkins, Alertmanager, PagerDuty, Opsgenie and CDEvents sinks send "
+        "their webhooks, and the push API",
+    },
+    {"name": "operations", "description": "Health, readiness, pipeline status, dead letters and /metrics"},
     {"name": "mcp", "description": "The read API as Model Context Protocol tools (streamable HTTP)"},
 ]
 
-DESCRIPTION = """Streaming DORA metrics from the webhooks GitHub, Jenkins and Prometheus Alertmanager send.
+DESCRIPTION = """Streaming DORA metrics from the webhooks GitHub, GitLab, Jenkins, Prometheus Alertmanager,
+PagerDuty, Opsgenie and CDEvents sinks send, and from the push API (MetricSync's or Apache DevLake's shape).
 
 The same contract in embedded (`metricsync serve`) and distributed mode. Every refusal is
 `{"error": "<code>", "detail": "<sentence>"}`; query parameters are strict (an unknown or repeated one
@@ -181,11 +238,10 @@ def _operation(route: ApiRoute, method: str) -> dict[str, Any]:
         media: dict[str, Any] = {"schema": {"type": "object", "additionalProperties": True}}
         if op.request_examples:
             media["examples"] = {name: {"value": value} for name, value in op.request_examples.items()}
-        document["requestBody"] = {
-            "required": True,
-            "description": op.request_body,
-            "content": {"application/json": media},
-        }
+        content: dict[str, Any] = {"application/json": media}
+        for media_type, schema in op.request_media.items():
+            content[media_type] = {"schema": dict(schema)}
+        document["requestBody"] = {"required": True, "description": op.request_body, "content": content}
     document["responses"] = {str(status): _response(answer) for status, answer in sorted(op.responses.items())}
     if op.security:
         # any one scheme suffices; an `{}` alternative marks the auth as optional (the read API without a token)

@@ -6,7 +6,9 @@ item, as opaque URL-safe text. A cursor stays valid while items are added: the n
 the last item seen, wherever new ones land.
 
 Use: `page = paginate(items, key, params.cursor, params.limit)`, then `next_link(request, page.cursor)`
-for the body's `next` and the `Link` header.
+for the body's `next` and the `Link` header. A list a store pages itself (dead letters: keyset reads,
+`WHERE key > cursor ORDER BY key LIMIT n`) reads `limit + 1` items after `decode_cursor(...)` and makes
+its page with `keyset_page`.
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ def paginate(items: Sequence[T], key: Callable[[T], Key], cursor: str | None, li
     chunk = ordered[start : start + limit]
     more = start + limit < len(ordered)
     return Page(chunk, encode_cursor(keys[start + limit - 1]) if more else None)
+
+
+def keyset_page(fetched: Sequence[T], key: Callable[[T], Key], limit: int) -> Page[T]:
+    """The page of a store's keyset read: `fetched` is up to `limit + 1` items in `key` order after the
+    cursor; one more than `limit` means there is a next page, starting after the page's last item."""
+    chunk = list(fetched[:limit])
+    more = len(fetched) > limit and bool(chunk)
+    return Page(chunk, encode_cursor(key(chunk[-1])) if more else None)
 
 
 def next_link(request: Request, cursor: str | None) -> str | None:

@@ -13,6 +13,18 @@ DEFAULT_PAGE = 100
 _MOMENT: dict[str, Any] = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 
 
+def _cursor() -> Any:
+    """The `cursor` parameter of every paged list (one definition)."""
+    return Field(
+        None, description="opaque: the `cursor` of the `next` URL of the previous page", examples=["eyJrIjpbXX0"]
+    )
+
+
+def _format() -> Any:
+    """The `format` parameter of every list that also answers CSV (one definition)."""
+    return Field(None, description="`csv` for CSV (as `Accept: text/csv`); default JSON")
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=False, validate_by_alias=True)
 
@@ -63,12 +75,8 @@ class LeadTimeParams(ScopeParams):
 
 class ListParams(ScopeParams):
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description=f"page size (1-{MAX_PAGE}, default {DEFAULT_PAGE})")
-    cursor: str | None = Field(
-        None, description="opaque: the `cursor` of the `next` URL of the previous page", examples=["eyJrIjpbXX0"]
-    )
-    format: Literal["json", "csv"] | None = Field(
-        None, description="`csv` for CSV (as `Accept: text/csv`); default JSON"
-    )
+    cursor: str | None = _cursor()
+    format: Literal["json", "csv"] | None = _format()
 
 
 class StreamParams(ScopeParams):
@@ -86,8 +94,9 @@ class DeadLetterParams(_Params):
     error: str | None = Field(None, description="the error contains this text (case-insensitive)")
     state: Literal["open", "replayed", "all"] = Field("all", description="open (not replayed yet), replayed, or all")
     limit: int = Field(50, ge=1, le=500, description="page size (1-500, default 50)")
-    offset: int = Field(0, ge=0, le=10**9, description="how many matching letters to skip (`next_offset` of a page)")
-    body: bool = Field(False, description="`true`: each letter with its body (base64)")
+    cursor: str | None = _cursor()
+    body: bool = Field(False, description="`true`: each letter with its body (base64; in CSV a `body_b64` column)")
+    format: Literal["json", "csv"] | None = _format()
 
 
 class DeadLetterOneParams(_Params):

@@ -376,7 +376,7 @@ _ERRORS = {
 }
 SCOPE_ERRORS = {**_ERRORS, 404: Answer("`service` has no events and is not in the catalog, or `team` is unknown")}
 API_AUTH = ("apiToken", "")  # the bearer token, or none when METRICSYNC_API_TOKEN is unset
-_NEXT = {"Link": '`<URL of the next page>; rel="next"`, absent on the last page'}
+NEXT_LINK = {"Link": '`<URL of the next page>; rel="next"`, absent on the last page'}
 
 DORA = Operation(
     "The DORA metrics of a scope and window",
@@ -401,14 +401,14 @@ SERVICES = Operation(
 )
 DEPLOYMENTS = Operation(
     "The successful deployments of a scope and window, with every fact the metrics derive from them",
-    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
+    {200: Answer("a page, oldest first", DeploymentsPage, csv=True, headers=NEXT_LINK), **SCOPE_ERRORS},
     query=ListParams,
     security=API_AUTH,
     tags=("metrics",),
 )
 INCIDENTS = Operation(
     "The merged incidents starting in a scope and window",
-    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=_NEXT), **SCOPE_ERRORS},
+    {200: Answer("a page, oldest first", IncidentsPage, csv=True, headers=NEXT_LINK), **SCOPE_ERRORS},
     query=ListParams,
     security=API_AUTH,
     tags=("metrics",),

@@ -1,11 +1,18 @@
-"""`metricsync replay-dead-letters` in embedded mode: with `serve` stopped, a letter that maps now is
-dropped with its events stored, one that still fails keeps its place; replaying twice changes nothing."""
+"""Dead letters in embedded mode: `GET /api/v1/dead-letters` lists, pages, exports and fetches them from
+the SQLite store behind the API token; `metricsync replay-dead-letters` (with `serve` stopped) drops a
+letter that maps now with its events stored, one that still fails keeps its place; replaying twice
+changes nothing."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import sqlite3
 import subprocess
+from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -16,6 +23,9 @@ from tests.support.process import METRICSYNC, wait_until
 from tests.support.webhooks import Request
 
 pytestmark = pytest.mark.e2e
+
+TOKEN = "embedded-api-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def replay(embedded: Embedded, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +53,10 @@ def test_replay_in_embedded_mode_resolves_what_maps_and_keeps_what_does_not(embe
             "SELECT seq, delivery_id FROM raw_deliveries WHERE seq NOT IN (SELECT raw_seq FROM dead_letters) "
             "ORDER BY seq LIMIT 1"
         ).fetchone()
-        conn.execute("INSERT INTO dead_letters VALUES (?, ?, ?)", (seq, delivery_id, "an older mapper failed"))
+        conn.execute(  # as an older version wrote it: no `at`
+            "INSERT INTO dead_letters (raw_seq, delivery_id, error) VALUES (?, ?, ?)",
+            (seq, delivery_id, "an older mapper failed"),
+        )
     first = replay(embedded, "--all")
     assert first.returncode == 1, first.stderr  # one still fails
     assert "replayed 1 dead letters" in first.stderr
@@ -57,3 +70,62 @@ def test_replay_in_embedded_mode_resolves_what_maps_and_keeps_what_does_not(embe
     embedded.start()
     wait_until("the pipeline to catch up", embedded.caught_up)
     assert embedded.dora() == before  # its events were stored already: nothing counted twice
+
+
+def test_dead_letters_are_listed_paged_exported_and_fetched_in_embedded_mode(tmp_path: Path) -> None:
+    server = Embedded(tmp_path)
+    server.extra_env["METRICSYNC_API_TOKEN"] = TOKEN
+    server.start()
+
+    def get(path: str, **params: str) -> httpx.Response:
+        return httpx.get(server.base + path, params=params, headers=AUTH, timeout=10)
+
+    try:
+        requests = scenario.requests()
+        bodies = []
+        for phase in ("EXPLODED", "IMPLODED"):  # no mapper knows these phases
+            broken = orjson.loads(requests[6].body)
+            broken["build"]["phase"] = phase
+            bodies.append(orjson.dumps(broken))
+            answer = server.post(Request(requests[6].path, requests[6].headers, bodies[-1]))
+            assert answer.status_code == 202, answer.text
+        for request in requests:
+            assert server.post(request).status_code == 202
+        wait_until("the pipeline to catch up", lambda: bool(get("/api/v1/status").json().get("caught_up")))
+        assert httpx.get(server.base + "/api/v1/dead-letters", timeout=10).status_code == 401
+
+        first = get("/api/v1/dead-letters", limit="1")
+        page = first.json()
+        assert (page["total"], page["limit"], len(page["dead_letters"])) == (2, 1, 1)
+        assert first.headers["link"] == f'<{page["next"]}>; rel="next"'
+        letter = page["dead_letters"][0]
+        assert (letter["source"], letter["topic"], letter["partition"], letter["offset"]) == (
+            "jenkins",
+            None,
+            None,
+            None,
+        )
+        assert "phase" in letter["error"]
+        assert letter["at"] is not None
+        assert "body_b64" not in letter
+        second = httpx.get(server.base + page["next"], headers=AUTH, timeout=10).json()
+        assert second["next"] is None
+        ids = [letter["id"], second["dead_letters"][0]["id"]]
+        assert len(set(ids)) == 2
+
+        exported = get("/api/v1/dead-letters", body="true", format="csv")
+        assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [r["id"] for r in rows] == ids
+        assert sorted(base64.b64decode(r["body_b64"]) for r in rows) == sorted(bodies)
+        assert rows[0]["offset"] == ""
+
+        (imploded,) = get("/api/v1/dead-letters", error="imploded").json()["dead_letters"]
+        fetched = get(f"/api/v1/dead-letters/{imploded['id']}").json()
+        assert base64.b64decode(fetched["body_b64"]) == bodies[1]
+        assert fetched["body_bytes"] == len(bodies[1])
+        assert get("/api/v1/dead-letters", state="replayed").json()["total"] == 0
+        assert get("/api/v1/dead-letters/nope").status_code == 404
+        assert get("/api/v1/dead-letters", cursor="nonsense").json()["error"] == "bad_cursor"
+    finally:
+        server.stop()

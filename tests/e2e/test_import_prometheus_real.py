@@ -35,16 +35,32 @@ def _time(text: str) -> datetime:
 
 def import_prometheus(url: str, data_dir: Path) -> str:
     result = subprocess.run(
-        [METRICSYNC, "import", "prometheus", "--url", url, "--since", "1h", "--step", str(STEP),
-         "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+        [
+            METRICSYNC,
+            "import",
+            "prometheus",
+            "--url",
+            url,
+            "--since",
+            "1h",
+            "--step",
+            str(STEP),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
     )
     assert result.returncode == 0, result.stderr
     return result.stderr
 
 
 def test_imported_alerts_equal_the_alertmanager_path_within_the_step(
-    embedded: Embedded, tmp_path: Path, test_metric: tuple[Gauge, int]  # noqa: F811
+    embedded: Embedded,
+    tmp_path: Path,
+    test_metric: tuple[Gauge, int],  # noqa: F811
 ) -> None:
     gauge, metric_port = test_metric
     gauge.set(0)
@@ -102,7 +118,10 @@ def _samples(base: str) -> list[Any]:
     import httpx
 
     now = datetime.now(UTC).timestamp()
-    response = httpx.get(f"{base}/api/v1/query_range", params={
-        "query": 'ALERTS{alertstate="firing"}', "start": now - 120, "end": now, "step": "1s"}, timeout=10)
+    response = httpx.get(
+        f"{base}/api/v1/query_range",
+        params={"query": 'ALERTS{alertstate="firing"}', "start": now - 120, "end": now, "step": "1s"},
+        timeout=10,
+    )
     result: list[Any] = response.json()["data"]["result"]
     return result[0]["values"] if result else []

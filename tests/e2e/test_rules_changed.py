@@ -24,13 +24,19 @@ def serve_refused(server: Embedded) -> subprocess.CompletedProcess[str]:
     return subprocess.run([METRICSYNC, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_alias_change_refuses_then_rebuild_applies_it(tmp_path: Path) -> None:
+def stopped_with_history(tmp_path: Path) -> Embedded:
+    """A data directory holding the scenario, derived with the default rules; its server stopped."""
     server = Embedded(tmp_path)
     server.start()
     for request in scenario.requests():
         assert server.post(request).status_code == 202
     wait_until("the pipeline to catch up", server.caught_up)
     server.stop()
+    return server
+
+
+def test_alias_change_refuses_then_rebuild_applies_it(tmp_path: Path) -> None:
+    server = stopped_with_history(tmp_path)
 
     teams = tmp_path / "teams.toml"
     teams.write_text('[services."acme/shop"]\nteam = "web"\n')
@@ -63,12 +69,7 @@ def test_alias_change_refuses_then_rebuild_applies_it(tmp_path: Path) -> None:
 
 
 def test_accept_rule_change_starts_and_keeps_the_old_history(tmp_path: Path) -> None:
-    server = Embedded(tmp_path)
-    server.start()
-    for request in scenario.requests():
-        assert server.post(request).status_code == 202
-    wait_until("the pipeline to catch up", server.caught_up)
-    server.stop()
+    server = stopped_with_history(tmp_path)
     aliases = tmp_path / "aliases.toml"
     aliases.write_text('[services.shop]\naliases = ["acme/shop"]\n')
     server.extra_env = {"METRICSYNC_CONFIG": str(aliases)}

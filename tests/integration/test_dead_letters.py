@@ -1,10 +1,12 @@
-"""Dead letters for operators, distributed mode on the real servers: list, filter, page and fetch
-them through the token-protected read API, replay them through the current rules; a second replay
-changes nothing."""
+"""Dead letters for operators, distributed mode on the real servers: list, filter, page (cursor, `next`
+URL and `Link` header), export (CSV) and fetch them through the token-protected read API, replay them
+through the current rules; a second replay changes nothing."""
 
 from __future__ import annotations
 
 import base64
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,11 +113,18 @@ def test_dead_letters_listed_fetched_and_replayed_once(distributed: Distributed)
     finally:
         client.close()
 
-    page = get(distributed, "/api/v1/dead-letters", limit="1").json()
-    assert (page["total"], len(page["dead_letters"]), page["next_offset"]) == (2, 1, 1)
-    second = get(distributed, "/api/v1/dead-letters", limit="1", offset="1").json()
-    assert second["next_offset"] is None
-    assert {page["dead_letters"][0]["id"], second["dead_letters"][0]["id"]} == {item_id, letter["id"]}
+    first = get(distributed, "/api/v1/dead-letters", limit="1")
+    page = first.json()
+    assert (page["total"], len(page["dead_letters"])) == (2, 1)
+    assert page["dead_letters"][0]["id"] == item_id  # oldest first: dead-lettered in January
+    assert first.headers["link"] == f'<{page["next"]}>; rel="next"'
+    second = httpx.get(distributed.base + page["next"], headers=AUTH, timeout=15).json()
+    assert (second["next"], [d["id"] for d in second["dead_letters"]]) == (None, [letter["id"]])
+    assert get(distributed, "/api/v1/dead-letters", offset="1").json()["error"] == "unknown_parameter"
+    exported = get(distributed, "/api/v1/dead-letters", format="csv")
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["id"], r["offset"]) for r in rows] == [(item_id, ""), (letter["id"], str(letter["offset"]))]
     assert get(distributed, "/api/v1/dead-letters", error="PHASE").json()["total"] == 1
     assert get(distributed, "/api/v1/dead-letters", source="github").json()["total"] == 0
     assert get(distributed, "/api/v1/dead-letters", since="2026-06-01T00:00:00Z").json()["total"] == 1

@@ -16,20 +16,13 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from metricsync.simulation.send import sign
 from metricsync.simulation.team import SimulationPlan, plan_webhooks
 from tests.support import scenario
 from tests.support.compare import answers
 from tests.support.distributed import Distributed
 from tests.support.embedded import Embedded
 from tests.support.process import free_port, wait_until
-from tests.support.webhooks import (
-    CREDENTIALS,
-    Request,
-    github_deployment,
-    github_push,
-    sha_of,
-)
+from tests.support.webhooks import Request, github_deployment, github_push, sha_of, signed
 
 pytestmark = [pytest.mark.servers, pytest.mark.timeout(300)]
 
@@ -56,7 +49,7 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
 
 def simulated_stream(services: int, days: int) -> list[Request]:
     hooks = plan_webhooks(SimulationPlan(days=days, services=services, seed=11), SIM_NOW)
-    return [Request(h.path, sign(h, CREDENTIALS), h.body) for h in hooks]
+    return signed(hooks)
 
 
 def post_all(target: Embedded | Distributed, requests: list[Request]) -> None:

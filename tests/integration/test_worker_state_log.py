@@ -153,9 +153,9 @@ async def test_a_second_writer_of_the_same_state_document_is_refused(mongo_uri: 
         await store.append_states([doc])
         with pytest.raises(Exception, match=r"api#0000000000.*another worker"):
             await store.append_states([state_log.delta_doc("web", 0, [], 0, 1, END), doc])
-        assert await store.state_revisions() == {"api": 0, "web": 0}
+        assert {service: seq for service, (seq, _) in (await store.state_revisions()).items()} == {"api": 0, "web": 0}
         await store.delete_states(["api#0000000000"])
-        assert await store.state_revisions() == {"web": 0}
+        assert list(await store.state_revisions()) == ["web"]
     finally:
         await store.db.client.drop_database(mongo_db_name)
         await store.close()

@@ -34,6 +34,8 @@ async def check_tools(mcp: Client, base: str, window: dict[str, str], headers: d
                 assert not result.is_error, (tool, result.content)
                 document = dict(result.structured_content or {})
                 api_url = document.pop("api_url")
+                if tool in ("deployments", "incidents"):
+                    assert document.pop("next_cursor") is None, tool  # the test's data fits one page
                 want = (await http.get(path, params={**scope, **window, **api_extra})).json()
                 assert document == want, tool
                 assert (await http.get(api_url)).json() == want, api_url

@@ -38,7 +38,7 @@ def binary(variable: str) -> str:
         return path
     reason = (
         f"{variable} is {'not set' if not path else f'{path!r}, not an executable'}: run the tests with "
-        "scripts/test, or eval \"$(scripts/services build --with prometheus,alertmanager --export)\""
+        'scripts/test, or eval "$(scripts/services build --with prometheus,alertmanager --export)"'
     )
     if _must_have_servers():
         pytest.fail(f"real server unavailable: {reason}", pytrace=False)

@@ -8,6 +8,7 @@ tests, so both modes see the same stream. Times are aware datetimes; shas are 40
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ import orjson
 
 from metricsync.simulation import payloads
 from metricsync.simulation.payloads import iso
+from metricsync.simulation.send import sign
 from metricsync.simulation.signing import Credentials, delivery_id, signed_headers
+from metricsync.simulation.team import Webhook
 from schemas.sources import Source
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -50,6 +53,11 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+
+
+def signed(hooks: Iterable[Webhook], credentials: Credentials = CREDENTIALS) -> list[Request]:
+    """The simulator's webhooks as requests, signed with `credentials`."""
+    return [Request(hook.path, sign(hook, credentials), hook.body) for hook in hooks]
 
 
 def _fixture(relative: str) -> dict[str, Any]:
@@ -140,3 +148,11 @@ def alert(
     )
     raw = orjson.dumps(body)
     return Request("/webhooks/alertmanager", signed_headers(Source.ALERTMANAGER, raw, CREDENTIALS), raw)
+
+
+def signed_request(
+    source: Source, path: str, raw: bytes, headers: dict[str, str] | None = None, **kwargs: str
+) -> Request:
+    """A request of `source` to `path` carrying these exact body bytes, authenticated as that sender does
+    (with the shared CREDENTIALS); `content_type=` overrides application/json."""
+    return Request(path, signed_headers(source, raw, CREDENTIALS, headers, **kwargs), raw)

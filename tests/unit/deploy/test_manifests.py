@@ -85,6 +85,9 @@ def test_workloads_run_real_commands_with_probes_and_drain_time(kind: str) -> No
                 for probe in (container["livenessProbe"], container["readinessProbe"]):
                     if "exec" in probe:
                         assert probe["exec"]["command"][:2] == ["metricsync", "healthcheck"]
+                ready = container["readinessProbe"]
+                if "exec" in ready:  # consumers: not ready while Kafka or MongoDB is failing (docs/operations.md)
+                    assert "--ready" in ready["exec"]["command"], doc["metadata"]["name"]
                 grace = doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
                 assert grace >= 15
 

@@ -24,6 +24,7 @@ from ingest.push_api import push_senders
 from ingest.sender import Sender
 from metricsync.logs import message_fields
 from schemas.ids import stable_id
+from schemas.ports import SinkUnavailable
 from tests.unit.ingest.conftest import BASE_URL, MemorySink, basic, bearer, fixed_clock, fixture_bytes, make_config
 from tests.unit.ingest.test_hostile import mutations
 
@@ -666,3 +667,20 @@ async def test_wrong_types_anywhere_are_stored_or_refused(
     assert seen.get(202, 0) + seen.get(400, 0) > 10
     final = await client.post(target.url, content=target.valid, headers=target.headers(target.valid))
     assert final.status_code == 202
+
+
+@pytest.mark.parametrize("target", TARGETS)
+async def test_sink_unavailable_is_503_with_retry_after(
+    client: httpx.AsyncClient, sink: MemorySink, target: Target
+) -> None:
+    """The 503 the contract documents for every sender (a healthy server never answers it: the fuzz test
+    cannot reach it), then the retry is stored."""
+    sink.unavailable = SinkUnavailable("store is down", retry_after_seconds=3)
+    refused = await client.post(target.url, content=target.valid, headers=target.headers(target.valid))
+    sink.unavailable = None
+    retried = await client.post(target.url, content=target.valid, headers=target.headers(target.valid))
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "3"
+    assert refused.json()["error"] == "unavailable"
+    assert retried.status_code == 202

@@ -3,11 +3,9 @@ cursor paging, CSV, the /docs page and its vendored renderer."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from metricsync.web.api_docs import CSP, STATIC, document_json
 from metricsync.web.contract import ApiRoute, BadQueryError
 from metricsync.web.paging import decode_cursor, encode_cursor, paginate
 from tests.support import scenario
+from tests.support.asgi import loaded_app
 from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
 
 REPO = Path(__file__).resolve().parents[3]
@@ -42,16 +41,7 @@ def _settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_embedded_app(_settings(tmp_path), clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for request in scenario.requests():
-            response = await c.post(request.path, content=request.body, headers=request.headers)
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 10
-        while not (await c.get("/api/v1/status")).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.02)
+    async with loaded_app(_settings(tmp_path), NOW, scenario.requests()) as (_, c):
         yield c
 
 
@@ -148,6 +138,16 @@ def test_vendored_renderer_matches_its_checksums() -> None:
         pytest.param("/api/v1/insights", "limit=3", "unknown_parameter", "'limit'", id="insights-unknown"),
         pytest.param("/api/v1/insights", "team=a&team=b", "repeated_parameter", "'team'", id="insights-repeated"),
         pytest.param("/api/v1/dora/series", "include=changes", "bad_include", "'include'", id="series-include"),
+        pytest.param("/api/v1/dead-letters", "offset=50", "unknown_parameter", "'offset'", id="dead-letters-offset"),
+        pytest.param("/api/v1/dead-letters", "limit=501", "bad_limit", "'limit'", id="dead-letters-limit"),
+        pytest.param("/api/v1/dead-letters", "cursor=%21%21", "bad_cursor", "'cursor'", id="dead-letters-cursor"),
+        pytest.param(
+            "/api/v1/dead-letters", f"cursor={encode_cursor((1, 'd1'))}", "bad_cursor", "'cursor'", id="other-cursor"
+        ),
+        pytest.param("/api/v1/dead-letters", "format=xml", "bad_format", "'format'", id="dead-letters-format"),
+        pytest.param("/api/v1/dead-letters", "state=bogus", "bad_state", "'state'", id="dead-letters-state"),
+        pytest.param("/api/v1/dead-letters", "since=yesterday", "bad_time", "'since'", id="dead-letters-since"),
+        pytest.param("/api/v1/dead-letters/x", "body=true", "unknown_parameter", "'body'", id="dead-letter-one"),
     ],
 )
 async def test_strict_queries_name_the_parameter(

@@ -15,9 +15,9 @@ import pytest
 from pydantic import SecretStr
 
 from metricsync.dashboard.headers import CONTENT_SECURITY_POLICY
-from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from tests.support import scenario
+from tests.support.asgi import loaded_app
 from tests.support.webhooks import (
     ALERTMANAGER_TOKEN,
     GITHUB_SECRET,
@@ -44,16 +44,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
         api_token=SecretStr(API_TOKEN),
     )
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for request in scenario.requests():
-            response = await c.post(request.path, content=request.body, headers=request.headers)
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 10
-        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.02)
+    async with loaded_app(settings, NOW, scenario.requests(), AUTH) as (_, c):
         yield c
 
 

@@ -4,9 +4,7 @@ simulation's webhooks)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import tomllib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,10 +15,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
-from metricsync.simulation.send import credentials, sign
+from metricsync.simulation.send import credentials
 from metricsync.simulation.team import ORG, SimulationPlan, plan_webhooks, service_names
+from tests.support.asgi import loaded_app
+from tests.support.webhooks import signed
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO_CATALOG = REPO / "deploy" / "demo" / "services.toml"
@@ -49,16 +48,8 @@ async def demo(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         jenkins_token=SecretStr("demo"),
         alertmanager_token=SecretStr("demo"),
     )
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for hook in plan_webhooks(SimulationPlan(days=30, services=DEMO_SERVICES), NOW):
-            response = await c.post(hook.path, content=hook.body, headers=sign(hook, credentials(settings)))
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 30
-        while not (await c.get("/api/v1/status")).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.05)
+    hooks = plan_webhooks(SimulationPlan(days=30, services=DEMO_SERVICES), NOW)
+    async with loaded_app(settings, NOW, signed(hooks, credentials(settings))) as (_, c):
         yield c
 
 

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 
 from metrics_worker.engine import MetricEngine
 from metricsync.embedded.pipeline import EmbeddedPipeline
-from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from metricsync.simulation.send import sign
 from metricsync.simulation.team import SimulationPlan, plan_webhooks
 from schemas.events import UnifiedEvent, event_to_json
 from schemas.topics import EVENTS_TOPIC
+from tests.support.asgi import embedded_app
 from tests.support.webhooks import ALERTMANAGER_TOKEN, CREDENTIALS, GITHUB_SECRET, JENKINS_TOKEN, Request
 from tests.unit.metrics_worker.factories import ZERO, deploy, push
 
@@ -45,9 +45,7 @@ async def embedded(data_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Emb
         jenkins_token=SecretStr(JENKINS_TOKEN),
         alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
     )
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with embedded_app(settings, NOW) as (app, c):
         yield c, app.state.pipeline
 
 

@@ -5,8 +5,6 @@ HTTP) answer what the API does."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,12 +17,12 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
-from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
-from metricsync.simulation.send import credentials, sign
+from metricsync.simulation.send import credentials
 from metricsync.simulation.team import SimulationPlan, plan_webhooks
 from metricsync.web.mcp import TOOL_NAMES
-from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
+from tests.support.asgi import loaded_app
+from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN, signed
 from tests.unit.runtime.test_simulate_leadtime import NOW, demo_engine
 
 API_TOKEN = "read-api-token"
@@ -42,16 +40,8 @@ async def app_client(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClie
         alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
         api_token=SecretStr(API_TOKEN),
     )
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for hook in plan_webhooks(SimulationPlan(days=30, services=3, seed=7), NOW):
-            response = await c.post(hook.path, content=hook.body, headers=sign(hook, credentials(settings)))
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 60
-        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.05)
+    hooks = plan_webhooks(SimulationPlan(days=30, services=3, seed=7), NOW)
+    async with loaded_app(settings, NOW, signed(hooks, credentials(settings)), AUTH) as (app, c):
         yield app, c
 
 
@@ -152,8 +142,34 @@ async def test_mcp_tools_answer_what_the_api_does(app_client: tuple[Any, httpx.A
             assert not result.is_error, result
             document = dict(result.structured_content or {})
             api_url = document.pop("api_url")
+            if tool in ("deployments", "incidents"):
+                assert document.pop("next_cursor") is None, tool  # one page holds the service's 30 days
             assert document == await get(client, path, **api_scope, **api_extra), tool
             assert (await client.get(api_url, headers=AUTH)).json() == document, tool
         refused = await mcp.call_tool("lead_time", {"service": "acme/nothing"})
         assert refused.is_error
         assert "unknown_service" in str(refused.content)
+
+
+async def test_mcp_list_tools_page_with_the_apis_cursor(app_client: tuple[Any, httpx.AsyncClient]) -> None:
+    app, client = app_client
+    everything = await get(client, "/api/v1/deployments", **WINDOW, limit="1000")
+    assert everything["next"] is None
+    assert len(everything["deployments"]) > 7
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t", headers=AUTH)
+    async with http, Client(streamable_http_client("http://t/mcp", http_client=http)) as mcp:
+        paged: list[Any] = []
+        arguments: dict[str, Any] = {"start": WINDOW["from"], "end": WINDOW["to"], "limit": 7}
+        pages = 0
+        while True:
+            result = await mcp.call_tool("deployments", arguments)
+            assert not result.is_error, result
+            document = dict(result.structured_content or {})
+            paged += document["deployments"]
+            pages += 1
+            if document["next_cursor"] is None:
+                break
+            assert "cursor=" in document["api_url"] or pages == 1
+            arguments = {**arguments, "cursor": document["next_cursor"]}
+        assert paged == everything["deployments"]
+        assert pages == -(-len(paged) // 7)

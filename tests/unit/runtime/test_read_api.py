@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +11,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from metricsync.embedded.web_app import create_embedded_app
 from metricsync.settings import Settings
 from tests.support import scenario
+from tests.support.asgi import embedded_app, loaded_app, wait_caught_up
 from tests.support.webhooks import ALERTMANAGER_TOKEN, GITHUB_SECRET, JENKINS_TOKEN
 
 API_TOKEN = "read-api-token"
@@ -37,16 +35,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
         alertmanager_token=SecretStr(ALERTMANAGER_TOKEN),
         api_token=SecretStr(API_TOKEN),
     )
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        for request in scenario.requests():
-            response = await c.post(request.path, content=request.body, headers=request.headers)
-            assert response.status_code == 202, response.text
-        deadline = time.monotonic() + 10
-        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.02)
+    async with loaded_app(settings, NOW, scenario.requests(), AUTH) as (_, c):
         yield c
 
 
@@ -149,8 +138,6 @@ async def test_bad_queries_get_a_4xx_naming_the_problem(
 async def test_pushed_deployment_is_read_back_on_the_same_path(tmp_path: Path) -> None:
     """POST /api/v1/deployments is the push API, GET the read API: one path, two routes, both served."""
     settings = Settings(data_dir=tmp_path / "data", push_token=SecretStr("push"), api_token=SecretStr(API_TOKEN))
-    app = create_embedded_app(settings, clock=lambda: NOW)
-    transport = httpx.ASGITransport(app=app)
     body = {
         "id": "ci-1",
         "service": "acme/cli",
@@ -158,12 +145,9 @@ async def test_pushed_deployment_is_read_back_on_the_same_path(tmp_path: Path) -
         "finished_at": (NOW - timedelta(hours=1)).isoformat(),
         "sha": "015e3d3b480e417aede5a1293bd61de9b0fd051d",
     }
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with embedded_app(settings, NOW) as (_, c):
         pushed = await c.post("/api/v1/deployments", json=body, headers={"Authorization": "Bearer push"})
         assert (pushed.status_code, pushed.json()["status"]) == (202, "accepted")
-        deadline = time.monotonic() + 10
-        while not (await c.get("/api/v1/status", headers=AUTH)).json()["caught_up"]:
-            assert time.monotonic() < deadline, "pipeline did not catch up"
-            await asyncio.sleep(0.02)
+        await wait_caught_up(c, AUTH)
         read = await get(c, "/api/v1/deployments", service="acme/cli")
     assert [d["deployment_id"] for d in read["deployments"]] == ["push:ci-1"]

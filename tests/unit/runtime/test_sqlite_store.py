@@ -9,6 +9,7 @@ import pytest
 
 from metricsync.embedded.sqlite_store import ROWS_PER_INSERT, DeadLetter, Mapping, SqliteStore, Stored
 from schemas.events import ChangePushed
+from schemas.ports import DeadLetterFilter
 from schemas.raw import RawDelivery
 from schemas.sources import Source
 from tests.support.webhooks import FIXTURES
@@ -225,3 +226,28 @@ async def test_a_store_from_before_compression_opens_and_reads(tmp_path: Path) -
         ("new", b'{"b": 2}' * 50),
     ]
     await store.close()
+
+
+async def test_a_store_written_before_dead_letters_had_a_time_is_listed_by_received_at(tmp_path: Path) -> None:
+    """An older store's dead_letters table has no `at`: opening adds it, and its letters list with their
+    delivery's received_at as `at`; letters written now carry the store clock's time."""
+    path = tmp_path / "old.db"
+    store = await SqliteStore.open(path)
+    await store.put_raw_many([raw("a"), raw("b")])
+    await store.close()
+    with sqlite3.connect(path) as conn:  # the table as it was
+        conn.execute("DROP TABLE dead_letters")
+        conn.execute("CREATE TABLE dead_letters (raw_seq INTEGER PRIMARY KEY, delivery_id TEXT NOT NULL, error TEXT)")
+        conn.execute("INSERT INTO dead_letters VALUES (1, 'a', 'an old error')")
+    later = datetime(2024, 5, 2, tzinfo=UTC)
+    store = await SqliteStore.open(path, clock=lambda: later)
+    try:
+        await store.commit_normalized(2, [], [DeadLetter(2, "b", "a new error")])
+        listed = await store.list_dead_letters(DeadLetterFilter(), None, 10, False)
+        assert [(d.id, d.at, d.error) for d in listed] == [
+            ("a", T0.isoformat(), "an old error"),
+            ("b", later.isoformat(), "a new error"),
+        ]
+        assert await store.count_dead_letters(DeadLetterFilter(since=later)) == 1
+    finally:
+        await store.close()

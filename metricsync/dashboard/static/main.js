@@ -221,6 +221,7 @@ async function refresh({ live = false } = {}) {
   const tableScope = { team: s.team, environment: s.environment, from: range.from, to: range.to };
   const tableKey = JSON.stringify({ team: s.team, environment: s.environment, window: s.window, from: s.from, to: s.to });
   document.body.dataset.state = "loading";
+  document.body.dataset.panels = "loading";
   $("#scope-text").textContent = `${s.service || (s.team ? `team ${s.team}` : "all services")} · ${s.environment} · ${dateTime(range.from)} → ${dateTime(range.to)}`;
   stream.open(scope);
   const stale = () => generation !== app.generation;
@@ -264,11 +265,20 @@ async function refresh({ live = false } = {}) {
   const insights = cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
     if (!stale()) renderInsights($("#insights"), body, follow);
   });
-  try {
-    await Promise.all([tiles, trends, quality, leadTime, insights, table]);
+  let panels = null;
+  const main = Promise.all([tiles, trends, quality, leadTime, table]).then(async () => {
     if (stale()) return;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-    app.timings.push({ live, total: performance.now() - started });
+    if (stale()) return;
+    panels = performance.now() - started;
+    if (!performance.getEntriesByName("metricsync:panels").length) performance.mark("metricsync:panels");
+    document.body.dataset.panels = "ready";
+  });
+  try {
+    await Promise.all([main, insights]);
+    if (stale()) return;
+    await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    app.timings.push({ live, panels, total: performance.now() - started });
     if (!performance.getEntriesByName("metricsync:ready").length) performance.mark("metricsync:ready");
     document.body.dataset.state = "ready";
     document.body.dataset.generation = String(generation);

@@ -1,6 +1,8 @@
 // Insights (GET /api/v1/insights): the findings of the view's window against the window before, in the
 // API's order. Strength is a word and a mark, never a colour alone; the numbers behind a finding are
-// one click away. Testability contract: each finding is an <li> with data-kind and data-strength.
+// one click away. Testability contract: each finding is an <li> with data-kind and data-strength; while a
+// new view's insights load, the container has data-loading="true" and aria-busy="true", a .loading line
+// naming the new window, and any findings of the view before greyed and inert (never shown as current).
 import { h, clear } from "./dom.js";
 import { dateTime } from "./format.js";
 import { linkTo } from "./links.js";
@@ -22,8 +24,22 @@ function numbers(values) {
     h("dl", {}, entries.map(([key, value]) => h("div", {}, h("dt", {}, key.replaceAll("_", " ")), h("dd", { class: "mono" }, numberText(value))))));
 }
 
+// The loading state of a new view (`label`: its scope and window): the request is not sent before the
+// other panels' answers are in, so this can show for a second or more on a large history.
+export function renderInsightsLoading(container, label, days) {
+  const kept = container.querySelector(":scope > .stale-findings"); // a change during the loading of another
+  const before = [...(kept || container).children].filter((el) => !el.matches(".compared, .loading"));
+  const old = h("div", { class: "stale-findings", inert: "" }, before);
+  const text = `Comparing ${label} with the ${days} ${days === 1 ? "day" : "days"} before…`;
+  clear(container).append(h("p", { class: "loading", role: "status" }, text), before.length ? old : null);
+  container.dataset.loading = "true";
+  container.setAttribute("aria-busy", "true");
+}
+
 export function renderInsights(container, report, onLink) {
   clear(container);
+  delete container.dataset.loading;
+  container.removeAttribute("aria-busy");
   const compared = report.compared_with;
   container.append(h("p", { class: "muted compared" }, `Compared with the window just before: ${dateTime(compared.from)} → ${dateTime(compared.to)}.`));
   if (!report.findings.length) {

@@ -4,7 +4,7 @@ import { $, h, clear } from "./dom.js";
 import { openDrill, openLink } from "./drill.js";
 import { dateTime } from "./format.js";
 import { renderEmpty } from "./empty.js";
-import { renderInsights } from "./insights.js";
+import { renderInsights, renderInsightsLoading } from "./insights.js";
 import { renderLeadTime } from "./leadtime.js";
 import { LiveStream } from "./live.js";
 import { renderQuality } from "./quality.js";
@@ -19,6 +19,7 @@ const app = {
   tableRows: null,
   tableKey: null,
   generation: 0,
+  insightsKey: null, // the view (scope and window) whose insights the panel shows
   trends: new Trends($("#trends")),
   timings: [],
 };
@@ -256,23 +257,37 @@ async function refresh({ live = false } = {}) {
     app.tableRows = rows;
     drawTable();
   });
-  // the lead-time breakdown and the insights do not depend on the trend interval; the insights are the
-  // slowest answer of the server (two windows of every change), so they are asked last and kept a minute
+  // the lead-time breakdown and the insights do not depend on the trend interval (kept a minute)
   const viewKey = JSON.stringify({ service: s.service, team: s.team, environment: s.environment, window: s.window, from: s.from, to: s.to });
   const leadTime = cachedJSON("/api/v1/lead-time", current, viewKey).then((body) => {
     if (!stale()) renderLeadTime($("#leadtime"), body, follow);
   });
-  const insights = cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
-    if (!stale()) renderInsights($("#insights"), body, follow);
-  });
+  // the main panels: "panels ready" (data-panels, the metricsync:panels mark) once they are drawn
+  const answered = Promise.all([tiles, trends, quality, leadTime, table]);
   let panels = null;
-  const main = Promise.all([tiles, trends, quality, leadTime, table]).then(async () => {
+  const main = answered.then(async () => {
     if (stale()) return;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     if (stale()) return;
     panels = performance.now() - started;
     if (!performance.getEntriesByName("metricsync:panels").length) performance.mark("metricsync:panels");
     document.body.dataset.panels = "ready";
+  });
+  // the insights are the slowest answer of the single-threaded server (two windows of every change): they
+  // are asked only once the other panels' answers are in, so those never wait behind them; until they are
+  // drawn the panel says which view it is comparing, the findings of the view before greyed out
+  if (app.insightsKey !== viewKey) {
+    const scopeText = s.service || (s.team ? `team ${s.team}` : "all services");
+    app.insightsKey = null;
+    renderInsightsLoading($("#insights"), `${scopeText} (${s.environment}), ${dateTime(range.from)} → ${dateTime(range.to)},`, range.days);
+  }
+  const insights = answered.then(() => {
+    if (stale()) return; // a newer view asks for its own
+    return cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
+      if (stale()) return;
+      renderInsights($("#insights"), body, follow);
+      app.insightsKey = viewKey;
+    });
   });
   try {
     await Promise.all([main, insights]);

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Route
 
 from tests.support import scenario
 from tests.support.browser import ARTIFACTS, BrowserPage
@@ -392,5 +392,89 @@ def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Br
         assert wide.problems() + narrow.problems() == []
         wide.page.close()
         narrow.page.close()
+    finally:
+        server.stop()
+
+
+MAIN_PANEL_PATHS = (
+    "/api/v1/dora",
+    "/api/v1/dora/series",
+    "/api/v1/quality",
+    "/api/v1/dora/services",
+    "/api/v1/lead-time",
+)
+
+
+def test_a_window_change_draws_the_main_panels_then_the_insights_of_the_new_window(
+    tmp_path: Path, browser: Browser
+) -> None:
+    server = Embedded(tmp_path)
+    server.start()
+    try:
+        simulate = subprocess.run(
+            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "3", "--seed", "1"],
+            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert simulate.returncode == 0, simulate.stderr.decode()
+        wait_until("the pipeline to catch up", server.caught_up)
+        page = BrowserPage.open(browser, width=1400)
+        page.goto(server.base + "/?window=7")
+        assert page.page.get_attribute("body", "data-panels") == "ready"
+        marks = page.page.evaluate(
+            "['metricsync:panels', 'metricsync:ready'].map(n => performance.getEntriesByName(n)[0].startTime)"
+        )
+        assert marks[0] <= marks[1]
+        assert_panels_show_the_api(page, server)
+        week = page.page.inner_text("#insights")
+
+        # the insights request is held at the browser (the real server answers it once let go), so the
+        # loading state can be looked at; what arrived before it is recorded
+        held: list[Route] = []
+        answered: list[str] = []
+        page.page.on("response", lambda r: answered.append(urlparse(r.url).path))
+
+        def hold(route: Route) -> None:
+            held.append(route)
+
+        page.page.route("**/api/v1/insights?*", hold)
+        generation = page.generation()
+        page.page.select_option("#f-window", "30")
+        page.page.wait_for_selector("#insights[data-loading=true] .loading", state="attached")
+        page.page.wait_for_selector("body[data-panels=ready][data-state=loading]", state="attached", timeout=10_000)
+        for _ in range(100):  # Playwright calls the route handler while it runs: a wait, not a sleep
+            if held:
+                break
+            page.page.wait_for_timeout(100)
+        assert held, "the page never asked for the insights"
+        # the insights were asked only once every other panel's answer was in
+        asked_after = list(answered)
+        for path in MAIN_PANEL_PATHS:
+            assert path in asked_after, f"{path} had not answered when the insights were asked"
+        loading = page.page.inner_text("#insights .loading")
+        assert loading.startswith("Comparing all services (production), ")
+        assert "with the 30 days before… Greyed below: the findings of the view before." in loading
+        assert page.page.get_attribute("#insights", "aria-busy") == "true"
+        # the 7-day findings are still there, greyed and inert, not presented as current
+        assert page.page.locator("#insights > .compared").count() == 0
+        if page.page.locator("#insights .stale-findings").count():
+            assert page.page.get_attribute("#insights .stale-findings", "inert") == ""
+        page.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "insights-loading.png"))
+
+        held[0].continue_()
+        page.page.unroute("**/api/v1/insights?*")
+        page.wait_refreshed(generation)
+        assert page.page.get_attribute("#insights", "data-loading") is None
+        assert page.page.locator("#insights .loading, #insights .stale-findings").count() == 0
+        _, insights = assert_panels_show_the_api(page, server)
+        assert insights["findings"]
+        assert page.page.inner_text("#insights") != week
+        compared = page.page.inner_text("#insights .compared")
+        assert compared.startswith("Compared with the window just before: ")
+        page.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "insights-after-window-change.png"))
+        assert page.problems() == []
+        page.page.close()
     finally:
         server.stop()

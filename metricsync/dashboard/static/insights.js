@@ -31,7 +31,8 @@ export function renderInsightsLoading(container, label, days) {
   const before = [...(kept || container).children].filter((el) => !el.matches(".compared, .loading"));
   const old = h("div", { class: "stale-findings", inert: "" }, before);
   const text = `Comparing ${label} with the ${days} ${days === 1 ? "day" : "days"} before…`;
-  clear(container).append(h("p", { class: "loading", role: "status" }, text), before.length ? old : null);
+  const note = before.length ? h("span", { class: "muted" }, " Greyed below: the findings of the view before.") : null;
+  clear(container).append(h("p", { class: "loading", role: "status" }, text, note), before.length ? old : null);
   container.dataset.loading = "true";
   container.setAttribute("aria-busy", "true");
 }

@@ -20,6 +20,7 @@ const app = {
   tableKey: null,
   generation: 0,
   insightsKey: null, // the view (scope and window) whose insights the panel shows
+  insightsBody: null, // and the answer it drew
   trends: new Trends($("#trends")),
   timings: [],
 };
@@ -281,18 +282,22 @@ async function refresh({ live = false } = {}) {
     app.insightsKey = null;
     renderInsightsLoading($("#insights"), `${scopeText} (${s.environment}), ${dateTime(range.from)} → ${dateTime(range.to)},`, range.days);
   }
+  let drewInsights = false;
   const insights = answered.then(() => {
     if (stale()) return; // a newer view asks for its own
     return cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
-      if (stale()) return;
+      if (stale() || (app.insightsKey === viewKey && app.insightsBody === body)) return; // drawn already
       renderInsights($("#insights"), body, follow);
+      drewInsights = true;
       app.insightsKey = viewKey;
+      app.insightsBody = body;
     });
   });
   try {
     await Promise.all([main, insights]);
     if (stale()) return;
-    await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    // the main panels waited for a frame already; another only when the insights drew after them
+    if (drewInsights) await new Promise((resolve) => requestAnimationFrame(() => resolve()));
     app.timings.push({ live, panels, total: performance.now() - started });
     if (!performance.getEntriesByName("metricsync:ready").length) performance.mark("metricsync:ready");
     document.body.dataset.state = "ready";

@@ -405,6 +405,15 @@ MAIN_PANEL_PATHS = (
 )
 
 
+def wait_held(page: BrowserPage, held: list[Route], count: int) -> None:
+    """Until `count` requests are held (Playwright calls the route handler while it runs: a wait, not a sleep)."""
+    for _ in range(100):
+        if len(held) >= count:
+            return
+        page.page.wait_for_timeout(100)
+    raise AssertionError(f"the page asked for the insights {len(held)} times, not {count}")
+
+
 def test_a_window_change_draws_the_main_panels_then_the_insights_of_the_new_window(
     tmp_path: Path, browser: Browser
 ) -> None:
@@ -444,11 +453,7 @@ def test_a_window_change_draws_the_main_panels_then_the_insights_of_the_new_wind
         page.page.select_option("#f-window", "30")
         page.page.wait_for_selector("#insights[data-loading=true] .loading", state="attached")
         page.page.wait_for_selector("body[data-panels=ready][data-state=loading]", state="attached", timeout=10_000)
-        for _ in range(100):  # Playwright calls the route handler while it runs: a wait, not a sleep
-            if held:
-                break
-            page.page.wait_for_timeout(100)
-        assert held, "the page never asked for the insights"
+        wait_held(page, held, 1)
         # the insights were asked only once every other panel's answer was in
         asked_after = list(answered)
         for path in MAIN_PANEL_PATHS:
@@ -474,6 +479,25 @@ def test_a_window_change_draws_the_main_panels_then_the_insights_of_the_new_wind
         compared = page.page.inner_text("#insights .compared")
         assert compared.startswith("Compared with the window just before: ")
         page.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "insights-after-window-change.png"))
+
+        # a second change while the first one's insights load: the first answer is never drawn
+        held.clear()
+        page.page.route("**/api/v1/insights?*", hold)
+        generation = page.generation()
+        page.page.select_option("#f-window", "90")
+        wait_held(page, held, 1)
+        page.page.select_option("#f-service", "acme/checkout")
+        wait_held(page, held, 2)
+        held[0].continue_()
+        page.page.wait_for_timeout(500)
+        assert page.page.get_attribute("#insights", "data-loading") == "true"
+        assert page.page.inner_text("#insights .loading").startswith("Comparing acme/checkout (production), ")
+        held[1].continue_()
+        page.page.unroute("**/api/v1/insights?*")
+        page.wait_refreshed(generation)
+        assert "service=acme%2Fcheckout" in held[1].request.url
+        assert page.page.get_attribute("#insights", "data-loading") is None
+        assert_panels_show_the_api(page, server)
         assert page.problems() == []
         page.page.close()
     finally:

@@ -282,8 +282,10 @@ async function refresh({ live = false } = {}) {
     app.insightsKey = null;
     renderInsightsLoading($("#insights"), `${scopeText} (${s.environment}), ${dateTime(range.from)} → ${dateTime(range.to)},`, range.days);
   }
+  // (on the first load nothing is on screen to keep: everything is asked at once, which is sooner)
+  const first = app.timings.length === 0;
   let drewInsights = false;
-  const insights = answered.then(() => {
+  const insights = (first ? Promise.resolve() : answered).then(() => {
     if (stale()) return; // a newer view asks for its own
     return cachedJSON("/api/v1/insights", current, viewKey).then((body) => {
       if (stale() || (app.insightsKey === viewKey && app.insightsBody === body)) return; // drawn already

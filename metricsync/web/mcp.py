@@ -118,39 +118,28 @@ def build_server(fetch: Fetch) -> MCPServer:
             params["include"] = "stages"
         return await call("/api/v1/dora/series", params)
 
-    @server.tool(
-        annotations=_READ_ONLY,
-        description="Successful deployments with their changes and failures, oldest first, one page at a time: "
-        + _PAGE
-        + _SCOPE,
-    )
-    async def deployments(
-        service: str | None = None,
-        team: str | None = None,
-        environment: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        return await call_page("/api/v1/deployments", _params(service, team, environment, start, end), limit, cursor)
+    def list_tool(path: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+        """A tool answering one page of the list endpoint at `path` (`call_page`)."""
 
-    @server.tool(
-        annotations=_READ_ONLY,
-        description="Incidents with restore times and the deployment each failed, one page at a time: "
-        + _PAGE
-        + _SCOPE,
-    )
-    async def incidents(
-        service: str | None = None,
-        team: str | None = None,
-        environment: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        return await call_page("/api/v1/incidents", _params(service, team, environment, start, end), limit, cursor)
+        async def page(
+            service: str | None = None,
+            team: str | None = None,
+            environment: str | None = None,
+            start: str | None = None,
+            end: str | None = None,
+            limit: int | None = None,
+            cursor: str | None = None,
+        ) -> dict[str, Any]:
+            return await call_page(path, _params(service, team, environment, start, end), limit, cursor)
+
+        return page
+
+    for name, path, what in (
+        ("deployments", "/api/v1/deployments", "Successful deployments with their changes and failures, oldest first"),
+        ("incidents", "/api/v1/incidents", "Incidents with restore times and the deployment each failed"),
+    ):
+        description = f"{what}, one page at a time: " + _PAGE + _SCOPE
+        server.tool(name=name, annotations=_READ_ONLY, description=description)(list_tool(path))
 
     @server.tool(
         annotations=_READ_ONLY,

@@ -242,18 +242,34 @@ def test_the_token_prompt_and_the_bearer_header(tmp_path: Path, browser: Browser
         server.stop()
 
 
+def simulate(server: Embedded, services: int, seed: int) -> None:
+    """`metricsync simulate`: 30 days of the made-up team's webhooks sent to `server`."""
+    done = subprocess.run(
+        [
+            METRICSYNC,
+            "simulate",
+            "--url",
+            server.base,
+            "--days",
+            "30",
+            "--services",
+            str(services),
+            "--seed",
+            str(seed),
+        ],
+        env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+
+
 def test_many_services_long_names_and_a_narrow_window(tmp_path: Path, browser: Browser) -> None:
     server = Embedded(tmp_path)
     server.start()
     try:
-        simulate = subprocess.run(
-            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "24", "--seed", "3"],
-            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert simulate.returncode == 0, simulate.stderr.decode()
+        simulate(server, services=24, seed=3)
         long_name = "acme/payments-reconciliation-and-settlement-batch-worker-for-europe-west"
         c1 = sha_of("long-1")
         now = datetime.now(UTC) - timedelta(days=1)
@@ -343,14 +359,7 @@ def test_the_panels_on_the_demo_data_wide_and_narrow(tmp_path: Path, browser: Br
     server = Embedded(tmp_path)
     server.start()
     try:
-        simulate = subprocess.run(
-            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "3", "--seed", "1"],
-            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert simulate.returncode == 0, simulate.stderr.decode()
+        simulate(server, services=3, seed=1)
         wait_until("the pipeline to catch up", server.caught_up)
         wide = BrowserPage.open(browser, width=1400)
         wide.goto(server.base + "/")
@@ -420,14 +429,7 @@ def test_a_window_change_draws_the_main_panels_then_the_insights_of_the_new_wind
     server = Embedded(tmp_path)
     server.start()
     try:
-        simulate = subprocess.run(
-            [METRICSYNC, "simulate", "--url", server.base, "--days", "30", "--services", "3", "--seed", "1"],
-            env={**SECRETS_ENV, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert simulate.returncode == 0, simulate.stderr.decode()
+        simulate(server, services=3, seed=1)
         wait_until("the pipeline to catch up", server.caught_up)
         page = BrowserPage.open(browser, width=1400)
         page.goto(server.base + "/?window=7")

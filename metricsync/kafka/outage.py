@@ -15,27 +15,76 @@ import time
 from collections.abc import Callable
 
 from aiokafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    IllegalSaslStateError,
+    IncompatibleBrokerVersion,
+    InvalidCommitOffsetSizeError,
+    InvalidConfigurationError,
+    InvalidGroupIdError,
+    InvalidRequiredAcksError,
+    InvalidSessionTimeoutError,
+    InvalidTopicError,
+    KafkaConfigurationError,
     KafkaError,
-    KafkaTimeoutError,
-    OutOfOrderSequenceNumber,
-    RebalanceInProgressError,
-    UnknownMemberIdError,
+    MessageSizeTooLargeError,
+    OffsetMetadataTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+    UnsupportedCodecError,
+    UnsupportedSaslMechanismError,
+    UnsupportedVersionError,
 )
 from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger(__name__)
 
-# Not marked retriable by aiokafka, but what an outage or the rebalance after it raises: the work
-# not committed is dropped and done again, so they are transient for a consumer service.
+# What no retry fixes: credentials, permissions, configuration, a record too large for the broker.
+# A consumer service exits on these (loudly: the traceback, a non-zero exit) instead of retrying
+# forever. Every other Kafka error is transient for a consumer service, whether aiokafka marks it
+# retriable or not: a broker shutting down or starting up answers with errors aiokafka does not
+# retry (UNKNOWN_SERVER_ERROR, and codes it does not know, such as OFFSET_NOT_AVAILABLE, come back
+# as UnknownError), the idempotent producer's sender gives up with a plain KafkaError ("Unexpected
+# error during batch delivery") or ProducerFenced, a commit after a rebalance meets a partition that
+# is no longer assigned (IllegalStateError). The recovery (drop what is not committed, a new
+# producer, seek back to the committed offsets) is the same for all of them, and an error that
+# persists stays loud: logged once per interval with its count, not ready after
+# METRICSYNC_NOT_READY_AFTER.
+FATAL = (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+    IllegalSaslStateError,
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+    KafkaConfigurationError,
+    InvalidConfigurationError,
+    InvalidGroupIdError,
+    InvalidRequiredAcksError,
+    InvalidSessionTimeoutError,
+    InvalidTopicError,
+    PolicyViolationError,
+    IncompatibleBrokerVersion,
+    UnsupportedVersionError,
+    UnsupportedCodecError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    OffsetMetadataTooLargeError,
+    InvalidCommitOffsetSizeError,
+)
+
+# Not Kafka errors, but an outage all the same.
 _TRANSIENT_TOO = (
-    KafkaTimeoutError,  # a send or request not answered in time: the broker is away
-    CommitFailedError,  # the group rebalanced meanwhile (the coordinator came back without us)
-    RebalanceInProgressError,
-    UnknownMemberIdError,
-    IllegalGenerationError,
-    OutOfOrderSequenceNumber,  # the idempotent producer lost its sequence (it is replaced)
     ConnectionFailure,  # MongoDB away (AutoReconnect, server selection timeout, network timeout)
     ConnectionError,
     TimeoutError,
@@ -44,9 +93,9 @@ _TRANSIENT_TOO = (
 
 def is_transient(error: BaseException) -> bool:
     """An error a consumer service waits out rather than dies of."""
-    if isinstance(error, _TRANSIENT_TOO):
-        return True
-    return isinstance(error, KafkaError) and bool(getattr(error, "retriable", False))
+    if isinstance(error, KafkaError):
+        return not isinstance(error, FATAL)
+    return isinstance(error, _TRANSIENT_TOO)
 
 
 class Backoff:

@@ -84,7 +84,12 @@ class Distributed:
         return httpx.get(self.base + path, params=params, timeout=15)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.log_path.name}\n{p.log_tail(40)}" for p in self.processes)
+        """The processes' last log lines for a failure message; a process that exited comes first, with
+        more of its log (its traceback is what the failure is about, and a long message gets cut)."""
+        dead = [p for p in self.processes if not p.alive()]
+        shown = [f"--- {p.log_path.name} (exited {p.proc.returncode})\n{p.log_tail(120)}" for p in dead]
+        shown += [f"--- {p.log_path.name}\n{p.log_tail(40)}" for p in self.processes if p not in dead]
+        return "\n".join(shown)
 
     def close(self) -> None:
         for process in self.processes:

@@ -7,11 +7,19 @@ import logging
 import pytest
 from aiokafka.errors import (
     CommitFailedError,
+    GroupAuthorizationFailedError,
+    IllegalStateError,
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     LeaderNotAvailableError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+    SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
+    UnknownError,
     UnknownTopicOrPartitionError,
+    for_code,
 )
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
@@ -27,7 +35,17 @@ from metricsync.kafka.outage import Backoff, Outage, RepeatFilter, is_transient
         pytest.param(UnknownTopicOrPartitionError(), True, id="unknown-topic-for-a-while"),
         pytest.param(CommitFailedError(), True, id="commit-after-a-rebalance"),
         pytest.param(AutoReconnect("mongo away"), True, id="mongo-away"),
+        # what a broker shutting down or starting up answers, and aiokafka does not retry
+        pytest.param(UnknownError(), True, id="unknown-server-error"),
+        pytest.param(for_code(78)(), True, id="offset-not-available-unknown-to-aiokafka"),
+        pytest.param(KafkaError("Unexpected error during batch delivery"), True, id="producer-sender-gave-up"),
+        pytest.param(ProducerFenced(), True, id="producer-epoch-fenced"),
+        pytest.param(IllegalStateError("Partition t-0 is not assigned"), True, id="commit-after-reassignment"),
+        # what no retry fixes: the service exits
         pytest.param(TopicAuthorizationFailedError(), False, id="not-authorized"),
+        pytest.param(GroupAuthorizationFailedError(), False, id="group-not-authorized"),
+        pytest.param(SaslAuthenticationFailed(), False, id="bad-credentials"),
+        pytest.param(MessageSizeTooLargeError(), False, id="record-too-large-for-the-broker"),
         pytest.param(DuplicateKeyError("dup"), False, id="mongo-duplicate"),
         pytest.param(ValueError("bug"), False, id="a-bug"),
     ],

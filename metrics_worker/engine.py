@@ -200,7 +200,9 @@ class MetricEngine:
                 changes=self._changes(services, environment, to_us(lo), to_us(hi)),
             )
 
-        known = [name for name, _ in self._streams(services, environment)]
+        streams = list(self._streams(services, environment))
+        known = [name for name, _ in streams]
+        firsts = [stream.log.fin[0] for _, stream in streams if stream.log.fin]
         data = InsightInput(
             scope=scope or {},
             environment=environment,
@@ -215,6 +217,7 @@ class MetricEngine:
             if unknown_service is None
             else self.incidents([unknown_service], environment, start, end),
             dead_letters=dead_letters,
+            history_from=from_us(min(firsts)) if firsts else None,
         )
         return findings(data)
 

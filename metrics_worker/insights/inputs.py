@@ -105,6 +105,9 @@ class InsightInput:
     teams: dict[str, str] = field(default_factory=dict)  # service -> team (for team drivers; empty: none)
     unknown_incidents: list[IncidentView] = field(default_factory=list)  # incidents without a service
     dead_letters: int | None = None  # deliveries that could not be mapped (None: not known here)
+    # when the scope's record of deployments begins (its first deployment held); None: no later than
+    # previous_start (the previous window is wholly on record)
+    history_from: datetime | None = None
 
 
 STRENGTH_ORDER: dict[Strength, int] = {"high": 0, "medium": 1, "low": 2}

@@ -19,7 +19,7 @@ from metrics_worker.insights.inputs import (
 from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_proportions
 from metrics_worker.links import api_link
 from metrics_worker.stats import median
-from schemas.insights import Finding, Link, Strength
+from schemas.insights import Finding, Link, Number, Strength
 from schemas.leadtime import STAGES
 
 _TIE = 1e-9  # contributions closer than this are a tie
@@ -114,31 +114,56 @@ def failure_rate_shift(data: InsightInput) -> list[Finding]:
 
 
 def deployment_rate_shift(data: InsightInput) -> list[Finding]:
+    """The deployment rates of the two windows. Where the scope's record of deployments begins inside the
+    previous window, that window is compared from there on: its first deployment on record marks the
+    start, and the deployments after it are counted over the time after it (a record that begins in
+    this window leaves nothing to compare with: "0 -> 52" would say the scope did not deploy when
+    MetricSync was not yet told)."""
     k1, k2 = len(data.previous.deployments), len(data.current.deployments)
-    if k1 + k2 < MIN_RATE_EVENTS:
-        return []
-    t1 = (data.start - data.previous_start).total_seconds()
     t2 = (data.end - data.start).total_seconds()
-    test = rate_test(k1, t1, k2, t2)
+    partial = data.history_from is not None and data.history_from > data.previous_start
+    if data.history_from is not None and partial:
+        if data.history_from >= data.start:
+            return []
+        t1 = (data.start - data.history_from).total_seconds()
+        counted = max(0, k1 - 1)
+    else:
+        t1 = (data.start - data.previous_start).total_seconds()
+        counted = k1
+    if counted + k2 < MIN_RATE_EVENTS:
+        return []
+    test = rate_test(counted, t1, k2, t2)
     if test.p_value >= ALPHA:
         return []
-    verb = "rose" if k2 / t2 > k1 / t1 else "fell"
+    per_day1, per_day2 = counted / (t1 / 86400), k2 / (t2 / 86400)
+    verb = "rose" if per_day2 > per_day1 else "fell"
+    if partial:
+        sentence = (
+            f"Deployments {verb}: {per_day1:.2f} -> {per_day2:.2f} a day ({counted} in the {t1 / 86400:.1f} d "
+            f"of the previous window after the first deployment on record, {k2} in this window's "
+            f"{t2 / 86400:.1f} d; exact conditional binomial test, p = {test.p_value:.3g})."
+        )
+    else:
+        sentence = (
+            f"Deployments {verb}: {k1} -> {k2} in windows of equal length "
+            f"(exact conditional binomial test, p = {test.p_value:.3g})."
+        )
+    numbers: dict[str, Number] = {
+        "deployments_before": k1,
+        "deployments_after": k2,
+        "per_day_before": per_day1,
+        "per_day_after": per_day2,
+        "p_value": test.p_value,
+    }
+    if partial:
+        numbers |= {"counted_before": counted, "observed_seconds_before": t1}
     return [
         Finding(
             kind="deployment_rate_shift",
             category="shift",
             strength=_strength(test.p_value),
-            sentence=(
-                f"Deployments {verb}: {k1} -> {k2} in windows of equal length "
-                f"(exact conditional binomial test, p = {test.p_value:.3g})."
-            ),
-            numbers={
-                "deployments_before": k1,
-                "deployments_after": k2,
-                "per_day_before": k1 / (t1 / 86400),
-                "per_day_after": k2 / (t2 / 86400),
-                "p_value": test.p_value,
-            },
+            sentence=sentence,
+            numbers=numbers,
             links=_links(data, "deployments"),
         )
     ]

@@ -98,6 +98,7 @@ def data(
     services: list[str] = (),  # type: ignore[assignment]
     unknown: list[IncidentView] = (),  # type: ignore[assignment]
     dead_letters: int | None = None,
+    history_from: datetime | None = None,
 ) -> InsightInput:
     return InsightInput(
         scope={},
@@ -110,6 +111,7 @@ def data(
         services=list(services),
         unknown_incidents=list(unknown),
         dead_letters=dead_letters,
+        history_from=history_from,
     )
 
 
@@ -188,6 +190,45 @@ def test_deployment_rate_shift_not_significant() -> None:
     assert (
         of_kind(findings(data(spread("a", START, [1] * 7), spread("a", PREV, [1] * 5))), "deployment_rate_shift") == []
     )
+
+
+def test_no_deployment_rate_shift_when_the_record_begins_in_this_window() -> None:
+    # 0 -> 10 with the previous window on record: p = 2 x 0.5^10 = 0.00195 -> high. With the first deployment
+    # on record in this window, the previous one was never observed: no finding, not "rose 0 -> 10".
+    now = spread("a", START, [1] * 10)
+    (finding,) = of_kind(findings(data(now)), "deployment_rate_shift")
+    assert finding.strength == "high"
+    assert finding.numbers["p_value"] == pytest.approx(2 / 1024)
+    assert of_kind(findings(data(now, history_from=now[0].finished_at)), "deployment_rate_shift") == []
+
+
+def test_deployment_rate_shift_counts_from_where_the_record_begins() -> None:
+    # The first deployment on record 3.5 d before this window, none after it there; 20 now in 7 d.
+    # Under equal rates k2 ~ Binomial(20, 7 / 10.5 = 2/3): p = P(20) + P(X <= 5) = 0.000301 + 0.000167 = 0.000468
+    first = START - timedelta(days=3.5)
+    before = [dep("a", first)]
+    now = [dep("a", START + timedelta(hours=i + 1)) for i in range(20)]
+    (finding,) = of_kind(findings(data(now, before, history_from=first)), "deployment_rate_shift")
+    assert finding.strength == "high"
+    assert finding.numbers["p_value"] == pytest.approx(0.000468, rel=1e-3)
+    assert (finding.numbers["deployments_before"], finding.numbers["counted_before"]) == (1, 0)
+    assert finding.numbers["observed_seconds_before"] == 3.5 * 86400
+    assert finding.numbers["per_day_before"] == 0.0
+    assert finding.numbers["per_day_after"] == pytest.approx(20 / 7)
+    assert finding.sentence == (
+        "Deployments rose: 0.00 -> 2.86 a day (0 in the 3.5 d of the previous window after the first deployment "
+        "on record, 20 in this window's 7.0 d; exact conditional binomial test, p = 0.000468)."
+    )
+
+
+def test_a_record_begun_just_before_this_window_is_no_shift() -> None:
+    # First deployment 1 h before the window, 10 now: taken as 1 -> 10 over equal windows, p = 0.0117
+    # (medium); counted from where the record begins, 0 deployments in 1 h against 10 in 7 d: p = 1, none.
+    first = START - timedelta(hours=1)
+    now = spread("a", START, [1] * 10)
+    (naive,) = of_kind(findings(data(now, [dep("a", first)])), "deployment_rate_shift")
+    assert naive.numbers["p_value"] == pytest.approx(24 / 2048)
+    assert of_kind(findings(data(now, [dep("a", first)], history_from=first)), "deployment_rate_shift") == []
 
 
 # --- drivers ----------------------------------------------------------------------------------------
@@ -364,3 +405,18 @@ def test_engine_gathers_the_inputs() -> None:
     engine = engine_of(events)
     found = engine.insights(None, "production", START, END, scope={}, unknown_service="unknown", dead_letters=0)
     assert [(f.kind, f.service) for f in found] == [("changes_unknown", None), ("no_deployments", "svc")]
+
+
+def test_engine_knows_where_the_record_of_deployments_begins() -> None:
+    """A service whose first deployments are in this window: no "Deployments rose 0 -> 12"."""
+    from tests.unit.metrics_worker.factories import deploy, engine_of
+
+    engine = engine_of([deploy(f"d{i}", None, 2 + 3 * i, service="new") for i in range(12)])
+    found = engine.insights(None, "production", START, END, scope={})
+    assert of_kind(found, "deployment_rate_shift") == []
+    engine = engine_of(
+        [deploy("d-old", None, -24 * 7 - 1, service="new")]  # one deployment before the previous window
+        + [deploy(f"d{i}", None, 2 + 3 * i, service="new") for i in range(12)]
+    )
+    (finding,) = of_kind(engine.insights(None, "production", START, END, scope={}), "deployment_rate_shift")
+    assert (finding.numbers["deployments_before"], finding.numbers["deployments_after"]) == (0, 12)

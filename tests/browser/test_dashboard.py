@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -292,11 +293,49 @@ def test_many_services_long_names_and_a_narrow_window(tmp_path: Path, browser: B
         narrow.screenshot("many-services-narrow")
         overflow = narrow.page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
         assert overflow is False  # only the services table scrolls sideways, inside its own box
+        assert_strongest_findings_first(
+            narrow, server, lambda: server.post(github_deployment(long_name, 2, c1, now + timedelta(minutes=5)))
+        )
         assert wide.problems() + narrow.problems() == []
         wide.page.close()
         narrow.page.close()
     finally:
         server.stop()
+
+
+def assert_strongest_findings_first(page: BrowserPage, server: Embedded, redeploy: Callable[[], object]) -> None:
+    """Many findings: the strongest SHOWN (5) are shown with a tally of all, "Show all" shows the rest and
+    holds across a live refresh, and the page is that much shorter until then."""
+    insights = last_api_answer(page, server, "/api/v1/insights")
+    found = insights["findings"]
+    assert len(found) > 5, f"the scenario gives only {len(found)} findings"
+    visible = "#insights .finding:not([hidden])"
+    shown = page.page.eval_on_selector_all(visible, "els => els.map(e => e.querySelector('.sentence').textContent)")
+    assert shown == [f["sentence"] for f in found[:5]]
+    tally = page.page.inner_text("#insights .tally")
+    words = {"high": "strong", "medium": "medium", "low": "weak"}
+    parts = [f"{n} {word}" for s, word in words.items() if (n := sum(1 for f in found if f["strength"] == s))]
+    assert tally == f"{len(found)} findings: {', '.join(parts)}."
+    toggle = page.page.locator("#insights button.show-all")
+    assert toggle.inner_text() == f"Show all {len(found)} findings"
+    assert toggle.get_attribute("aria-expanded") == "false"
+    collapsed = page.page.evaluate("document.documentElement.scrollHeight")
+    page.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "many-findings-collapsed.png"))
+    toggle.click()
+    assert page.page.locator(visible).count() == len(found)
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert toggle.inner_text() == "Show the strongest 5 only"
+    expanded = page.page.evaluate("document.documentElement.scrollHeight")
+    assert expanded > collapsed
+    print(f"\nFIGURES insights-list findings={len(found)} page_height_collapsed={collapsed} expanded={expanded}")
+    # a live refresh redraws the panel: the reader's choice stays
+    generation = page.generation()
+    redeploy()
+    page.wait_refreshed(generation)
+    assert page.page.locator(visible).count() == len(last_api_answer(page, server, "/api/v1/insights")["findings"])
+    page.page.locator("#insights-section").screenshot(path=str(ARTIFACTS / "many-findings-expanded.png"))
+    page.page.locator("#insights button.show-all").click()
+    assert page.page.locator(visible).count() == 5
 
 
 def last_api_answer(page: BrowserPage, server: Embedded, path: str) -> dict[str, Any]:

@@ -3,12 +3,17 @@
 // one click away. Testability contract: each finding is an <li> with data-kind and data-strength; while a
 // new view's insights load, the container has data-loading="true" and aria-busy="true", a .loading line
 // naming the new window, and any findings of the view before greyed and inert (never shown as current).
+// Only the first SHOWN findings (the strongest: the API orders by strength) are shown until "Show all"
+// is pressed; every finding is an <li> either way (the others are `hidden`), and the choice holds across
+// the live refreshes of the page.
 import { h, clear } from "./dom.js";
 import { dateTime } from "./format.js";
 import { linkTo } from "./links.js";
 
 const STRENGTH = { high: ["▲▲▲", "Strong"], medium: ["▲▲", "Medium"], low: ["▲", "Weak"] };
 const CATEGORY = { shift: "what changed", driver: "what explains it", outlier: "outlier", data_quality: "data quality" };
+export const SHOWN = 5;
+let showAll = false;
 
 function numberText(value) {
   if (typeof value === "number" && !Number.isInteger(value)) {
@@ -28,7 +33,7 @@ function numbers(values) {
 // other panels' answers are in, so this can show for a second or more on a large history.
 export function renderInsightsLoading(container, label, days) {
   const kept = container.querySelector(":scope > .stale-findings"); // a change during the loading of another
-  const before = [...(kept || container).children].filter((el) => !el.matches(".compared, .loading"));
+  const before = [...(kept || container).children].filter((el) => !el.matches(".compared, .loading, .tally, .show-all"));
   const old = h("div", { class: "stale-findings", inert: "" }, before);
   const text = `Comparing ${label} with the ${days} ${days === 1 ? "day" : "days"} before…`;
   const note = before.length ? h("span", { class: "muted" }, " Greyed below: the findings of the view before.") : null;
@@ -47,9 +52,14 @@ export function renderInsights(container, report, onLink) {
     container.append(h("p", { class: "muted", "data-empty": "insights" }, "Nothing stands out: no significant change against the previous window, no outlier, no data problem."));
     return;
   }
-  container.append(h("ol", { class: "findings" }, report.findings.map((f) => {
+  const all = report.findings;
+  const counts = ["high", "medium", "low"].map((s) => [s, all.filter((f) => f.strength === s).length]).filter(([, n]) => n);
+  container.append(h("p", { class: "muted tally", "data-count": String(all.length) },
+    `${all.length} ${all.length === 1 ? "finding" : "findings"}: `,
+    counts.map(([s, n], i) => `${i ? ", " : ""}${n} ${STRENGTH[s][1].toLowerCase()}`).join(""), "."));
+  const list = h("ol", { class: "findings", id: "findings-list" }, all.map((f, i) => {
     const [mark, word] = STRENGTH[f.strength];
-    return h("li", { class: "finding", "data-kind": f.kind, "data-strength": f.strength },
+    return h("li", { class: "finding", "data-kind": f.kind, "data-strength": f.strength, hidden: !showAll && i >= SHOWN ? "" : null },
       h("p", { class: "finding-head" },
         h("span", { class: "strength", "data-strength": f.strength }, h("span", { class: "mark", "aria-hidden": "true" }, mark), ` ${word}`),
         h("span", { class: "category" }, CATEGORY[f.category] || f.category),
@@ -58,5 +68,18 @@ export function renderInsights(container, report, onLink) {
       f.links.length ? h("p", { class: "finding-links" }, h("span", { class: "muted" }, "Check: "),
         f.links.map((link, i) => [i ? " · " : "", linkTo(link, (l) => onLink(l, f.sentence))])) : null,
       numbers(f.numbers));
-  })));
+  }));
+  container.append(list);
+  if (all.length > SHOWN) {
+    const label = () => (showAll ? `Show the strongest ${SHOWN} only` : `Show all ${all.length} findings`);
+    const toggle = h("button", { type: "button", class: "show-all", "aria-controls": "findings-list", "aria-expanded": String(showAll) }, label());
+    toggle.addEventListener("click", () => {
+      showAll = !showAll;
+      [...list.children].forEach((li, i) => { li.hidden = !showAll && i >= SHOWN; });
+      toggle.setAttribute("aria-expanded", String(showAll));
+      toggle.textContent = label();
+      if (!showAll) container.scrollIntoView({ block: "nearest" });
+    });
+    container.append(toggle);
+  }
 }

@@ -192,11 +192,24 @@ def test_the_drill_down_lists_what_the_api_lists_linked_both_ways(embedded: Embe
 def test_the_empty_state_shows_this_servers_webhook_urls(embedded: Embedded, page: BrowserPage) -> None:
     page.goto(embedded.base + "/")
     assert page.page.get_attribute("body", "data-state") == "empty"
+    page.page.wait_for_selector("#empty[data-verified=true]")
     text = page.page.inner_text("#empty")
-    for path in ("/webhooks/github", "/webhooks/jenkins", "/webhooks/alertmanager"):
-        assert f"{embedded.base}{path}" in text
-    for variable in ("METRICSYNC_GITHUB_SECRET", "METRICSYNC_JENKINS_TOKEN", "METRICSYNC_ALERTMANAGER_TOKEN"):
-        assert variable in text
+    for source in ("github", "jenkins", "alertmanager", "gitlab", "pagerduty", "opsgenie", "cdevents"):
+        assert f"{embedded.base}/webhooks/{source}" in text
+    assert f"curl -fsS {embedded.base}/api/v1/deployments" in text
+    for variable in ("GITHUB_SECRET", "JENKINS_TOKEN", "ALERTMANAGER_TOKEN", "GITLAB_TOKEN", "PAGERDUTY_SECRET"):
+        assert f"METRICSYNC_{variable}" in text
+    for variable in ("OPSGENIE_TOKEN", "CDEVENTS_TOKEN", "PUSH_TOKEN"):
+        assert f"METRICSYNC_{variable}" in text
+    assert "metricsync import github" in text
+    # each tool says whether this server has its secret, as /healthz does
+    modes = httpx.get(f"{embedded.base}/healthz", timeout=10).json()["verification"]
+    shown = page.page.eval_on_selector_all(
+        "#empty [data-source]", "els => Object.fromEntries(els.map(e => [e.dataset.source, e.dataset.verification]))"
+    )
+    assert shown == modes
+    assert set(modes.values()) <= {"hmac-sha256", "token"}  # the test servers have every secret
+    assert set(source_statuses(page).values()) == {"✓ secret set"}
     assert not page.page.is_visible("#overview")
     page.screenshot("empty-state")
 
@@ -208,6 +221,33 @@ def test_the_empty_state_shows_this_servers_webhook_urls(embedded: Embedded, pag
     embedded.post(github_deployment("acme/first", 1, c1, now))
     page.page.wait_for_selector("body[data-state=ready]", state="attached", timeout=5000)
     assert page.page.is_visible("#overview")
+
+
+def source_statuses(page: BrowserPage) -> dict[str, str]:
+    statuses: dict[str, str] = page.page.eval_on_selector_all(
+        "#empty .source-status",
+        "els => Object.fromEntries(els.map(e => [e.closest('[data-source]').dataset.source, e.textContent]))",
+    )
+    return statuses
+
+
+def test_the_empty_state_names_the_secrets_this_server_lacks(tmp_path: Path, browser: Browser) -> None:
+    server = Embedded(tmp_path)
+    server.extra_env = {"METRICSYNC_PAGERDUTY_SECRET": "", "METRICSYNC_OPSGENIE_TOKEN": " "}  # blank: not set
+    server.start()
+    try:
+        page = BrowserPage.open(browser, width=1100)
+        page.goto(server.base + "/")
+        page.page.wait_for_selector("#empty[data-verified=true]")
+        statuses = source_statuses(page)
+        assert statuses.pop("pagerduty") == "✗ set METRICSYNC_PAGERDUTY_SECRET"
+        assert statuses.pop("opsgenie") == "✗ set METRICSYNC_OPSGENIE_TOKEN"
+        assert set(statuses.values()) == {"✓ secret set"}
+        page.screenshot("empty-state-missing-secrets")
+        assert page.problems() == []
+        page.page.close()
+    finally:
+        server.stop()
 
 
 def test_the_token_prompt_and_the_bearer_header(tmp_path: Path, browser: Browser) -> None:

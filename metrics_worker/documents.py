@@ -39,6 +39,7 @@ def dora_report(
         from_=start,
         to=end,
         retained_from=engine.retained_from(services, start),
+        history_from=engine.history_from(services, environment, start),
     )
     document = DoraReport(scope=scope, **dict(metrics)).model_dump(mode="json")
     return {"scope": document.pop("scope"), **document}  # scope first, as the API documents it
@@ -75,6 +76,7 @@ def _scope(
         from_=start,
         to=end,
         retained_from=engine.retained_from(services, start),
+        history_from=engine.history_from(services, environment, start),
     )
 
 

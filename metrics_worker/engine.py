@@ -200,9 +200,7 @@ class MetricEngine:
                 changes=self._changes(services, environment, to_us(lo), to_us(hi)),
             )
 
-        streams = list(self._streams(services, environment))
-        known = [name for name, _ in streams]
-        firsts = [stream.log.fin[0] for _, stream in streams if stream.log.fin]
+        known = [name for name, _ in self._streams(services, environment)]
         data = InsightInput(
             scope=scope or {},
             environment=environment,
@@ -217,7 +215,7 @@ class MetricEngine:
             if unknown_service is None
             else self.incidents([unknown_service], environment, start, end),
             dead_letters=dead_letters,
-            history_from=from_us(min(firsts)) if firsts else None,
+            history_from=self.first_deployment(services, environment),
         )
         return findings(data)
 
@@ -278,6 +276,18 @@ class MetricEngine:
         """The moment before which the service's history was dropped (None: it has all of it)."""
         state = self._services.get(service)
         return None if state is None or state.horizon is None else from_us(state.horizon)
+
+    def first_deployment(self, services: Collection[str] | None, environment: str) -> datetime | None:
+        """When the scope's record of deployments begins: the finish of the earliest deployment held
+        among `services` (None: all) in `environment`; None when it has none."""
+        firsts = [stream.log.fin[0] for _, stream in self._streams(services, environment) if stream.log.fin]
+        return from_us(min(firsts)) if firsts else None
+
+    def history_from(self, services: Collection[str] | None, environment: str, start: datetime) -> datetime | None:
+        """The scope's first deployment on record if it is after `start` (a window from `start` begins
+        before anything MetricSync was told of); None when the record began before `start` or is empty."""
+        first = self.first_deployment(services, environment)
+        return first if first is not None and first > start else None
 
     def retained_from(self, services: Collection[str] | None, start: datetime) -> datetime | None:
         """The latest horizon among `services` (None: all) if it is after `start`: a window from

@@ -25,6 +25,10 @@ class Scope(_Block):
     # set when the window starts before the retained history of one of the scope's services (its
     # horizon, the latest if several): what happened before this moment is not counted
     retained_from: datetime | None = None
+    # set when the window starts before the scope's first deployment on record (in the environment):
+    # MetricSync knew of no deployment before this moment, so the window's counts begin here (a
+    # comparison with a window that ends before it has nothing to compare with)
+    history_from: datetime | None = None
 
 
 class DeploymentFrequency(_Block):

@@ -258,7 +258,12 @@ class ReadApi:
         engine = await self.source.engine_for(q.services)
         points = engine.series(q.services, q.environment, q.start, q.end, interval)
         retained = engine.retained_from(q.services, q.start)
-        scope = {**q.scope_json(), "retained_from": None if retained is None else _iso(retained)}
+        history = engine.history_from(q.services, q.environment, q.start)
+        scope = {
+            **q.scope_json(),
+            "retained_from": None if retained is None else _iso(retained),
+            "history_from": None if history is None else _iso(history),
+        }
         if params.include is None:
             return SeriesResponse({**scope, "interval": interval}, points)
         stages = engine.stage_series(q.services, q.environment, q.start, q.end, interval)

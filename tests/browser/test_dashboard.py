@@ -49,6 +49,14 @@ def load_scenario(server: Embedded) -> None:
     wait_until("the pipeline to catch up", server.caught_up)
 
 
+def deltas(page: BrowserPage) -> list[tuple[str, str]]:
+    """Each tile's comparison with the previous window: (data-trend, text)."""
+    shown: list[list[str]] = page.page.eval_on_selector_all(
+        "#tiles [data-metric] .delta", "els => els.map(e => [e.dataset.trend, e.textContent])"
+    )
+    return [(trend, text) for trend, text in shown]
+
+
 def api_values(server: Embedded, **params: str) -> dict[str, str]:
     report = server.dora(**params)
     values = {}
@@ -68,7 +76,7 @@ def same_numbers(tiles: dict[str, str], api: dict[str, str]) -> bool:
 
 
 def test_tiles_equal_the_api_for_all_services_and_one_service_and_the_url_round_trips(
-    embedded: Embedded, page: BrowserPage
+    embedded: Embedded, page: BrowserPage, browser: Browser
 ) -> None:
     load_scenario(embedded)
     page.goto(f"{embedded.base}/?{SCENARIO_VIEW}")
@@ -76,6 +84,18 @@ def test_tiles_equal_the_api_for_all_services_and_one_service_and_the_url_round_
     assert same_numbers(tiles, api_values(embedded)), (tiles, api_values(embedded))
     assert tiles["deployment_frequency"] != ""  # the scenario has deployments in the window
     page.screenshot("scenario-all-services")
+    # the previous week ends before D101, the first deployment on record: no tile compares with it
+    # (not "▲ from 0": MetricSync was not told of anything then)
+    assert set(deltas(page)) == {("none", "no comparison: nothing on record before 2026-03-02")}
+    partly = BrowserPage.open(browser, width=1100)
+    partly.goto(f"{embedded.base}/?window=custom&from=2026-03-03&to=2026-03-07")
+    # the previous 5 days [02-26, 03-03) hold D101: compared, saying from when the record runs
+    shown = deltas(partly)
+    assert all(" vs previous 5 days (on record from 2026-03-02)" in text for _, text in shown), shown
+    trend = partly.page.get_attribute("#tiles [data-metric=deployment_frequency] .delta", "data-trend")
+    assert trend in ("better", "worse")
+    partly.screenshot("tiles-record-begins-in-the-previous-window", full_page=False)
+    partly.page.close()
 
     generation = page.generation()
     page.page.select_option("#f-service", "acme/shop")

@@ -42,6 +42,7 @@ def test_webhooks_in_metrics_out_and_survive_restart(embedded: Embedded) -> None
         "from": "2026-03-01T00:00:00Z",
         "to": "2026-03-08T00:00:00Z",
         "retained_from": None,  # the window is inside every service's retained history
+        "history_from": "2026-03-02T10:00:00Z",  # D101 (T), the first deployment on record, is inside the window
     }
 
     # redelivery: acknowledged as duplicate, nothing changes

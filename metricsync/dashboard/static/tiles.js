@@ -2,7 +2,7 @@
 // failed_deployment_recovery_time for the API's failed_deployment_recovery), data-value = the raw number
 // shown (per day, seconds or ratio as in the API JSON), empty when the API gives null.
 import { h, clear } from "./dom.js";
-import { plural } from "./format.js";
+import { day, plural } from "./format.js";
 import { LEVEL_MARK, LEVEL_TEXT, METRICS } from "./metrics.js";
 
 export function levelBadge(level, { none = "No data" } = {}) {
@@ -11,8 +11,18 @@ export function levelBadge(level, { none = "No data" } = {}) {
     h("span", { class: "mark", "aria-hidden": "true" }, LEVEL_MARK[level]), LEVEL_TEXT[level]);
 }
 
-function delta(metric, current, previous, days) {
+// `record` ({from, none}): where the scope's record of deployments begins, when the previous window starts
+// before it (the API's scope.history_from). none: that window ends before it, so there is nothing to
+// compare with; else it begins inside that window, and the comparison says from when.
+function delta(metric, current, previous, days, record) {
   const span = `vs previous ${days % 1 ? days.toFixed(1) : days} days`;
+  if (record && record.none) {
+    return h("p", { class: "delta", "data-trend": "none" }, `no comparison: nothing on record before ${day(record.from)}`);
+  }
+  return deltaOf(metric, current, previous, record ? `${span} (on record from ${day(record.from)})` : span);
+}
+
+function deltaOf(metric, current, previous, span) {
   if (current === null || current === undefined || previous === null || previous === undefined) {
     return h("p", { class: "delta", "data-trend": "none" }, `no comparison ${span}`);
   }
@@ -35,6 +45,8 @@ export function renderTiles(container, report, previous, days, onExplain) {
   const focused = document.activeElement && document.activeElement.closest("[data-metric]");
   const focusedKey = focused && focused.getAttribute("data-metric");
   clear(container);
+  const from = previous && previous.scope ? previous.scope.history_from : null;
+  const record = from ? { from, none: new Date(from) >= new Date(previous.scope.to) } : null;
   for (const metric of METRICS) {
     const block = report[metric.key];
     const value = metric.value(block);
@@ -55,7 +67,7 @@ export function renderTiles(container, report, previous, days, onExplain) {
       h("p", { class: "level-line" }, metric.bands
         ? levelBadge(level)
         : h("span", { class: "level", "data-level": "none" }, "No DORA level defined")),
-      delta(metric, value, before, days),
+      delta(metric, value, before, days, record),
       h("p", { class: few ? "samples few" : "samples" },
         samples.join(" · "), few ? h("span", { class: "warn-text" }, " · few samples, read with care") : null,
         detail ? ` · ${detail}` : null),

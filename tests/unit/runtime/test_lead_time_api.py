@@ -66,6 +66,7 @@ async def test_lead_time_is_the_engines(app_client: tuple[Any, httpx.AsyncClient
         "from": "2026-02-18T18:00:00Z",
         "to": "2026-03-20T18:00:00Z",
         "retained_from": None,
+        "history_from": None,  # the demo's deployments began before the window
     }
     one = await get(client, "/api/v1/lead-time", service="acme/payments", **WINDOW)
     assert one["scope"]["service"] == "acme/payments"

@@ -62,7 +62,9 @@ class QualityResponse(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     scope: Scope
-    dead_letters: int | None = Field(description="deliveries no event could be derived from (all services)")
+    dead_letters: int | None = Field(
+        description="deliveries no event could be derived from and no replay has mapped since (all services)"
+    )
     deployments_without_changes: int
     deployments: int
     incidents_without_service: int
@@ -176,7 +178,7 @@ class Status(BaseModel):
     lag: int | None = Field(description="deliveries and events received but not yet in the metrics")
     raw_deliveries: int | None = None
     events: int | None = None
-    dead_letters: int | None = None
+    dead_letters: int | None = Field(None, description="open dead letters (no replay has mapped them since)")
     normalizer_lag: int | None = None
     worker_pending: int | None = None
     worker_dead_letters: int | None = Field(
@@ -193,8 +195,7 @@ class Status(BaseModel):
 
 class DeadLetter(BaseModel):
     """A delivery no event could be derived from (docs/operations.md, "Dead letters"). The same in both
-    modes; embedded mode keeps no Kafka position (`topic`, `partition`, `offset` are null there) and drops
-    a letter once a replay maps it (so it is never `replayed` there)."""
+    modes; embedded mode keeps no Kafka position (`topic`, `partition`, `offset` are null there)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -210,10 +211,10 @@ class DeadLetter(BaseModel):
     received_at: str | None
     at: str | None = Field(description="when it was dead-lettered (ISO 8601, UTC); the list is ordered by it")
     body_bytes: int
-    replayed_at: str | None = Field(description="when a replay mapped it (distributed mode; null: not replayed)")
+    replayed_at: str | None = Field(description="when a replay mapped it (null: open, not replayed)")
     replayed_events: int | None = Field(description="how many events that replay derived")
     last_replay_error: str | None = Field(
-        description="distributed mode: the error of the last replay that failed (embedded mode updates `error`)"
+        description="the error of the last replay that failed (`error` stays the first one)"
     )
     body_b64: str | None = Field(None, description="the body, base64 (with `body=true`, and always for one letter)")
 

@@ -1,12 +1,14 @@
 """`metricsync replay-dead-letters` in embedded mode: map the selected dead letters of the data
 directory again with the current rules. It holds the data directory's lock, so `serve` is stopped
-meanwhile (like `rebuild`); the events stored here are loaded when `serve` starts again. A letter
-that maps now is dropped with its events stored (one transaction), one that still fails keeps its
-place with the new error: a second replay changes nothing."""
+meanwhile (like `rebuild`); the events stored here are loaded when `serve` starts again. As in
+distributed mode: a letter that maps now is marked replayed (`replayed_at`, `replayed_events`) with its
+events stored (one transaction) and is listed under `state=replayed`; one that still fails stays open
+with `last_replay_error`; replayed letters are not replayed again, so a second replay changes nothing.
+`--since` selects by when a letter was dead-lettered (`at`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
 from metricsync.embedded.datadir import DataDirLock, db_path
@@ -32,7 +34,7 @@ async def replay_embedded(
                 if not rows or rows[0].seq != letter.raw_seq:
                     continue
                 delivery = rows[0].delivery
-                if not everything and since is not None and delivery.received_at < since:
+                if not everything and since is not None and _dead_lettered(letter.at, delivery.received_at) < since:
                     continue
                 mapped, error = map_or_error(delivery, rules)
                 if error is not None:
@@ -50,3 +52,11 @@ async def replay_embedded(
             return 0 if failing == 0 else 1
         finally:
             await store.close()
+
+
+def _dead_lettered(at: str, received_at: datetime) -> datetime:
+    """When a letter was dead-lettered (its delivery's receipt for letters of stores older than `at`)."""
+    if not at:
+        return received_at
+    moment = datetime.fromisoformat(at)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

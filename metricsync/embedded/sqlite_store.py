@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -59,7 +59,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     raw_seq INTEGER PRIMARY KEY,
     delivery_id TEXT NOT NULL,
     error TEXT NOT NULL,
-    at TEXT NOT NULL DEFAULT ''  -- when dead-lettered, ISO 8601 UTC; '' (older stores): the delivery's received_at
+    at TEXT NOT NULL DEFAULT '',  -- when dead-lettered, ISO 8601 UTC; '' (older stores): the delivery's received_at
+    replayed_at TEXT,  -- when a replay mapped it (it stays, listed as replayed); NULL: open
+    replayed_events INTEGER,  -- how many events that replay derived
+    last_replay_error TEXT  -- the error of the last replay that failed (`error` stays the first one)
 );
 CREATE TABLE IF NOT EXISTS cursors (
     name TEXT PRIMARY KEY,
@@ -74,7 +77,8 @@ NORMALIZER_CURSOR = "normalizer"
 _LETTERS = """
 SELECT * FROM (
     SELECT d.delivery_id AS id, r.source, r.event_type, d.error, r.received_at,
-           coalesce(nullif(d.at, ''), r.received_at, '') AS at, r.body, r.body_encoding
+           coalesce(nullif(d.at, ''), r.received_at, '') AS at, r.body, r.body_encoding,
+           d.replayed_at, d.replayed_events, d.last_replay_error
     FROM dead_letters d LEFT JOIN raw_deliveries r ON r.seq = d.raw_seq
 )"""
 
@@ -90,6 +94,7 @@ class DeadLetter:
     raw_seq: int
     delivery_id: str
     error: str
+    at: str = field(default="", compare=False)  # when dead-lettered (ISO 8601 UTC), as stored; set on reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,18 +242,23 @@ def _letter_where(selection: DeadLetterFilter, after: tuple[str, str] | None) ->
     if selection.error is not None:
         clauses.append("icontains(error, ?)")
         params.append(selection.error)
-    if selection.state == "replayed":  # a replay that maps a letter drops it (metricsync/embedded/dead_letters.py)
-        clauses.append("0")
+    if selection.state == "open":
+        clauses.append("replayed_at IS NULL")
+    elif selection.state == "replayed":
+        clauses.append("replayed_at IS NOT NULL")
     if after is not None:
         clauses.append("(at > ? OR (at = ? AND id > ?))")
         params += [after[0], after[0], after[1]]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _letter_row(
-    row: tuple[str, str | None, str | None, str, str | None, str, bytes | None, str | None], with_body: bool
-) -> ApiDeadLetter:
-    letter_id, source, event_type, error, received_at, at, body, encoding = row
+_LetterRow = tuple[
+    str, str | None, str | None, str, str | None, str, bytes | None, str | None, str | None, int | None, str | None
+]
+
+
+def _letter_row(row: _LetterRow, with_body: bool) -> ApiDeadLetter:
+    letter_id, source, event_type, error, received_at, at, body, encoding, replayed_at, events, replay_error = row
     raw = decode_body(bytes(body), encoding or "") if body is not None else b""
     return ApiDeadLetter(
         id=letter_id,
@@ -261,9 +271,9 @@ def _letter_row(
         received_at=received_at,
         at=at or None,
         body_bytes=len(raw),
-        replayed_at=None,
-        replayed_events=None,
-        last_replay_error=None,
+        replayed_at=replayed_at,
+        replayed_events=events,
+        last_replay_error=replay_error,
         body_b64=base64.b64encode(raw).decode("ascii") if with_body else None,
     )
 
@@ -305,8 +315,12 @@ class SqliteStore:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(raw_deliveries)")}
         if "body_encoding" not in columns:  # a store written before bodies were compressed
             conn.execute("ALTER TABLE raw_deliveries ADD COLUMN body_encoding TEXT NOT NULL DEFAULT ''")
-        if "at" not in {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}:  # before listings
+        letter_columns = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+        if "at" not in letter_columns:  # before listings
             conn.execute("ALTER TABLE dead_letters ADD COLUMN at TEXT NOT NULL DEFAULT ''")
+        for column, kind in (("replayed_at", "TEXT"), ("replayed_events", "INTEGER"), ("last_replay_error", "TEXT")):
+            if column not in letter_columns:  # before replayed letters were kept
+                conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} {kind}")
         return conn
 
     async def close(self) -> None:
@@ -527,21 +541,27 @@ class SqliteStore:
         return int(rows[-1][0]), [event_from_json(payload) for _, payload in rows]
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The open dead letters (not replayed yet), newest first, with when each was dead-lettered."""
         return await self._read(self._dead_letters, limit)
 
     def _dead_letters(self, limit: int) -> list[DeadLetter]:
         rows = (
             self._require(self._rconn)
-            .execute("SELECT raw_seq, delivery_id, error FROM dead_letters ORDER BY raw_seq DESC LIMIT ?", (limit,))
+            .execute(
+                "SELECT d.raw_seq, d.delivery_id, d.error, coalesce(nullif(d.at, ''), r.received_at, '')"
+                " FROM dead_letters d LEFT JOIN raw_deliveries r ON r.seq = d.raw_seq"
+                " WHERE d.replayed_at IS NULL ORDER BY d.raw_seq DESC LIMIT ?",
+                (limit,),
+            )
             .fetchall()
         )
-        return [DeadLetter(int(seq), str(did), str(err)) for seq, did, err in rows]
+        return [DeadLetter(int(seq), str(did), str(err), str(at)) for seq, did, err, at in rows]
 
     async def list_dead_letters(
         self, selection: DeadLetterFilter, after: tuple[str, str] | None, limit: int, with_body: bool
     ) -> list[ApiDeadLetter]:
         """The DeadLetters port: a keyset page in (`at`, id) order; no Kafka position (topic, partition,
-        offset null) and never replayed (a replay that maps a letter drops it)."""
+        offset null)."""
         return await self._read(self._list_dead_letters, selection, after, limit, with_body)
 
     def _list_dead_letters(
@@ -570,22 +590,30 @@ class SqliteStore:
         row = self._require(self._rconn).execute(f"{_LETTERS} WHERE id = ? LIMIT 1", (letter_id,)).fetchone()
         return None if row is None else _letter_row(row, with_body=True)
 
-    async def resolve_dead_letter(self, raw_seq: int, events: Sequence[UnifiedEvent] | None, error: str = "") -> None:
+    async def resolve_dead_letter(
+        self, raw_seq: int, events: Sequence[UnifiedEvent] | None, error: str = "", now: datetime | None = None
+    ) -> None:
         """A replayed dead letter: with `events` (it maps now), store them (ids seen before are
-        ignored) and drop the letter, in one transaction; without, keep it with the new `error`."""
+        ignored) and mark the letter replayed (`replayed_at` = `now`, `replayed_events`), in one
+        transaction; without, keep it open with `last_replay_error` = `error` (as distributed mode)."""
+        when = (now or self.clock()).astimezone(UTC).isoformat()
         await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._resolve_dead_letter, raw_seq, None if events is None else list(events), error
+            self._writer, self._resolve_dead_letter, raw_seq, None if events is None else list(events), error, when
         )
 
-    def _resolve_dead_letter(self, raw_seq: int, events: list[UnifiedEvent] | None, error: str) -> None:
+    def _resolve_dead_letter(self, raw_seq: int, events: list[UnifiedEvent] | None, error: str, when: str) -> None:
         conn = self._require(self._wconn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             if events is None:
-                conn.execute("UPDATE dead_letters SET error = ? WHERE raw_seq = ?", (error, raw_seq))
+                conn.execute("UPDATE dead_letters SET last_replay_error = ? WHERE raw_seq = ?", (error, raw_seq))
             else:
                 _insert_events(conn, events)
-                conn.execute("DELETE FROM dead_letters WHERE raw_seq = ?", (raw_seq,))
+                conn.execute(
+                    "UPDATE dead_letters SET replayed_at = ?, replayed_events = ?, last_replay_error = NULL"
+                    " WHERE raw_seq = ?",
+                    (when, len(events), raw_seq),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -611,7 +639,7 @@ class SqliteStore:
         conn = self._require(self._rconn)
         raw_count, last_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM raw_deliveries").fetchone()
         (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
-        (dead,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+        (dead,) = conn.execute("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL").fetchone()
         return StoreCounts(int(raw_count), int(last_seq), self._cursor(NORMALIZER_CURSOR), int(events), int(dead))
 
     async def ping(self) -> str | None:

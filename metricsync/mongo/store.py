@@ -347,7 +347,8 @@ class MongoStore:
         await self.db[self.names.dead].bulk_write(ops, ordered=False)
 
     async def dead_letter_count(self) -> int:
-        return await self.db[self.names.dead].count_documents({})
+        """The open dead letters: not mapped by a replay since (as embedded mode counts them)."""
+        return await self.db[self.names.dead].count_documents({"replayed_at": {"$exists": False}})
 
     async def find_dead_letters(self, query: Doc, skip: int = 0, limit: int = 0) -> tuple[list[Doc], int]:
         """Dead letters matching `query`, oldest first (`at`, then id), and how many match in all."""

@@ -33,6 +33,16 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()  # the form the normalizer writes `at` in
 
 
+def replayed(events: int, now: datetime) -> Doc:
+    """The fields a replay that mapped a letter sets: it is no longer open."""
+    return {"replayed_at": _iso(now), "replayed_events": events}
+
+
+def failed_replay(error: str, now: datetime) -> Doc:
+    """The fields a replay that failed again sets: the letter stays open, its first `error` kept."""
+    return {"last_replay_error": error, "last_replay_at": _iso(now)}
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Which dead letters a replay takes: by id, dead-lettered at or after `since`, or all open ones."""
@@ -105,7 +115,7 @@ async def _replay_one(
     events, error = map_or_error(delivery, rules)
     if error is not None:
         report.still_failing += 1
-        await store.update_dead_letter(letter_id, {"last_replay_error": error, "last_replay_at": _iso(now)})
+        await store.update_dead_letter(letter_id, failed_replay(error, now))
         print(f"  {letter_id}: still failing: {error}", file=out)
         return
     payloads = [event_to_json(e) for e in events]
@@ -115,7 +125,7 @@ async def _replay_one(
         for e, p in zip(events, payloads, strict=True)
     ]
     await asyncio.gather(*sends)
-    await store.update_dead_letter(letter_id, {"replayed_at": _iso(now), "replayed_events": len(events)})
+    await store.update_dead_letter(letter_id, replayed(len(events), now))
     report.replayed += 1
     report.events += len(events)
     log.info("dead letter replayed id=%s source=%s events=%d", letter_id, delivery.source, len(events))

@@ -138,7 +138,8 @@ EMBEDDED_WORKER_PENDING = Family(
 DEAD_LETTERS = Family(
     "metricsync_dead_letters",
     "gauge",
-    "Deliveries stored as dead letters (they could not be mapped; `metricsync rebuild` retries them).",
+    "Open dead letters: deliveries that could not be mapped and no replay has mapped since "
+    "(`metricsync replay-dead-letters` retries them).",
 )
 
 DORA_LABELS = ("service", "team", "environment")  # team: from METRICSYNC_CONFIG, "" when none

@@ -1,7 +1,7 @@
 """Dead letters in embedded mode: `GET /api/v1/dead-letters` lists, pages, exports and fetches them from
-the SQLite store behind the API token; `metricsync replay-dead-letters` (with `serve` stopped) drops a
-letter that maps now with its events stored, one that still fails keeps its place; replaying twice
-changes nothing."""
+the SQLite store behind the API token; `metricsync replay-dead-letters` (with `serve` stopped) marks a
+letter that maps now replayed with its events stored, one that still fails stays open with the error
+of that replay; replaying twice changes nothing."""
 
 from __future__ import annotations
 
@@ -63,13 +63,28 @@ def test_replay_in_embedded_mode_resolves_what_maps_and_keeps_what_does_not(embe
     assert "1 still failing" in first.stderr
     again = replay(embedded, "--all")
     assert "replayed 0 dead letters (0 events), 1 still failing" in again.stderr, again.stderr
-    with sqlite3.connect(db_path(embedded.data_dir)) as conn:
-        rows = conn.execute("SELECT error FROM dead_letters").fetchall()
-    assert len(rows) == 1
-    assert "phase" in rows[0][0]
     embedded.start()
     wait_until("the pipeline to catch up", embedded.caught_up)
     assert embedded.dora() == before  # its events were stored already: nothing counted twice
+
+    # as in distributed mode: the replayed letter is listed as such, the failing one stays open
+    def listed(state: str) -> list[dict[str, object]]:
+        answer = httpx.get(f"{embedded.base}/api/v1/dead-letters", params={"state": state}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        letters: list[dict[str, object]] = answer.json()["dead_letters"]
+        return letters
+
+    (replayed,) = listed("replayed")
+    assert (replayed["id"], replayed["error"]) == (delivery_id, "an older mapper failed")
+    assert isinstance(replayed["replayed_events"], int)
+    assert replayed["replayed_at"] is not None
+    (still,) = listed("open")
+    assert "phase" in str(still["error"])  # the first error stays
+    assert "phase" in str(still["last_replay_error"])
+    assert still["replayed_at"] is None
+    assert {str(letter["id"]) for letter in listed("all")} == {replayed["id"], still["id"]}
+    status = httpx.get(f"{embedded.base}/api/v1/status", timeout=10).json()
+    assert status["dead_letters"] == 1  # the open ones
 
 
 def test_dead_letters_are_listed_paged_exported_and_fetched_in_embedded_mode(tmp_path: Path) -> None:

@@ -27,12 +27,16 @@ from metricsync.clock import utc_now
 from metricsync.embedded.sqlite_store import DeadLetter as SqliteDeadLetter
 from metricsync.embedded.sqlite_store import SqliteStore
 from metricsync.mongo.store import MongoStore
+from metricsync.services.dead_letters import failed_replay, replayed
 from metricsync.services.normalizer_service import _dead_letter
+from metricsync.settings import Settings
 from metricsync.simulation.workload import MixedWorkload
 from metricsync.web.dead_letters import routes
 from metricsync.web.read_api import ReadApi
+from normalizer.mapping import map_or_error
 from schemas.api import DeadLetter
 from schemas.catalog import ServiceCatalog
+from schemas.events import UnifiedEvent
 from schemas.ports import DeadLetterFilter, DeadLetters
 from schemas.raw import RawDelivery
 
@@ -61,6 +65,9 @@ class Twin:
     name: str
     store: Store
     fill: Callable[[list[Letter]], Awaitable[None]]  # dead-letter these, through the twin's write path
+    # a replay's outcome for one letter, through the twin's write path: mapped to `events`, or (events
+    # None) failed again with `error`
+    replay: Callable[[str, list[UnifiedEvent] | None, str, datetime], Awaitable[None]]
 
 
 @pytest.fixture(params=["sqlite", "mongo"])
@@ -79,7 +86,11 @@ async def twin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
                     seq, [], [SqliteDeadLetter(seq, letter.delivery.delivery_id, letter.error)]
                 )
 
-        yield Twin("sqlite", sqlite, fill_sqlite)
+        async def replay_sqlite(letter_id: str, events: list[UnifiedEvent] | None, error: str, at: datetime) -> None:
+            seq = next(row.seq for row in await sqlite.raw_after(0, 10_000) if row.delivery.delivery_id == letter_id)
+            await sqlite.resolve_dead_letter(seq, events, error, at)
+
+        yield Twin("sqlite", sqlite, fill_sqlite, replay_sqlite)
         await sqlite.close()
         return
     mongo_uri: str = request.getfixturevalue("mongo_uri")
@@ -95,7 +106,11 @@ async def twin(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
             docs.append({**doc, "at": letter.at.isoformat()})
         await mongo.put_dead_letters(docs)
 
-    yield Twin("mongo", mongo, fill_mongo)
+    async def replay_mongo(letter_id: str, events: list[UnifiedEvent] | None, error: str, at: datetime) -> None:
+        fields = failed_replay(error, at) if events is None else replayed(len(events), at)
+        await mongo.update_dead_letter(letter_id, fields)
+
+    yield Twin("mongo", mongo, fill_mongo, replay_mongo)
     await mongo.client.drop_database(database)
     await mongo.close()
 
@@ -170,6 +185,36 @@ async def test_filters_select_the_same_letters_in_both_stores(twin: Twin) -> Non
     assert await ids(source=source, error="éclaté", since=T0) == order(
         [x for x in given[0::2] if x.delivery.source.value == source]
     )
+
+
+async def test_a_replay_marks_what_maps_replayed_and_keeps_what_fails_open_in_both_stores(twin: Twin) -> None:
+    given = letters(4)
+    await twin.fill(given)
+    ids = order(given)
+    when = T0 + timedelta(days=1)
+    by_id = {g.delivery.delivery_id: g for g in given}
+    mapped, error = map_or_error(by_id[ids[1]].delivery, Settings().mapping_rules())  # it maps now
+    assert error is None
+    assert mapped
+    await twin.replay(ids[1], mapped, "", when)
+    await twin.replay(ids[2], None, "still: field 'build.phase' is 'EXPLODED'", when)
+
+    async def listed(state: str) -> list[DeadLetter]:
+        return await twin.store.list_dead_letters(DeadLetterFilter(state=state), None, 100, False)  # type: ignore[arg-type]
+
+    (done,) = await listed("replayed")
+    assert (done.id, done.replayed_events, done.last_replay_error) == (ids[1], len(mapped), None)
+    assert done.replayed_at is not None
+    assert datetime.fromisoformat(done.replayed_at) == when
+    assert done.error == by_id[ids[1]].error  # the first error stays
+    assert [letter.id for letter in await listed("open")] == [ids[0], ids[2], ids[3]]
+    failing = await twin.store.get_dead_letter(ids[2])
+    assert failing is not None
+    assert (failing.replayed_at, failing.last_replay_error) == (None, "still: field 'build.phase' is 'EXPLODED'")
+    assert failing.error == by_id[ids[2]].error
+    assert [letter.id for letter in await listed("all")] == ids
+    assert await twin.store.count_dead_letters(DeadLetterFilter(state="open")) == 3
+    assert await twin.store.count_dead_letters(DeadLetterFilter(state="replayed")) == 1
 
 
 async def test_one_letter_with_its_body_and_the_list_without(twin: Twin) -> None:

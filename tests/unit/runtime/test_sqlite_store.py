@@ -249,5 +249,19 @@ async def test_a_store_written_before_dead_letters_had_a_time_is_listed_by_recei
             ("b", later.isoformat(), "a new error"),
         ]
         assert await store.count_dead_letters(DeadLetterFilter(since=later)) == 1
+        # the replay columns were added too: a replay marks the old letter replayed, the other stays open
+        await store.resolve_dead_letter(1, [], now=later)
+        await store.resolve_dead_letter(2, None, "fails again", now=later)
+        (done,) = await store.list_dead_letters(DeadLetterFilter(state="replayed"), None, 10, False)
+        assert (done.id, done.replayed_at, done.replayed_events, done.error) == (
+            "a",
+            later.isoformat(),
+            0,
+            "an old error",
+        )
+        (still,) = await store.list_dead_letters(DeadLetterFilter(state="open"), None, 10, False)
+        assert (still.id, still.error, still.last_replay_error) == ("b", "a new error", "fails again")
+        assert (await store.counts()).dead_letters == 1
+        assert [d.delivery_id for d in await store.dead_letters()] == ["b"]  # what a replay looks at
     finally:
         await store.close()

@@ -77,7 +77,8 @@ PINNED: dict[str, tuple[str, tuple[str, ...], str]] = {
     "metricsync_dead_letters": (
         "gauge",
         (),
-        "Deliveries stored as dead letters (they could not be mapped; `metricsync rebuild` retries them).",
+        "Open dead letters: deliveries that could not be mapped and no replay has mapped since "
+        "(`metricsync replay-dead-letters` retries them).",
     ),
     "metricsync_dora_window_seconds": (
         "gauge",

@@ -7,14 +7,26 @@ and validate; a `ValidationError` names the field. Ingest validates every reques
 field); the normalizer validates the stored body again with the same models, so both agree.
 """
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _ID = Field(min_length=1, max_length=200)
 _NAME = Field(min_length=1, max_length=200)
 _SHA = Field(pattern=r"^[0-9a-fA-F]{7,64}$")
+
+
+def _time_text(value: Any) -> Any:
+    """A time is ISO 8601 text with an offset, as the published schema says (`format: date-time`) and as
+    DevLake sends it: a number, which pydantic would read as a Unix time, is refused."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("expected an ISO 8601 date-time string with an offset, e.g. 2026-01-05T10:00:00Z")
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
 class _Strict(BaseModel):
@@ -37,16 +49,20 @@ class ApiChange(_Strict):
     """One commit the deployment shipped, oldest first; `committed_at` gives its lead time."""
 
     sha: str = _SHA
-    committed_at: AwareDatetime
+    committed_at: Time
 
 
 class DeploymentReport(_Strict):
+    """MetricSync's deployment report: one deployment of a service to an environment, with the commit it
+    shipped (`sha`) and, optionally, the commits it shipped first (`changes`, for lead time without
+    push webhooks). `finished_at` is required unless `status` is `in_progress`."""
+
     id: str = _ID  # the caller's id: resending the same id and status changes nothing
     service: str = _NAME
     environment: str = _NAME
     status: ApiStatus = ApiStatus.SUCCESS
-    started_at: AwareDatetime | None = None
-    finished_at: AwareDatetime | None = None  # required unless status is in_progress
+    started_at: Time | None = None
+    finished_at: Time | None = None  # required unless status is in_progress
     sha: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,64}$")
     repo: str | None = Field(default=None, max_length=300)
     changes: list[ApiChange] = Field(default_factory=list, max_length=10_000)
@@ -61,11 +77,14 @@ class DeploymentReport(_Strict):
 
 
 class IncidentReport(_Strict):
+    """MetricSync's incident report: opened (`started_at`), and resolved when `resolved_at` is given (a
+    later report with the same `id`); `cause_sha` or `cause_deployment_id` names the failed deployment."""
+
     id: str = _ID  # the caller's id: an open and a later resolve of one incident share it
     service: str = _NAME
     environment: str = "production"
-    started_at: AwareDatetime
-    resolved_at: AwareDatetime | None = None
+    started_at: Time
+    resolved_at: Time | None = None
     severity: str | None = Field(default=None, max_length=100)
     title: str | None = Field(default=None, max_length=1000)
     url: str | None = Field(default=None, max_length=2000)
@@ -86,8 +105,8 @@ class DevLakeCommit(_Lenient):
     repoUrl: str = Field(min_length=1, max_length=2000)  # noqa: N815 - DevLake's field names
     commitSha: str = _SHA  # noqa: N815
     refName: str | None = None  # noqa: N815
-    startedDate: AwareDatetime | None = None  # noqa: N815
-    finishedDate: AwareDatetime | None = None  # noqa: N815
+    startedDate: Time | None = None  # noqa: N815
+    finishedDate: Time | None = None  # noqa: N815
 
 
 class DevLakeDeployment(_Lenient):
@@ -98,9 +117,9 @@ class DevLakeDeployment(_Lenient):
     environment: str = ""  # PRODUCTION | STAGING | TESTING | DEVELOPMENT; "" = PRODUCTION
     displayTitle: str | None = None  # noqa: N815
     url: str | None = None
-    createdDate: AwareDatetime | None = None  # noqa: N815
-    startedDate: AwareDatetime  # noqa: N815
-    finishedDate: AwareDatetime  # noqa: N815
+    createdDate: Time | None = None  # noqa: N815
+    startedDate: Time  # noqa: N815
+    finishedDate: Time  # noqa: N815
     deploymentCommits: list[DevLakeCommit] = Field(min_length=1, max_length=1000)  # noqa: N815
 
 
@@ -112,8 +131,8 @@ class DevLakeIssue(_Lenient):
     type: str = "INCIDENT"
     status: Literal["TODO", "DONE", "IN_PROGRESS"]
     url: str | None = None
-    createdDate: AwareDatetime  # noqa: N815
-    resolutionDate: AwareDatetime | None = None  # noqa: N815
+    createdDate: Time  # noqa: N815
+    resolutionDate: Time | None = None  # noqa: N815
     priority: str | None = None
 
 

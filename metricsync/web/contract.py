@@ -66,6 +66,9 @@ class Operation:
     headers: Sequence[Header] = ()
     security: Sequence[str] = ()  # names of components.securitySchemes, any one of them suffices
     request_body: str | None = None  # description of a JSON object body (webhooks), None: no body
+    # the models the application/json body is one of (the push API); none: any JSON object (a sender's
+    # own payload, stored verbatim)
+    request_models: Sequence[type[BaseModel]] = ()
     request_examples: Mapping[str, Any] = field(default_factory=dict)  # of the application/json body
     # further media types the body may have, each with the JSON schema of its body (a batch: an array)
     request_media: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.routing import BaseRoute
 
 from metricsync.web.contract import Answer, ApiRoute, Operation
@@ -143,12 +143,16 @@ def _documented(routes: Iterable[BaseRoute]) -> list[ApiRoute]:
     return [route for route in routes if isinstance(route, ApiRoute)]
 
 
-def _models(operations: Iterable[Operation]) -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {}
+def _models(operations: Iterable[Operation]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    """The models the document refers to: responses as they are serialized, request bodies as they are
+    validated (a model is one or the other here, so each keeps its own name)."""
+    seen: dict[str, tuple[type[BaseModel], JsonSchemaMode]] = {}
     for operation in operations:
         for answer in operation.responses.values():
             if answer.model is not None:
-                seen.setdefault(answer.model.__name__, answer.model)
+                seen.setdefault(answer.model.__name__, (answer.model, "serialization"))
+        for model in operation.request_models:
+            seen.setdefault(model.__name__, (model, "validation"))
     return [seen[name] for name in sorted(seen)]
 
 
@@ -236,7 +240,10 @@ def _operation(route: ApiRoute, method: str) -> dict[str, Any]:
     if parameters:
         document["parameters"] = parameters
     if op.request_body is not None:
-        media: dict[str, Any] = {"schema": {"type": "object", "additionalProperties": True}}
+        body: dict[str, Any] = {"type": "object", "additionalProperties": True}
+        if op.request_models:
+            body = {"oneOf": [{"$ref": REF.format(model=model.__name__)} for model in op.request_models]}
+        media: dict[str, Any] = {"schema": body}
         if op.request_examples:
             media["examples"] = {name: {"value": value} for name, value in op.request_examples.items()}
         content: dict[str, Any] = {"application/json": media}
@@ -254,7 +261,7 @@ def openapi_document(routes: Iterable[BaseRoute], version: str = API_VERSION) ->
     """The OpenAPI 3.1 document of the `ApiRoute`s among `routes` (others are left out)."""
     documented = _documented(routes)
     models = _models(route.operation for route in documented)
-    _, definitions = models_json_schema([(model, "serialization") for model in models], ref_template=REF)
+    _, definitions = models_json_schema(models, ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in sorted(documented, key=lambda r: r.path):
         for method in sorted(route.methods or {"GET"}):

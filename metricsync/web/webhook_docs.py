@@ -14,8 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from metricsync.web.contract import Answer, Header, Operation
 from schemas.api import Health, WebhookAck
+from schemas.push_api import DeploymentReport, DevLakeDeployment, DevLakeIssue, IncidentReport
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -123,6 +126,7 @@ def _webhook(
     headers: tuple[Header, ...] = (),
     responses: dict[int, Answer] | None = None,
     media: dict[str, dict[str, Any]] | None = None,
+    models: tuple[type[BaseModel], ...] = (),
 ) -> Operation:
     return Operation(
         summary,
@@ -133,6 +137,7 @@ def _webhook(
         request_body=_BODY,
         request_examples=examples,
         request_media=media or {},
+        request_models=models,
         tags=("webhooks",),
     )
 
@@ -223,6 +228,7 @@ WEBHOOK_OPERATIONS: dict[str, Operation] = {
         ("pushToken", "pushBasic"),
         _DEPLOYMENTS,
         _PUSH,
+        models=(DeploymentReport, DevLakeDeployment),
     ),
     "/api/v1/incidents": _webhook(
         "Push an incident (MetricSync's or Apache DevLake's issue shape)",
@@ -230,6 +236,7 @@ WEBHOOK_OPERATIONS: dict[str, Operation] = {
         _INCIDENTS,
         _PUSH + " A DevLake issue needs `X-MetricSync-Service` (400 without it); only `type` INCIDENT counts.",
         headers=(_SERVICE,),
+        models=(IncidentReport, DevLakeIssue),
     ),
     "/healthz": Operation(
         "Liveness: 200 while the process serves, with how each sender is verified",

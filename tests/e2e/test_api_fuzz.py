@@ -104,6 +104,11 @@ bearer = "{PUSH_TOKEN}"
 [auth.openapi.pushBasic]
 username = "ci"
 password = "{PUSH_TOKEN}"
+
+# a schema-violating body larger than METRICSYNC_MAX_BODY_BYTES (e.g. more items than maxItems) is refused
+# with 413 before it is read: a rejection like the default ones
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 """
 
 # An event stream stays open while the client listens: not fuzzed (a request would wait for its end);

@@ -545,6 +545,24 @@ async def test_cdevents_bad_bodies(
             "status",
             id="devlake-bad-status",
         ),
+        pytest.param(  # found by the fuzzing: a number was read as a Unix time (the schema says date-time text)
+            "/api/v1/incidents",
+            {
+                "issueKey": "K",
+                "title": "t",
+                "status": "DONE",
+                "createdDate": "2026-01-05T10:00:00Z",
+                "resolutionDate": 0,
+            },
+            "resolutionDate: Value error, expected an ISO 8601 date-time string",
+            id="devlake-time-as-a-number",
+        ),
+        pytest.param(
+            "/api/v1/deployments",
+            {"id": "d", "service": "a", "environment": "production", "finished_at": 1767607200},
+            "finished_at: Value error, expected an ISO 8601 date-time string",
+            id="time-as-a-number",
+        ),
     ],
 )
 async def test_push_invalid_body_is_400_naming_the_field(

@@ -135,3 +135,38 @@ def test_every_app_documents_its_metrics(tmp_path: Path) -> None:
         answer = openapi_document(app.routes)["paths"]["/metrics"]["get"]["responses"]["200"]
         assert list(answer["content"]) == [MEDIA_TYPE]
     assert MEDIA_TYPE.startswith("text/plain; version=")  # what prometheus_client serves, without the charset
+
+
+def _push_schema(document: dict[str, Any], path: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return {**schema, "components": document["components"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "parse"),
+    [("/api/v1/deployments", "parse_deployment"), ("/api/v1/incidents", "parse_incident")],
+)
+def test_the_push_api_bodies_are_documented_as_the_models_ingest_validates_with(path: str, parse: str) -> None:
+    """Each push body's schema is one of MetricSync's or DevLake's shape: every example is valid for exactly
+    one of them and parses with ingest's own parser; a body the parser refuses for a field's sake is
+    invalid for the schema too."""
+    import jsonschema
+
+    from schemas import push_api
+
+    routes = [ApiRoute(p, lambda request: None, op, methods=["POST"]) for p, op in WEBHOOK_OPERATIONS.items()]
+    document = openapi_document(routes)
+    schema = _push_schema(document, path)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    branches = [
+        jsonschema.Draft202012Validator({**branch, "components": document["components"]}) for branch in schema["oneOf"]
+    ]
+    for name, body in WEBHOOK_OPERATIONS[path].request_examples.items():
+        assert validator.is_valid(body), (name, [e.message for e in validator.iter_errors(body)])
+        assert sum(branch.is_valid(body) for branch in branches) == 1, name
+        getattr(push_api, parse)(body)  # ingest accepts it
+    example = WEBHOOK_OPERATIONS[path].request_examples["metricsync"]
+    for broken in ({**example, "id": ""}, {**example, "unknown": 1}, {k: v for k, v in example.items() if k != "id"}):
+        assert not validator.is_valid(broken), broken
+        with pytest.raises(ValueError, match="validation error"):
+            getattr(push_api, parse)(broken)

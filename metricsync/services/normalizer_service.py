@@ -10,7 +10,8 @@ all of them at once (one insert per collection), so a poll never waits for the s
 before, and FerretDB's cost per call is shared by every poll that arrived meanwhile. Rounds run one
 after the other, so offsets are committed in poll order. Only when what is gathered reaches
 MAX_UNSTORED deliveries or MAX_UNSTORED_BYTES of bodies does the next poll wait for the round out.
-Everything gathered is stored when idle, before partitions are revoked and on stop.
+Everything gathered is stored when idle, before partitions are revoked and on stop (before a revoke
+during an outage it cannot be: it is dropped, and the partitions' next owner processes it again).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from metricsync.kafka.codec import CodecError, decode_raw
 from metricsync.kafka.consumer import ConsumerServiceBase
 from metricsync.kafka.limits import raw_consumer_options
+from metricsync.kafka.outage import is_transient
 from metricsync.mongo.dead_letter_docs import letter_doc
 from metricsync.mongo.store import RULES_DERIVED, RULES_NORMALIZER, MongoStore
 from metricsync.settings import Settings
@@ -263,7 +265,19 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.normalizer = normalizer
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        await self.normalizer.flush()
+        try:
+            await self.normalizer.flush()
+        except Exception as e:
+            await self.normalizer.abandon()  # what was gathered belongs to partitions that may go elsewhere
+            if not is_transient(e):
+                raise  # a bug: aiokafka logs it with its traceback, and the rebalance goes on
+            # Kafka or MongoDB away: the next owner processes what was not committed
+            log.warning(
+                "storing and committing before the rebalance failed (%s: %s); uncommitted deliveries will be "
+                "processed again by their next owner",
+                type(e).__name__,
+                e,
+            )
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self.normalizer.rebalanced()

@@ -32,15 +32,7 @@ def dora_report(
     end: datetime,
 ) -> dict[str, Any]:
     metrics = engine.report(services, environment, start, end)
-    scope = Scope(
-        service=service,
-        team=team,
-        environment=environment,
-        from_=start,
-        to=end,
-        retained_from=engine.retained_from(services, start),
-        history_from=engine.history_from(services, environment, start),
-    )
+    scope = _scope(engine, services, service, team, environment, start, end)
     document = DoraReport(scope=scope, **dict(metrics)).model_dump(mode="json")
     return {"scope": document.pop("scope"), **document}  # scope first, as the API documents it
 

@@ -12,6 +12,7 @@ FindingKind = Literal[
     "failure_rate_shift",
     "deployment_rate_shift",
     "lead_time_drivers",
+    "failure_rate_drivers",
     "slow_changes",
     "long_incident",
     "repeated_failures",

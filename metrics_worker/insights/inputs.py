@@ -15,6 +15,7 @@ MIN_LEAD_SAMPLES = 8  # lead-time shift and drivers: changes in each window
 MIN_DEPLOYMENTS = 10  # failure-rate shift: deployments in each window
 MIN_RATE_EVENTS = 10  # deployment-rate shift: deployments in both windows together
 MIN_DRIVER_CHANGE = 0.10  # drivers: the mean lead time moved by at least 10 % of the previous one
+MIN_RATE_POINTS = 0.05  # failure-rate drivers: the change failure rate moved by at least 5 points
 MIN_OUTLIER_SAMPLES = 8  # slow changes: changes with a lead time in the window
 MIN_INCIDENT_SAMPLES = 4  # long incidents: resolved incidents in the window
 FENCE_IQR = 3.0  # an outlier lies above Q3 + 3 x IQR (Tukey's "far out")

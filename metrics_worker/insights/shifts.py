@@ -10,6 +10,7 @@ from metrics_worker.insights.inputs import (
     MIN_DRIVER_CHANGE,
     MIN_LEAD_SAMPLES,
     MIN_RATE_EVENTS,
+    MIN_RATE_POINTS,
     STRONG,
     ChangeFacts,
     InsightInput,
@@ -281,5 +282,74 @@ def _driver(
     ]
 
 
+def failure_rate_drivers(data: InsightInput) -> list[Finding]:
+    """Which services (teams) account for the change of the change failure rate: the rate over N
+    deployments is the sum over groups of (the group's failed deployments / N), so group g adds
+    F'_g/N' - F_g/N to the change (the same decomposition as the lead-time drivers, over 0/1 values)."""
+
+    def failed_by(period: Period, group: Callable[[str], str]) -> list[tuple[str, float]]:
+        return [(group(d.service), 1.0 if d.failed else 0.0) for d in period.deployments]
+
+    findings = _rate_driver(data, "service", failed_by(data.previous, str), failed_by(data.current, str))
+    if data.teams:
+
+        def team(service: str) -> str:
+            return data.teams.get(service, "(no team)")
+
+        findings += _rate_driver(data, "team", failed_by(data.previous, team), failed_by(data.current, team))
+    return findings
+
+
+def _rate_driver(
+    data: InsightInput, dimension: str, before: list[tuple[str, float]], after: list[tuple[str, float]]
+) -> list[Finding]:
+    n1, n2 = len(before), len(after)
+    if n1 < MIN_DEPLOYMENTS or n2 < MIN_DEPLOYMENTS:
+        return []
+    rate1 = sum(v for _, v in before) / n1
+    rate2 = sum(v for _, v in after) / n2
+    if abs(rate2 - rate1) < MIN_RATE_POINTS - _TIE:
+        return []
+    shares = contributions(before, n1, after, n2)
+    top = _top(shares)
+    if not top:
+        return []
+    share = shares[top[0]]
+    verb = "rose" if rate2 > rate1 else "fell"
+    who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
+    what = f"{who} {'each account' if len(top) > 1 else 'accounts'} for {share:.0%} of it"
+    points = (rate2 - rate1) * 100
+    ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [
+        Finding(
+            kind="failure_rate_drivers",
+            category="driver",
+            strength="medium" if abs(rate2 - rate1) >= 2 * MIN_RATE_POINTS - _TIE else "low",
+            sentence=(
+                f"Change failure rate {verb} {rate1:.0%} -> {rate2:.0%} ({points:+.0f} points over {n1} and {n2} "
+                f"deployments); by {dimension}, {what}."
+            ),
+            numbers={
+                "dimension": dimension,
+                "rate_before": rate1,
+                "rate_after": rate2,
+                "deployments_before": n1,
+                "deployments_after": n2,
+                "top": top[0],
+                "tied": len(top) > 1,
+                **{f"share:{group}": round(value, 6) for group, value in ordered},
+            },
+            links=_links(data, "deployments", "incidents"),
+            service=top[0] if dimension == "service" and len(top) == 1 else None,
+        )
+    ]
+
+
 def shifts(data: InsightInput) -> list[Finding]:
-    return [*lead_time_shift(data), *failure_rate_shift(data), *deployment_rate_shift(data), *lead_time_drivers(data)]
+    return [
+        *lead_time_shift(data),
+        *failure_rate_shift(data),
+        *deployment_rate_shift(data),
+        *lead_time_drivers(data),
+        *failure_rate_drivers(data),
+    ]

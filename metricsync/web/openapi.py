@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute
 from metricsync.web.contract import Answer, ApiRoute, Operation
 
 OPENAPI_VERSION = "3.1.0"
-# 1.1: every sender's auth as a security scheme, request examples, /metrics; 1.2: scope.history_from
+# 1.1: every sender's auth as a security scheme, request examples, /metrics; 1.2: scope.history_from, the push
+# bodies as schemas, the insight kind failure_rate_drivers
 API_VERSION = "1.2.0"
 REF = "#/components/schemas/{model}"
 

@@ -1,6 +1,7 @@
 """Each insight kind with hand-computed data (docs/metrics.md section 15). The inputs are built directly
 (deployment, incident and change views), so each case states exactly what the finding sees."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -259,6 +260,62 @@ def test_driver_tie() -> None:
     assert (finding.numbers["top"], finding.numbers["tied"]) == ("a", True)
     assert finding.sentence.endswith("by service, a and b (tied) each account for 50% of it.")
     assert finding.service is None
+
+
+def runs(service: str, start: datetime, total: int, failed: int) -> list[DeploymentView]:
+    """`total` deployments of `service` an hour apart, the first `failed` of them failed."""
+    return [
+        dep(service, start + timedelta(hours=i + 1), [1], failed=i < failed, name=f"{service}-{i}")
+        for i in range(total)
+    ]
+
+
+def test_failure_rate_driver_by_service() -> None:
+    # before: a 1 of 10 failed, b 1 of 10: 2/20 = 10 %; now a 5 of 10, b 1 of 10: 6/20 = 30 % (+20 points).
+    # a adds 5/20 - 1/20 = 0.20 of the 0.20 rise: 100 %; b 1/20 - 1/20 = 0. Medium: the rate moved >= 10 points.
+    before = runs("a", PREV, 10, 1) + runs("b", PREV, 10, 1)
+    now = runs("a", START, 10, 5) + runs("b", START, 10, 1)
+    (finding,) = of_kind(findings(data(now, before)), "failure_rate_drivers")
+    assert finding.sentence == (
+        "Change failure rate rose 10% -> 30% (+20 points over 20 and 20 deployments); by service, a accounts for "
+        "100% of it."
+    )
+    assert (finding.strength, finding.service, finding.category) == ("medium", "a", "driver")
+    assert (finding.numbers["share:a"], finding.numbers["share:b"]) == (1.0, 0.0)
+    assert finding.numbers["rate_before"] == pytest.approx(0.1)
+    assert finding.numbers["rate_after"] == pytest.approx(0.3)
+    assert [link.rel for link in finding.links] == ["deployments", "deployments", "incidents", "incidents"]
+
+
+def test_failure_rate_driver_by_team_and_a_group_pulling_the_other_way() -> None:
+    # before: a 4/10, b 0/10, c 0/10 = 4/30; now a 0/10, b 3/10, c 3/10 = 6/30 (+6.7 points: low).
+    # a adds 0 - 4/30, b 3/30, c 3/30; the change is 2/30: a -200 %, b 150 %, c 150 %.
+    # By team (a: pay; b, c: web): pay -200 %, web 300 %.
+    before = runs("a", PREV, 10, 4) + runs("b", PREV, 10, 0) + runs("c", PREV, 10, 0)
+    now = runs("a", START, 10, 0) + runs("b", START, 10, 3) + runs("c", START, 10, 3)
+    inputs = replace(data(now, before), teams={"a": "pay", "b": "web", "c": "web"})
+    found = of_kind(findings(inputs), "failure_rate_drivers")
+    by = {f.numbers["dimension"]: f for f in found}
+    assert by["service"].sentence.endswith("by service, b and c (tied) each account for 150% of it.")
+    assert by["service"].numbers["share:a"] == pytest.approx(-2.0)
+    assert (by["service"].strength, by["service"].service) == ("low", None)
+    assert by["team"].sentence == (
+        "Change failure rate rose 13% -> 20% (+7 points over 30 and 30 deployments); by team, web accounts for "
+        "300% of it."
+    )
+    assert by["team"].numbers["share:pay"] == pytest.approx(-2.0)
+
+
+@pytest.mark.parametrize(
+    ("before", "now"),
+    [
+        pytest.param((25, 1), (25, 2), id="4-points-is-below-5"),
+        pytest.param((9, 0), (10, 5), id="9-deployments-before"),
+    ],
+)
+def test_no_failure_rate_driver(before: tuple[int, int], now: tuple[int, int]) -> None:
+    found = findings(data(runs("a", START, *now), runs("a", PREV, *before)))
+    assert of_kind(found, "failure_rate_drivers") == []
 
 
 def test_driver_by_stage() -> None:

@@ -376,6 +376,17 @@ def assert_strongest_findings_first(page: BrowserPage, server: Embedded, redeplo
     words = {"high": "strong", "medium": "medium", "low": "weak"}
     parts = [f"{n} {word}" for s, word in words.items() if (n := sum(1 for f in found if f["strength"] == s))]
     assert tally == f"{len(found)} findings: {', '.join(parts)}."
+    # a finding with many links shows 3 and "+N more"; every link is in the page
+    many = next(i for i, f in enumerate(found[:5]) if len(f["links"]) > 4)
+    finding = page.page.locator("#insights .finding").nth(many)
+    links = finding.locator(".finding-links [data-href], .finding-links a[data-rel]")
+    assert links.count() == len(found[many]["links"])
+    assert finding.locator(".finding-links .check-link:not([hidden])").count() == 3
+    more = finding.locator("button.more-links")
+    assert more.inner_text().strip() == f"+{len(found[many]['links']) - 3} more"
+    more.click()
+    assert finding.locator(".finding-links .check-link:not([hidden])").count() == len(found[many]["links"])
+    assert finding.locator("button.more-links").count() == 0
     toggle = page.page.locator("#insights button.show-all")
     assert toggle.inner_text() == f"Show all {len(found)} findings"
     assert toggle.get_attribute("aria-expanded") == "false"

@@ -29,6 +29,26 @@ function numbers(values) {
     h("dl", {}, entries.map(([key, value]) => h("div", {}, h("dt", {}, key.replaceAll("_", " ")), h("dd", { class: "mono" }, numberText(value))))));
 }
 
+// A finding's links: the first LINKS_SHOWN, and "+N more" for the rest (a finding about five deployments
+// has five deployment links, which fill a phone's screen); every link is in the DOM, the rest `hidden`.
+export const LINKS_SHOWN = 3;
+
+function checkLinks(f, onLink) {
+  const items = f.links.map((link, i) => h("span", { class: "check-link", hidden: i >= LINKS_SHOWN && f.links.length > LINKS_SHOWN + 1 ? "" : null },
+    i ? " · " : "", linkTo(link, (l) => onLink(l, f.sentence))));
+  const line = h("p", { class: "finding-links" }, h("span", { class: "muted" }, "Check: "), items);
+  const hidden = items.filter((item) => item.hidden);
+  if (hidden.length) {
+    const more = h("button", { type: "button", class: "more-links", "aria-label": `Show ${hidden.length} more links of this finding` }, ` +${hidden.length} more`);
+    more.addEventListener("click", () => {
+      hidden.forEach((item) => { item.hidden = false; });
+      more.remove();
+    });
+    line.append(more);
+  }
+  return line;
+}
+
 // The loading state of a new view (`label`: its scope and window): the request is not sent before the
 // other panels' answers are in, so this can show for a second or more on a large history.
 export function renderInsightsLoading(container, label, days) {
@@ -65,8 +85,7 @@ export function renderInsights(container, report, onLink) {
         h("span", { class: "category" }, CATEGORY[f.category] || f.category),
         f.service ? h("span", { class: "service" }, f.service) : null),
       h("p", { class: "sentence" }, f.sentence),
-      f.links.length ? h("p", { class: "finding-links" }, h("span", { class: "muted" }, "Check: "),
-        f.links.map((link, i) => [i ? " · " : "", linkTo(link, (l) => onLink(l, f.sentence))])) : null,
+      f.links.length ? checkLinks(f, onLink) : null,
       numbers(f.numbers));
   }));
   container.append(list);

@@ -134,6 +134,16 @@ class Health(BaseModel):
     )
 
 
+class Probe(BaseModel):
+    """`GET /healthz` (200 while serving) and `GET /readyz` (200 ready, 503 with the reason) of
+    `metricsync api`, which takes no webhooks (so has no `verification`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["ok", "ready", "unavailable"]
+    reason: str | None = Field(None, description="why it is not ready (the store does not answer)")
+
+
 class LogPositions(BaseModel):
     """Embedded mode: sequence numbers in the raw log (positions, not counts: the log has gaps)."""
 

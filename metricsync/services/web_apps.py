@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ingest.app import IngestStarlette, create_ingest_routes
 from ingest.errors import http_exception_handler
@@ -29,9 +29,22 @@ from metricsync.telemetry.kafka_lag import consumer_groups_lag
 from metricsync.telemetry.middleware import RequestTimer
 from metricsync.telemetry.process import Telemetry
 from metricsync.web.api_docs import WEBHOOK_OPERATIONS, docs_routes
-from metricsync.web.contract import documented
+from metricsync.web.contract import Answer, ApiRoute, Operation, documented
+from schemas.api import Probe
 
 log = logging.getLogger(__name__)
+
+# `metricsync api`'s probes (ingest's are in metricsync/web/webhook_docs.py, with how each sender is verified)
+API_PROBES = {
+    "/healthz": Operation(
+        "Liveness: 200 while the process serves", {200: Answer("serving", Probe)}, tags=("operations",)
+    ),
+    "/readyz": Operation(
+        "Readiness: 200 when MongoDB answers, else 503 with the reason",
+        {200: Answer("ready", Probe), 503: Answer("not ready; `reason` says why", Probe)},
+        tags=("operations",),
+    ),
+}
 
 
 def create_ingest_service_app(
@@ -139,10 +152,13 @@ def create_api_app(settings: Settings, clock: Callable[[], datetime] = utc_now) 
     async def readyz(request: Request) -> Response:
         problem = await store.ping()
         if problem:
-            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [
+        ApiRoute("/healthz", healthz, API_PROBES["/healthz"]),
+        ApiRoute("/readyz", readyz, API_PROBES["/readyz"]),
+    ]
     routes += [*api_routes(api, settings, store, hub), telemetry.route()]
     routes += docs_routes(lambda: routes)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_exception_handler})

@@ -76,10 +76,16 @@ def test_distributed_api_documents_the_dead_letters_and_mcp(tmp_path: Path) -> N
     undocumented = [
         route.path
         for route in app.routes
-        if isinstance(route, Route) and route.path.startswith(("/api/", "/mcp")) and not isinstance(route, ApiRoute)
+        if isinstance(route, Route)
+        and route.path.startswith(("/api/", "/mcp", "/healthz", "/readyz", "/metrics"))
+        and not isinstance(route, ApiRoute)
     ]
     assert undocumented == []
     paths = openapi_document(app.routes)["paths"]
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}  # the api's own probes, `Probe`
+    assert paths["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Probe"
+    }
     assert set(paths["/api/v1/dead-letters"]["get"]["responses"]) == {"200", "400", "401"}
     one = paths["/api/v1/dead-letters/{letter_id}"]["get"]
     assert one["parameters"][0] == {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "string"}}

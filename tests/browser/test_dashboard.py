@@ -372,6 +372,8 @@ def assert_strongest_findings_first(page: BrowserPage, server: Embedded, redeplo
     visible = "#insights .finding:not([hidden])"
     shown = page.page.eval_on_selector_all(visible, "els => els.map(e => e.querySelector('.sentence').textContent)")
     assert shown == [f["sentence"] for f in found[:5]]
+    items = page.page.locator("#insights .finding")
+    assert [items.nth(i).is_visible() for i in range(len(found))] == [True] * 5 + [False] * (len(found) - 5)
     tally = page.page.inner_text("#insights .tally")
     words = {"high": "strong", "medium": "medium", "low": "weak"}
     parts = [f"{n} {word}" for s, word in words.items() if (n := sum(1 for f in found if f["strength"] == s))]
@@ -382,6 +384,8 @@ def assert_strongest_findings_first(page: BrowserPage, server: Embedded, redeplo
     links = finding.locator(".finding-links [data-href], .finding-links a[data-rel]")
     assert links.count() == len(found[many]["links"])
     assert finding.locator(".finding-links .check-link:not([hidden])").count() == 3
+    shown = [finding.locator(".finding-links .check-link").nth(i).is_visible() for i in range(links.count())]
+    assert shown == [True] * 3 + [False] * (len(shown) - 3)  # as drawn, not only as marked
     more = finding.locator("button.more-links")
     assert more.inner_text().strip() == f"+{len(found[many]['links']) - 3} more"
     more.click()

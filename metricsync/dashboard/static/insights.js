@@ -35,7 +35,7 @@ export const LINKS_SHOWN = 3;
 
 function checkLinks(f, onLink) {
   const items = f.links.map((link, i) => h("span", { class: "check-link", hidden: i >= LINKS_SHOWN && f.links.length > LINKS_SHOWN + 1 ? "" : null },
-    i ? " · " : "", linkTo(link, (l) => onLink(l, f.sentence))));
+    i ? h("span", { class: "sep", "aria-hidden": "true" }, " · ") : null, linkTo(link, (l) => onLink(l, f.sentence))));
   const line = h("p", { class: "finding-links" }, h("span", { class: "muted" }, "Check: "), items);
   const hidden = items.filter((item) => item.hidden);
   if (hidden.length) {

@@ -13,6 +13,7 @@ FindingKind = Literal[
     "deployment_rate_shift",
     "lead_time_drivers",
     "failure_rate_drivers",
+    "restore_time_drivers",
     "slow_changes",
     "long_incident",
     "repeated_failures",

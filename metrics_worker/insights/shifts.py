@@ -8,6 +8,7 @@ from metrics_worker.insights.inputs import (
     ALPHA,
     MIN_DEPLOYMENTS,
     MIN_DRIVER_CHANGE,
+    MIN_INCIDENT_SAMPLES,
     MIN_LEAD_SAMPLES,
     MIN_RATE_EVENTS,
     MIN_RATE_POINTS,
@@ -20,7 +21,7 @@ from metrics_worker.insights.inputs import (
 from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_proportions
 from metrics_worker.links import api_link
 from metrics_worker.stats import median
-from schemas.insights import Finding, Link, Number, Strength
+from schemas.insights import Finding, FindingKind, Link, Number, Strength
 from schemas.leadtime import STAGES
 
 _TIE = 1e-9  # contributions closer than this are a tie
@@ -239,9 +240,14 @@ def _driver(
     before: list[tuple[str, float]],
     after: list[tuple[str, float]],
     n: tuple[int, int] | None = None,
+    *,
+    kind: FindingKind = "lead_time_drivers",
+    minimum: int = MIN_LEAD_SAMPLES,
 ) -> list[Finding]:
+    """What accounts for the change of a mean (of lead times, or of restore times with kind
+    `restore_time_drivers`): each group's share, the top one named."""
     n1, n2 = n if n is not None else (len(before), len(after))
-    if n1 < MIN_LEAD_SAMPLES or n2 < MIN_LEAD_SAMPLES:
+    if n1 < minimum or n2 < minimum:
         return []
     mean1 = sum(v for _, v in before) / n1
     mean2 = sum(v for _, v in after) / n2
@@ -253,13 +259,17 @@ def _driver(
         return []
     share = shares[top[0]]
     verb = "rose" if mean2 > mean1 else "fell"
-    subject = "PR lead time" if dimension == "stage" else "Mean lead time"
+    if kind == "restore_time_drivers":
+        subject, paths = "Mean time to restore", ("incidents",)
+    else:
+        subject = "PR lead time" if dimension == "stage" else "Mean lead time"
+        paths = ("lead-time",) if dimension == "stage" else ("deployments",)
     who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
     what = f"{who} {'each account' if len(top) > 1 else 'accounts'} for {share:.0%} of it"
     ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
     return [
         Finding(
-            kind="lead_time_drivers",
+            kind=kind,
             category="driver",
             strength="medium" if abs(mean2 - mean1) >= mean1 else "low",
             sentence=(
@@ -276,10 +286,27 @@ def _driver(
                 "tied": len(top) > 1,
                 **{f"share:{group}": round(value, 6) for group, value in ordered},
             },
-            links=_links(data, "lead-time" if dimension == "stage" else "deployments"),
+            links=_links(data, *paths),
             service=top[0] if dimension == "service" and len(top) == 1 else None,
         )
     ]
+
+
+def restore_time_drivers(data: InsightInput) -> list[Finding]:
+    """Which services (teams) account for the change of the mean time to restore over the resolved
+    incidents that started in each window (the lead-time drivers' decomposition)."""
+
+    def restores_by(period: Period, group: Callable[[str], str]) -> list[tuple[str, float]]:
+        return [(group(i.service), i.restore_seconds) for i in period.incidents if i.restore_seconds is not None]
+
+    def driver(dimension: str, group: Callable[[str], str]) -> list[Finding]:
+        before, after = restores_by(data.previous, group), restores_by(data.current, group)
+        return _driver(data, dimension, before, after, kind="restore_time_drivers", minimum=MIN_INCIDENT_SAMPLES)
+
+    findings = driver("service", str)
+    if data.teams:
+        findings += driver("team", lambda service: data.teams.get(service, "(no team)"))
+    return findings
 
 
 def failure_rate_drivers(data: InsightInput) -> list[Finding]:
@@ -352,4 +379,5 @@ def shifts(data: InsightInput) -> list[Finding]:
         *deployment_rate_shift(data),
         *lead_time_drivers(data),
         *failure_rate_drivers(data),
+        *restore_time_drivers(data),
     ]

@@ -20,7 +20,7 @@ from metricsync.web.contract import Answer, ApiRoute, Operation
 
 OPENAPI_VERSION = "3.1.0"
 # 1.1: every sender's auth as a security scheme, request examples, /metrics; 1.2: scope.history_from, the push
-# bodies as schemas, the insight kind failure_rate_drivers
+# bodies as schemas, the insight kinds failure_rate_drivers and restore_time_drivers
 API_VERSION = "1.2.0"
 REF = "#/components/schemas/{model}"
 

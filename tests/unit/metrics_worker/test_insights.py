@@ -94,6 +94,7 @@ def data(
     previous: list[DeploymentView] = (),  # type: ignore[assignment]
     *,
     incidents: list[IncidentView] = (),  # type: ignore[assignment]
+    previous_incidents: list[IncidentView] = (),  # type: ignore[assignment]
     changes: list[ChangeStages] = (),  # type: ignore[assignment]
     previous_changes: list[ChangeStages] = (),  # type: ignore[assignment]
     services: list[str] = (),  # type: ignore[assignment]
@@ -108,7 +109,7 @@ def data(
         end=END,
         previous_start=PREV,
         current=Period(list(current), list(incidents), list(changes)),
-        previous=Period(list(previous), [], list(previous_changes)),
+        previous=Period(list(previous), list(previous_incidents), list(previous_changes)),
         services=list(services),
         unknown_incidents=list(unknown),
         dead_letters=dead_letters,
@@ -316,6 +317,34 @@ def test_failure_rate_driver_by_team_and_a_group_pulling_the_other_way() -> None
 def test_no_failure_rate_driver(before: tuple[int, int], now: tuple[int, int]) -> None:
     found = findings(data(runs("a", START, *now), runs("a", PREV, *before)))
     assert of_kind(found, "failure_rate_drivers") == []
+
+
+def test_restore_time_driver_by_service() -> None:
+    # before: a 2 x 1 h, b 2 x 1 h (mean 1 h); now a 2 x 5 h, b 2 x 1 h (mean 3 h). a adds 10/4 - 2/4 = 2 h
+    # of the 2 h rise: 100 %; b 0. Medium: the mean at least doubled. An unresolved incident is not a sample.
+    def incidents(start: datetime, hours_a: float) -> list[IncidentView]:
+        return [
+            inc("a", start + timedelta(hours=1), hours_a, f"a{start:%d}1"),
+            inc("a", start + timedelta(hours=9), hours_a, f"a{start:%d}2"),
+            inc("b", start + timedelta(hours=1), 1, f"b{start:%d}1"),
+            inc("b", start + timedelta(hours=9), 1, f"b{start:%d}2"),
+        ]
+
+    now = [*incidents(START, 5), inc("b", START + timedelta(hours=20), None, "open")]
+    found = of_kind(findings(data(incidents=now, previous_incidents=incidents(PREV, 1))), "restore_time_drivers")
+    (finding,) = found
+    assert (
+        finding.sentence
+        == "Mean time to restore rose 3.0x (mean 1.0 h -> 3.0 h); by service, a accounts for 100% of it."
+    )
+    assert (finding.strength, finding.service) == ("medium", "a")
+    assert (finding.numbers["share:a"], finding.numbers["share:b"]) == (1.0, 0.0)
+    assert (finding.numbers["samples_before"], finding.numbers["samples_after"]) == (4, 4)
+    assert [link.rel for link in finding.links] == ["incidents", "incidents"]
+    # 3 resolved incidents before: no finding (at least 4 in each window)
+    assert (
+        of_kind(findings(data(incidents=now, previous_incidents=incidents(PREV, 1)[:3])), "restore_time_drivers") == []
+    )
 
 
 def test_driver_by_stage() -> None:

@@ -204,15 +204,42 @@ def _pr_components(change: ChangeFacts) -> list[tuple[str, float]]:
     return [*known, ("unstaged", rest)]
 
 
+def _groupings(data: InsightInput) -> list[tuple[str, Callable[[str], str]]]:
+    """The dimensions a driver is reported by: the service, and the team when the catalog maps teams."""
+    out: list[tuple[str, Callable[[str], str]]] = [("service", str)]
+    if data.teams:
+        out.append(("team", lambda service: data.teams.get(service, "(no team)")))
+    return out
+
+
+def _attribution(
+    dimension: str, before: list[tuple[str, float]], n1: int, after: list[tuple[str, float]], n2: int
+) -> tuple[str, dict[str, Number], str | None] | None:
+    """Who accounts for the change of a mean: the sentence's end ("by service, a accounts for 75% of it"),
+    the numbers (top, tied, every group's share) and the service the finding is about (None: a tie, or
+    not by service). None when no group moved it."""
+    shares = contributions(before, n1, after, n2)
+    top = _top(shares)
+    if not top:
+        return None
+    who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
+    what = f"by {dimension}, {who} {'each account' if len(top) > 1 else 'accounts'} for {shares[top[0]]:.0%} of it"
+    ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
+    numbers: dict[str, Number] = {
+        "top": top[0],
+        "tied": len(top) > 1,
+        **{f"share:{group}": round(value, 6) for group, value in ordered},
+    }
+    return what, numbers, top[0] if dimension == "service" and len(top) == 1 else None
+
+
 def lead_time_drivers(data: InsightInput) -> list[Finding]:
     """Which services (teams, stages) account for the change of the mean lead time per change."""
-    findings = _driver(data, "service", _leads_by(data.previous, str), _leads_by(data.current, str))
-    if data.teams:
-
-        def team(service: str) -> str:
-            return data.teams.get(service, "(no team)")
-
-        findings += _driver(data, "team", _leads_by(data.previous, team), _leads_by(data.current, team))
+    findings = [
+        finding
+        for dimension, group in _groupings(data)
+        for finding in _driver(data, dimension, _leads_by(data.previous, group), _leads_by(data.current, group))
+    ]
     prs_before = [c for c in data.previous.changes if c.kind == "pr" and c.lead_time_seconds is not None]
     prs_after = [c for c in data.current.changes if c.kind == "pr" and c.lead_time_seconds is not None]
     findings += _driver(
@@ -245,7 +272,7 @@ def _driver(
     minimum: int = MIN_LEAD_SAMPLES,
 ) -> list[Finding]:
     """What accounts for the change of a mean (of lead times, or of restore times with kind
-    `restore_time_drivers`): each group's share, the top one named."""
+    `restore_time_drivers`)."""
     n1, n2 = n if n is not None else (len(before), len(after))
     if n1 < minimum or n2 < minimum:
         return []
@@ -253,41 +280,32 @@ def _driver(
     mean2 = sum(v for _, v in after) / n2
     if mean1 <= 0 or abs(mean2 - mean1) < MIN_DRIVER_CHANGE * mean1:
         return []
-    shares = contributions(before, n1, after, n2)
-    top = _top(shares)
-    if not top:
+    attributed = _attribution(dimension, before, n1, after, n2)
+    if attributed is None:
         return []
-    share = shares[top[0]]
+    what, shares, service = attributed
     verb = "rose" if mean2 > mean1 else "fell"
     if kind == "restore_time_drivers":
         subject, paths = "Mean time to restore", ("incidents",)
     else:
         subject = "PR lead time" if dimension == "stage" else "Mean lead time"
         paths = ("lead-time",) if dimension == "stage" else ("deployments",)
-    who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
-    what = f"{who} {'each account' if len(top) > 1 else 'accounts'} for {share:.0%} of it"
-    ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
     return [
         Finding(
             kind=kind,
             category="driver",
             strength="medium" if abs(mean2 - mean1) >= mean1 else "low",
-            sentence=(
-                f"{subject} {verb} {mean2 / mean1:.1f}x (mean {hours(mean1)} -> {hours(mean2)}); "
-                f"by {dimension}, {what}."
-            ),
+            sentence=f"{subject} {verb} {mean2 / mean1:.1f}x (mean {hours(mean1)} -> {hours(mean2)}); {what}.",
             numbers={
                 "dimension": dimension,
                 "mean_before_seconds": mean1,
                 "mean_after_seconds": mean2,
                 "samples_before": n1,
                 "samples_after": n2,
-                "top": top[0],
-                "tied": len(top) > 1,
-                **{f"share:{group}": round(value, 6) for group, value in ordered},
+                **shares,
             },
             links=_links(data, *paths),
-            service=top[0] if dimension == "service" and len(top) == 1 else None,
+            service=service,
         )
     ]
 
@@ -299,14 +317,18 @@ def restore_time_drivers(data: InsightInput) -> list[Finding]:
     def restores_by(period: Period, group: Callable[[str], str]) -> list[tuple[str, float]]:
         return [(group(i.service), i.restore_seconds) for i in period.incidents if i.restore_seconds is not None]
 
-    def driver(dimension: str, group: Callable[[str], str]) -> list[Finding]:
-        before, after = restores_by(data.previous, group), restores_by(data.current, group)
-        return _driver(data, dimension, before, after, kind="restore_time_drivers", minimum=MIN_INCIDENT_SAMPLES)
-
-    findings = driver("service", str)
-    if data.teams:
-        findings += driver("team", lambda service: data.teams.get(service, "(no team)"))
-    return findings
+    return [
+        finding
+        for dimension, group in _groupings(data)
+        for finding in _driver(
+            data,
+            dimension,
+            restores_by(data.previous, group),
+            restores_by(data.current, group),
+            kind="restore_time_drivers",
+            minimum=MIN_INCIDENT_SAMPLES,
+        )
+    ]
 
 
 def failure_rate_drivers(data: InsightInput) -> list[Finding]:
@@ -317,14 +339,11 @@ def failure_rate_drivers(data: InsightInput) -> list[Finding]:
     def failed_by(period: Period, group: Callable[[str], str]) -> list[tuple[str, float]]:
         return [(group(d.service), 1.0 if d.failed else 0.0) for d in period.deployments]
 
-    findings = _rate_driver(data, "service", failed_by(data.previous, str), failed_by(data.current, str))
-    if data.teams:
-
-        def team(service: str) -> str:
-            return data.teams.get(service, "(no team)")
-
-        findings += _rate_driver(data, "team", failed_by(data.previous, team), failed_by(data.current, team))
-    return findings
+    return [
+        finding
+        for dimension, group in _groupings(data)
+        for finding in _rate_driver(data, dimension, failed_by(data.previous, group), failed_by(data.current, group))
+    ]
 
 
 def _rate_driver(
@@ -337,16 +356,12 @@ def _rate_driver(
     rate2 = sum(v for _, v in after) / n2
     if abs(rate2 - rate1) < MIN_RATE_POINTS - _TIE:
         return []
-    shares = contributions(before, n1, after, n2)
-    top = _top(shares)
-    if not top:
+    attributed = _attribution(dimension, before, n1, after, n2)
+    if attributed is None:
         return []
-    share = shares[top[0]]
+    what, shares, service = attributed
     verb = "rose" if rate2 > rate1 else "fell"
-    who = " and ".join(top) + (" (tied)" if len(top) > 1 else "")
-    what = f"{who} {'each account' if len(top) > 1 else 'accounts'} for {share:.0%} of it"
     points = (rate2 - rate1) * 100
-    ordered = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
     return [
         Finding(
             kind="failure_rate_drivers",
@@ -354,7 +369,7 @@ def _rate_driver(
             strength="medium" if abs(rate2 - rate1) >= 2 * MIN_RATE_POINTS - _TIE else "low",
             sentence=(
                 f"Change failure rate {verb} {rate1:.0%} -> {rate2:.0%} ({points:+.0f} points over {n1} and {n2} "
-                f"deployments); by {dimension}, {what}."
+                f"deployments); {what}."
             ),
             numbers={
                 "dimension": dimension,
@@ -362,12 +377,10 @@ def _rate_driver(
                 "rate_after": rate2,
                 "deployments_before": n1,
                 "deployments_after": n2,
-                "top": top[0],
-                "tied": len(top) > 1,
-                **{f"share:{group}": round(value, 6) for group, value in ordered},
+                **shares,
             },
             links=_links(data, "deployments", "incidents"),
-            service=top[0] if dimension == "service" and len(top) == 1 else None,
+            service=service,
         )
     ]
 

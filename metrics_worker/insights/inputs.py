@@ -15,6 +15,9 @@ MIN_LEAD_SAMPLES = 8  # lead-time shift and drivers: changes in each window
 MIN_DEPLOYMENTS = 10  # failure-rate shift: deployments in each window
 MIN_RATE_EVENTS = 10  # deployment-rate shift: deployments in both windows together
 MIN_DRIVER_CHANGE = 0.10  # drivers: the mean lead time moved by at least 10 % of the previous one
+# the previous window is compared only when at least this share of it is on record (a record begun minutes
+# before this window would give a rate from a handful of deployments the first services sent at once)
+MIN_RECORD_SHARE = 0.5
 MIN_RATE_POINTS = 0.05  # failure-rate drivers: the change failure rate moved by at least 5 points
 MIN_OUTLIER_SAMPLES = 8  # slow changes: changes with a lead time in the window
 MIN_INCIDENT_SAMPLES = 4  # long incidents: resolved incidents in the window
@@ -112,6 +115,13 @@ class InsightInput:
 
 
 STRENGTH_ORDER: dict[Strength, int] = {"high": 0, "medium": 1, "low": 2}
+
+
+def comparable(data: InsightInput) -> bool:
+    """At least MIN_RECORD_SHARE of the previous window is on record: it can be compared with this one."""
+    if data.history_from is None or data.history_from <= data.previous_start:
+        return True
+    return data.start - data.history_from >= MIN_RECORD_SHARE * (data.start - data.previous_start)
 
 
 def hours(seconds: float) -> str:

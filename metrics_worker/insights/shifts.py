@@ -16,6 +16,7 @@ from metrics_worker.insights.inputs import (
     ChangeFacts,
     InsightInput,
     Period,
+    comparable,
     hours,
 )
 from metrics_worker.insights.significance import mann_whitney_u, rate_test, two_proportions
@@ -120,13 +121,11 @@ def deployment_rate_shift(data: InsightInput) -> list[Finding]:
     previous window, that window is compared from there on: its first deployment on record marks the
     start, and the deployments after it are counted over the time after it (a record that begins in
     this window leaves nothing to compare with: "0 -> 52" would say the scope did not deploy when
-    MetricSync was not yet told)."""
+    MetricSync was not yet told; `shifts` compares no window less than half on record)."""
     k1, k2 = len(data.previous.deployments), len(data.current.deployments)
     t2 = (data.end - data.start).total_seconds()
     partial = data.history_from is not None and data.history_from > data.previous_start
     if data.history_from is not None and partial:
-        if data.history_from >= data.start:
-            return []
         t1 = (data.start - data.history_from).total_seconds()
         counted = max(0, k1 - 1)
     else:
@@ -386,6 +385,10 @@ def _rate_driver(
 
 
 def shifts(data: InsightInput) -> list[Finding]:
+    """The shifts and drivers against the previous window: none when too little of it is on record (it
+    begins in this window, or in the last part of the previous one: `comparable`)."""
+    if not comparable(data):
+        return []
     return [
         *lead_time_shift(data),
         *failure_rate_shift(data),

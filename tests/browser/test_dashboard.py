@@ -89,9 +89,12 @@ def test_tiles_equal_the_api_for_all_services_and_one_service_and_the_url_round_
     assert set(deltas(page)) == {("none", "no comparison: nothing on record before 2026-03-02")}
     partly = BrowserPage.open(browser, width=1100)
     partly.goto(f"{embedded.base}/?window=custom&from=2026-03-03&to=2026-03-07")
-    # the previous 5 days [02-26, 03-03) hold D101: compared, saying from when the record runs
+    # the previous 5 days [02-26, 03-03) hold D101 but only their last 1.6 d are on record: not compared
+    assert set(deltas(partly)) == {("none", "no comparison: on record only since 2026-03-02")}
+    partly.goto(f"{embedded.base}/?window=custom&from=2026-03-03&to=2026-03-03")
+    # the previous day [03-02, 03-03): its last 14 h on record, compared, saying from when the record runs
     shown = deltas(partly)
-    assert all(" vs previous 5 days (on record from 2026-03-02)" in text for _, text in shown), shown
+    assert all(" vs previous day (on record from 2026-03-02)" in text for _, text in shown), shown
     trend = partly.page.get_attribute("#tiles [data-metric=deployment_frequency] .delta", "data-trend")
     assert trend in ("better", "worse")
     partly.screenshot("tiles-record-begins-in-the-previous-window", full_page=False)

@@ -11,15 +11,27 @@ export function levelBadge(level, { none = "No data" } = {}) {
     h("span", { class: "mark", "aria-hidden": "true" }, LEVEL_MARK[level]), LEVEL_TEXT[level]);
 }
 
-// `record` ({from, none}): where the scope's record of deployments begins, when the previous window starts
-// before it (the API's scope.history_from). none: that window ends before it, so there is nothing to
-// compare with; else it begins inside that window, and the comparison says from when.
+// `record` ({from, none, short}): where the scope's record of deployments begins, when the previous window
+// starts before it (the API's scope.history_from). none: that window ends before it, nothing to compare
+// with; short: less than half of it is on record; else the comparison says from when.
 function delta(metric, current, previous, days, record) {
-  const span = `vs previous ${days % 1 ? days.toFixed(1) : days} days`;
+  const span = `vs previous ${days === 1 ? "day" : `${days % 1 ? days.toFixed(1) : days} days`}`;
   if (record && record.none) {
     return h("p", { class: "delta", "data-trend": "none" }, `no comparison: nothing on record before ${day(record.from)}`);
   }
+  if (record && record.short) {
+    return h("p", { class: "delta", "data-trend": "none" }, `no comparison: on record only since ${day(record.from)}`);
+  }
   return deltaOf(metric, current, previous, record ? `${span} (on record from ${day(record.from)})` : span);
+}
+
+// As the insights' rule (metrics_worker/insights/inputs.py, MIN_RECORD_SHARE): a previous window less than
+// half on record is not compared.
+const MIN_RECORD_SHARE = 0.5;
+
+function recordOf(from, scope) {
+  const begins = new Date(from), start = new Date(scope.from), end = new Date(scope.to);
+  return { from, none: begins >= end, short: end - begins < MIN_RECORD_SHARE * (end - start) };
 }
 
 function deltaOf(metric, current, previous, span) {
@@ -46,7 +58,7 @@ export function renderTiles(container, report, previous, days, onExplain) {
   const focusedKey = focused && focused.getAttribute("data-metric");
   clear(container);
   const from = previous && previous.scope ? previous.scope.history_from : null;
-  const record = from ? { from, none: new Date(from) >= new Date(previous.scope.to) } : null;
+  const record = from ? recordOf(from, previous.scope) : null;
   for (const metric of METRICS) {
     const block = report[metric.key];
     const value = metric.value(block);

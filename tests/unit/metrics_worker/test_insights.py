@@ -223,6 +223,21 @@ def test_deployment_rate_shift_counts_from_where_the_record_begins() -> None:
     )
 
 
+def test_less_than_half_of_the_previous_window_on_record_is_no_shift() -> None:
+    # Seen on the demo: several services' first deployments minutes apart, 20 min before the window, then 40
+    # in 7 d. Counted from the record's start that is 5 in 0.014 d against 40 in 7 d (p = 3.5e-8, "fell"), a
+    # rate from the first minutes of the record; 20 min of a 7-day window on record is too little: none.
+    first = START - timedelta(minutes=20)
+    before = [dep(f"s{i}", first + timedelta(minutes=3 * i)) for i in range(6)]
+    now = [dep("s0", START + timedelta(hours=4 * i + 1)) for i in range(40)]
+    assert of_kind(findings(data(now, before, history_from=first)), "deployment_rate_shift") == []
+    # nor any other comparison: lead times 1..8 h against 9..16 h shift (p = 0.00094) unless the record is short
+    later = spread("a", START, list(range(9, 17)))
+    assert of_kind(findings(data(later, spread("a", PREV, list(range(1, 9))))), "lead_time_shift")
+    short = spread("a", START - timedelta(hours=9), list(range(1, 9)))
+    assert [f for f in findings(data(later, short, history_from=short[0].finished_at)) if f.category != "outlier"] == []
+
+
 def test_a_record_begun_just_before_this_window_is_no_shift() -> None:
     # First deployment 1 h before the window, 10 now: taken as 1 -> 10 over equal windows, p = 0.0117
     # (medium); counted from where the record begins, 0 deployments in 1 h against 10 in 7 d: p = 1, none.

@@ -53,8 +53,13 @@ def kafka_cluster_id() -> str:
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """Tell whether ``host:port`` can be bound right now (nothing listens there)."""
+    """Tell whether ``host:port`` can be bound right now (nothing listens there).
+
+    With SO_REUSEADDR, as the servers (Go, the JVM) bind: connections of an earlier run still in
+    TIME_WAIT do not make a port taken.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -144,21 +149,86 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def spawn(cmd: Sequence[str], *, pid_file: Path, log_file: Path, cwd: Path) -> int:
-    """Start ``cmd`` detached in its own session, output appended to ``log_file``; write its pid."""
+def exit_description(returncode: int) -> str:
+    """``exited with status 1`` or ``killed by SIGKILL``, from a ``Popen.returncode``."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
+
+
+def _watch(cmd: Sequence[str], *, log_file: Path, cwd: Path, report_fd: int) -> None:
+    """The watcher's body: start ``cmd``, report its pid (or why it could not start) on ``report_fd``,
+    wait for it, then append how it ended to ``log_file``."""
     import subprocess  # imported here: each helper call is a fresh interpreter, keep start-up cheap
 
+    # Nothing of the caller's: a shell's $(...) waits for every holder of its pipe to close it.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    os.closerange(3, report_fd)
+    os.closerange(report_fd + 1, 1024)
+    try:
+        with log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(cmd),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+    except OSError as exc:
+        os.write(report_fd, f"error: could not start {cmd[0]}: {exc}".encode())
+        return
+    # Only now (an ignored signal would be inherited): a group-wide SIGTERM stops the service, and
+    # the watcher stays to report it.
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    os.write(report_fd, f"{proc.pid}".encode())
+    os.close(report_fd)
+    returncode = proc.wait()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with log_file.open("ab") as log:
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        log.write(
+            f"[scripts/services {stamp}] {Path(cmd[0]).name} (pid {proc.pid}) {exit_description(returncode)}\n".encode()
         )
-    pid_file.write_text(f"{proc.pid}\n")
-    return proc.pid
+
+
+def spawn(cmd: Sequence[str], *, pid_file: Path, log_file: Path, cwd: Path) -> int:
+    """Start ``cmd`` detached in its own session, output appended to ``log_file``; write its pid.
+
+    A small watcher (a fork of this helper, in the new session) is the service's parent: when the
+    service ends, for whatever reason, the watcher appends how (``exited with status 1``, ``killed
+    by SIGKILL``) to ``log_file``. Without it a service that dies before writing a line leaves an
+    empty log and nothing else (a CI run on 2026-12-03: Alertmanager exited during start-up with
+    an empty log). The pid written is the service's, so ``alive``/``stop`` act on it directly.
+    """
+    read_fd, report_fd = os.pipe()
+    watcher = os.fork()
+    if watcher == 0:  # pragma: no cover - the child's exit status is all the parent sees
+        code = 0
+        try:
+            os.close(read_fd)
+            os.setsid()
+            _watch(cmd, log_file=log_file, cwd=cwd, report_fd=report_fd)
+        except BaseException:  # nothing to report to: the parent sees no pid, says so
+            code = 1
+        os._exit(code)
+    os.close(report_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 4096):
+        chunks.append(chunk)
+    os.close(read_fd)
+    report = b"".join(chunks).decode(errors="replace")
+    if not report.isdigit():
+        os.waitpid(watcher, 0)
+        raise SystemExit(report or f"error: the watcher for {cmd[0]} failed before starting it")
+    pid = int(report)
+    pid_file.write_text(f"{pid}\n")
+    return pid
 
 
 def stop(pid: int, marker: str, timeout: float) -> str:

@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,98 @@ def test_up_and_build_refuse_unknown_extras(tmp_path: Path) -> None:
         result = _services(command, "--with", "prometheus,grafana", run_dir=tmp_path)
         assert result.returncode == 1
         assert "unknown server 'grafana'" in result.stderr
+
+
+def _helper(*args: str) -> subprocess.CompletedProcess[str]:
+    """``helper ARGS`` as scripts/services runs it: output captured (as by a shell's $(...))."""
+    lib = REPO_ROOT / "scripts" / "serviceslib.py"
+    return subprocess.run([sys.executable, str(lib), *args], capture_output=True, text=True, timeout=30, check=False)
+
+
+def _wait_for_line(log: Path, text: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        content = log.read_text() if log.exists() else ""
+        if text in content:
+            return content
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never reached {log}: {content!r}")
+
+
+def test_spawn_records_how_a_silent_service_ended(tmp_path: Path) -> None:
+    """A service that dies without a word still leaves a line saying how (the CI run of 2026-12-03)."""
+    log, pid_file = tmp_path / "svc.log", tmp_path / "pid"
+
+    spawned = _helper(
+        "spawn", "--pid-file", str(pid_file), "--log-file", str(log), "--cwd", str(tmp_path), "--", "sh", "-c", "exit 3"
+    )
+
+    assert spawned.returncode == 0, spawned.stderr
+    pid = int(spawned.stdout)
+    assert pid_file.read_text() == f"{pid}\n"
+    content = _wait_for_line(log, "exited with status 3")
+    assert content.startswith("[scripts/services ")
+    assert f"sh (pid {pid}) exited with status 3" in content
+
+
+def test_spawn_returns_at_once_and_a_stop_is_recorded(tmp_path: Path) -> None:
+    log, pid_file = tmp_path / "svc.log", tmp_path / "pid"
+    marker = str(tmp_path / "marker-file")
+    started = time.monotonic()
+
+    spawned = _helper(
+        "spawn",
+        "--pid-file",
+        str(pid_file),
+        "--log-file",
+        str(log),
+        "--cwd",
+        str(tmp_path),
+        "--",
+        sys.executable,
+        "-c",
+        "import time; print('up', flush=True); time.sleep(60)",
+        marker,
+    )
+
+    assert spawned.returncode == 0, spawned.stderr
+    assert time.monotonic() - started < 10  # the watcher holds none of the caller's pipes
+    assert _helper("alive", str(pid_file), marker).returncode == 0
+    _wait_for_line(log, "up")
+
+    stopped = _helper("stop", str(pid_file), marker, "--timeout", "10")
+
+    assert stopped.stdout.startswith("stopped (pid ")
+    assert "python" in _wait_for_line(log, "killed by SIGTERM")
+
+
+def test_spawn_of_a_missing_binary_fails_loudly(tmp_path: Path) -> None:
+    spawned = _helper(
+        "spawn",
+        "--pid-file",
+        str(tmp_path / "pid"),
+        "--log-file",
+        str(tmp_path / "log"),
+        "--cwd",
+        str(tmp_path),
+        "--",
+        str(tmp_path / "no-such-binary"),
+    )
+
+    assert spawned.returncode == 1
+    assert "could not start" in spawned.stderr
+    assert "no-such-binary" in spawned.stderr
+    assert not (tmp_path / "pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("returncode", "text"),
+    [
+        (0, "exited with status 0"),
+        (2, "exited with status 2"),
+        (-9, "killed by SIGKILL"),
+        (-200, "killed by signal 200"),
+    ],
+)
+def test_exit_description(returncode: int, text: str) -> None:
+    assert serviceslib.exit_description(returncode) == text

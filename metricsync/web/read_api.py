@@ -10,11 +10,11 @@ in its lifespan (the MCP session manager).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -29,7 +29,7 @@ from metrics_worker.documents import DEFAULT_WINDOW, INSIGHTS_WINDOW, dora_repor
 from metrics_worker.state import PRODUCTION
 from metrics_worker.timebase import Interval
 from metricsync.web.contract import Answer, ApiRoute, BadQueryError, Operation, parse_query
-from metricsync.web.csv_export import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, csv_response, wants_csv
+from metricsync.web.csv_export import DEPLOYMENT_COLUMNS, INCIDENT_COLUMNS, Column, csv_response, wants_csv
 from metricsync.web.mcp import McpEndpoint, ReadError
 from metricsync.web.paging import Key, micros, next_link, paginate
 from metricsync.web.queries import LeadTimeParams, ListParams, NoParams, ScopeParams, SeriesParams
@@ -51,6 +51,7 @@ INTERVALS: tuple[Interval, ...] = ("day", "week", "month")
 MAX_SERIES_BUCKETS = 3700
 GZIP_MINIMUM = 2048  # bytes: smaller answers go as they are
 Handler = Callable[[Request], Awaitable[Response]]
+View = TypeVar("View", DeploymentView, IncidentView)
 
 
 def gzipped(handler: Handler) -> ASGIApp:
@@ -332,29 +333,41 @@ class ReadApi:
         return JSONResponse({"services": rows})
 
     async def deployments(self, request: Request) -> Response:
-        params = parse_query(request.query_params, ListParams)
-        q = await self._query(params)
-        engine = await self.source.engine_for(q.services)
-        views = engine.deployments(q.services, q.environment, q.start, q.end)
-        page = paginate(views, _deployment_key, params.cursor, params.limit)
-        link = next_link(request, page.cursor)
-        headers = {"Link": f'<{link}>; rel="next"'} if link else None
-        if wants_csv(request, params.format):
-            return csv_response(DEPLOYMENT_COLUMNS, page.items, headers)
-        body = {"scope": q.scope_json(), "deployments": [v.model_dump(mode="json") for v in page.items], "next": link}
-        return JSONResponse(body, headers=headers)
+        return await self._listing(
+            request,
+            "deployments",
+            lambda e, q: e.deployments(q.services, q.environment, q.start, q.end),
+            _deployment_key,
+            DEPLOYMENT_COLUMNS,
+        )
 
     async def incidents(self, request: Request) -> Response:
+        return await self._listing(
+            request,
+            "incidents",
+            lambda e, q: e.incidents(q.services, q.environment, q.start, q.end),
+            _incident_key,
+            INCIDENT_COLUMNS,
+        )
+
+    async def _listing(
+        self,
+        request: Request,
+        name: str,
+        rows: Callable[[MetricEngine, Query], Sequence[View]],
+        key: Callable[[View], Key],
+        columns: Sequence[Column],
+    ) -> Response:
+        """A page of a list route (`name`: its JSON key), as JSON or CSV, with its `next` link."""
         params = parse_query(request.query_params, ListParams)
         q = await self._query(params)
         engine = await self.source.engine_for(q.services)
-        views = engine.incidents(q.services, q.environment, q.start, q.end)
-        page = paginate(views, _incident_key, params.cursor, params.limit)
+        page = paginate(rows(engine, q), key, params.cursor, params.limit)
         link = next_link(request, page.cursor)
         headers = {"Link": f'<{link}>; rel="next"'} if link else None
         if wants_csv(request, params.format):
-            return csv_response(INCIDENT_COLUMNS, page.items, headers)
-        body = {"scope": q.scope_json(), "incidents": [v.model_dump(mode="json") for v in page.items], "next": link}
+            return csv_response(columns, page.items, headers)
+        body = {"scope": q.scope_json(), name: [v.model_dump(mode="json") for v in page.items], "next": link}
         return JSONResponse(body, headers=headers)
 
     async def status(self, request: Request) -> Response:

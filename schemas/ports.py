@@ -9,7 +9,7 @@ tests against both (docs/architecture.md, "How to add a store").
 | EventStore    | SqliteStore                     | MongoStore                               |
 | Bus           | MemoryBus                       | Kafka (producer + consumer group)        |
 | MetricsSource | LiveEngineSource (live engine)  | MongoMetricsSource (state from MongoDB)  |
-| ConsumerService | EmbeddedPipeline tasks        | NormalizerService, WorkerService         |
+| ConsumerService | (EmbeddedPipeline's two tasks) | NormalizerService, WorkerService         |
 | DeadLetters   | SqliteStore                     | MongoStore                               |
 """
 
@@ -121,10 +121,23 @@ class MetricsSource(Protocol[Engine]):
     async def known_services(self) -> Collection[str]: ...
 
 
-class ConsumerService(Protocol):
-    """A service that consumes one topic until told to stop (`burst`: until caught up)."""
+class Readiness(Protocol):
+    """Whether a consumer service can do its work now (false during a long outage), and why not."""
 
-    name: str
+    @property
+    def ready(self) -> bool: ...
+
+    def detail(self) -> str: ...
+
+
+class ConsumerService(Protocol):
+    """A service that consumes one topic until told to stop (`burst`: until caught up), as
+    `metricsync.services.lifecycle.run_consumer_service` runs it: heartbeat and readiness included."""
+
+    last_poll: float  # time.monotonic() of the last poll that returned (heartbeat)
+
+    @property
+    def outage(self) -> Readiness: ...
 
     async def start(self) -> None: ...
 

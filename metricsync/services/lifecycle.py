@@ -10,32 +10,13 @@ import logging
 import signal
 import time
 from pathlib import Path
-from typing import Protocol
+
+from schemas.ports import ConsumerService
 
 log = logging.getLogger(__name__)
 
 CLOSE_RESERVE = 5.0  # seconds of the stop timeout kept for leaving the group and closing clients
 READY = "ready"
-
-
-class Readiness(Protocol):
-    @property
-    def ready(self) -> bool: ...
-
-    def detail(self) -> str: ...
-
-
-class ConsumerService(Protocol):
-    last_poll: float  # time.monotonic() of the last poll that returned (heartbeat)
-
-    @property
-    def outage(self) -> Readiness: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def run(self, stop: asyncio.Event, burst: bool = False) -> None: ...
 
 
 def heartbeat_text(service: ConsumerService) -> str:

@@ -41,10 +41,13 @@ RETENTION_DAYS = 400
 CHUNK = 20_000
 
 
-def build(events: int, days: float, retention_days: float, services: int) -> dict[str, float]:
+def build(
+    events: int, days: float, retention_days: float, services: int, end: datetime | None = None
+) -> dict[str, float]:
+    """The engine after `events` over `days` ending at `end` (default: now), pruned to the retention."""
     from metricsync.settings import Settings
 
-    end = datetime.now(UTC).replace(microsecond=0)
+    end = end or datetime.now(UTC).replace(microsecond=0)
     rules = Settings().mapping_rules()
     engine = MetricEngine(EngineConfig(retention=timedelta(days=retention_days) if retention_days else None))
     started = time.perf_counter()
